@@ -1,0 +1,15 @@
+//! The shop's domain, with no I/O: money, parsed identifiers, the catalog, orders and the order
+//! state machine. Everything outside this crate talks to the world; everything inside is pure and
+//! tested without a network or a database.
+
+pub mod catalog;
+pub mod ids;
+pub mod machine;
+pub mod money;
+pub mod order;
+
+pub use catalog::{Catalog, CatalogError, Product, Variant};
+pub use ids::{Email, OrderId, Sku};
+pub use machine::{Cause, Decision, Fact, OrderState, PrintfulStatus, Refusal, Transition};
+pub use money::{Cents, Currency, Money, MoneyError};
+pub use order::{NewOrderItem, Order, OrderItem, OrderStatus, TimelineEntry};

@@ -1,0 +1,159 @@
+//! Orders, their lines and their status names.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Email, OrderId, Sku};
+use crate::machine::{Cause, OrderState};
+use crate::money::{Cents, Currency, Money, MoneyError};
+
+/// The status an order shows: a view over [`OrderState`], stored for querying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    /// The checkout could not create a payment session; nothing was charged.
+    Failed,
+    Expired,
+    PaymentFailed,
+    Paid,
+    Submitted,
+    InProduction,
+    OnHold,
+    PartiallyShipped,
+    Shipped,
+    Delivered,
+    Refunded,
+    Canceled,
+    NeedsAttention,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 14] = [
+        OrderStatus::PendingPayment,
+        OrderStatus::Failed,
+        OrderStatus::Expired,
+        OrderStatus::PaymentFailed,
+        OrderStatus::Paid,
+        OrderStatus::Submitted,
+        OrderStatus::InProduction,
+        OrderStatus::OnHold,
+        OrderStatus::PartiallyShipped,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Refunded,
+        OrderStatus::Canceled,
+        OrderStatus::NeedsAttention,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Failed => "failed",
+            OrderStatus::Expired => "expired",
+            OrderStatus::PaymentFailed => "payment_failed",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Submitted => "submitted",
+            OrderStatus::InProduction => "in_production",
+            OrderStatus::OnHold => "on_hold",
+            OrderStatus::PartiallyShipped => "partially_shipped",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Refunded => "refunded",
+            OrderStatus::Canceled => "canceled",
+            OrderStatus::NeedsAttention => "needs_attention",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of an order, priced from the catalog when the order was made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrderItem {
+    pub sku: Sku,
+    pub name: String,
+    pub size: String,
+    pub quantity: u32,
+    pub unit_price: Cents,
+    pub printful_sync_variant_id: i64,
+}
+
+/// A line as the checkout asks for it, before pricing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewOrderItem {
+    pub sku: Sku,
+    pub quantity: u32,
+}
+
+impl OrderItem {
+    pub fn line_total(&self) -> Result<Cents, MoneyError> {
+        self.unit_price.checked_mul(self.quantity)
+    }
+}
+
+/// The sum of the lines, or an overflow error: a total never wraps.
+pub fn total_of(items: &[OrderItem]) -> Result<Cents, MoneyError> {
+    items
+        .iter()
+        .try_fold(Cents::ZERO, |acc, item| acc.checked_add(item.line_total()?))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Order {
+    pub id: OrderId,
+    /// A short human number for the owner and the buyer.
+    pub number: i64,
+    pub state: OrderState,
+    pub items: Vec<OrderItem>,
+    pub total: Money,
+    pub email: Option<Email>,
+    pub stripe_session_id: Option<String>,
+    pub stripe_payment_intent_id: Option<String>,
+    pub printful_order_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    pub fn status(&self) -> OrderStatus {
+        self.state.status()
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.total.currency
+    }
+}
+
+/// What happened to an order, and why: one entry per transition or noted fact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+    pub cause: Cause,
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(OrderStatus::parse("PAID"), None);
+    }
+}
