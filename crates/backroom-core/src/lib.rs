@@ -7,6 +7,7 @@ pub mod ids;
 pub mod machine;
 pub mod money;
 pub mod order;
+pub mod ports;
 
 pub use catalog::{Catalog, CatalogError, Product, Variant};
 pub use ids::{Email, OrderId, Sku};

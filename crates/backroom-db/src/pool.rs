@@ -1,0 +1,168 @@
+//! A small pool of connections: one in a Lambda instance, a few in `backroom dev`. Each new
+//! connection gets a fresh token; a connection older than 55 minutes, closed, or refused by the
+//! server is replaced.
+
+
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use futures::future::BoxFuture;
+use tokio_postgres::{IsolationLevel, Transaction};
+
+use crate::connect::{Connection, DbConfig, Target, connect};
+use crate::error::DbError;
+use crate::retry::{RetryPolicy, TxError};
+
+pub struct Manager {
+    config: DbConfig,
+}
+
+impl managed::Manager for Manager {
+    type Type = Connection;
+    type Error = DbError;
+
+    async fn create(&self) -> Result<Connection, DbError> {
+        connect(&self.config).await
+    }
+
+    async fn recycle(&self, conn: &mut Connection, _: &Metrics) -> RecycleResult<DbError> {
+        if conn.client.is_closed() {
+            return Err(RecycleError::message("the connection is closed"));
+        }
+        if conn.is_expired() {
+            return Err(RecycleError::message("the connection is older than 55 minutes"));
+        }
+        Ok(())
+    }
+}
+
+/// The shop's database handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: managed::Pool<Manager>,
+    policy: RetryPolicy,
+}
+
+pub type PooledConnection = managed::Object<Manager>;
+
+impl Db {
+    /// A handle that opens up to `max_connections` connections, lazily.
+    pub fn new(config: DbConfig, max_connections: usize) -> Db {
+        let pool = managed::Pool::builder(Manager { config })
+            .max_size(max_connections.max(1))
+            .build()
+            .expect("a pool without timeouts needs no runtime");
+        Db { pool, policy: RetryPolicy::default() }
+    }
+
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Db {
+        self.policy = policy;
+        self
+    }
+
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// A connection from the pool (opening one if needed).
+    pub async fn connection(&self) -> Result<PooledConnection, DbError> {
+        self.pool.get().await.map_err(|e| match e {
+            managed::PoolError::Backend(e) => e,
+            other => DbError::Connect(other.to_string()),
+        })
+    }
+
+    /// The dialect on the other end.
+    pub async fn target(&self) -> Result<Target, DbError> {
+        Ok(self.connection().await?.target)
+    }
+
+    /// Runs `work` in a REPEATABLE READ transaction (snapshot isolation, as on DSQL) and commits.
+    /// The whole transaction is tried again, with jittered exponential back-off, when it or its
+    /// COMMIT meets a conflict (40001, OC000, OC001, a lost unique-key race) or a lost
+    /// connection, up to the policy's attempts. `work` must not call other services: it may run
+    /// several times.
+    pub async fn with_retry<T, E, F>(&self, mut work: F) -> Result<T, TxError<E>>
+    where
+        F: for<'t> FnMut(&'t Transaction<'t>) -> BoxFuture<'t, Result<T, TxError<E>>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match self.attempt(&mut work).await {
+                Ok(value) => return Ok(value),
+                Err(TxError::Abort(e)) => return Err(TxError::Abort(e)),
+                Err(TxError::Db(e)) => e,
+            };
+            if !error.is_retryable() {
+                return Err(TxError::Db(error));
+            }
+            if attempt >= self.policy.max_attempts {
+                return Err(TxError::Db(DbError::RetriesExhausted { attempts: attempt, last: Box::new(error) }));
+            }
+            let pause = self.policy.backoff(attempt);
+            tracing::debug!(attempt, error = %error, pause_ms = pause.as_millis() as u64, "retrying transaction");
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    async fn attempt<T, E, F>(&self, work: &mut F) -> Result<T, TxError<E>>
+    where
+        F: for<'t> FnMut(&'t Transaction<'t>) -> BoxFuture<'t, Result<T, TxError<E>>>,
+    {
+        let mut conn = self.connection().await?;
+        let result = async {
+            let tx = conn
+                .client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .start()
+                .await
+                .map_err(DbError::from)?;
+            let value = work(&tx).await?;
+            tx.commit().await.map_err(DbError::from)?;
+            Ok(value)
+        }
+        .await;
+        if let Err(TxError::Db(e)) = &result {
+            if e.is_connection_lost() {
+                // Do not hand a dead or unauthorised connection to the next caller.
+                let _ = managed::Object::take(conn);
+            }
+        }
+        result
+    }
+
+    /// Runs a read-only query outside an explicit transaction, retried on a lost connection.
+    pub async fn read<T, F>(&self, mut query: F) -> Result<T, DbError>
+    where
+        F: for<'c> FnMut(&'c tokio_postgres::Client) -> BoxFuture<'c, Result<T, DbError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let conn = self.connection().await;
+            let result = match conn {
+                Ok(conn) => {
+                    let r = query(&conn.client).await;
+                    if matches!(&r, Err(e) if e.is_connection_lost()) {
+                        let _ = managed::Object::take(conn);
+                    }
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if e.is_retryable() && attempt < self.policy.max_attempts => {
+                    tokio::time::sleep(self.policy.backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("status", &self.pool.status()).finish()
+    }
+}
+

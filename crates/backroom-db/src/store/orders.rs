@@ -1,0 +1,478 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
+use backroom_core::order::total_of;
+use backroom_core::ports::{Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderFilter, OrderStore, StoreError};
+use backroom_core::{
+    Cause, Cents, Currency, Email, Fact, Money, Order, OrderId, OrderItem, OrderState, OrderStatus, Sku, TimelineEntry,
+};
+use tokio_postgres::{GenericClient, Row};
+use uuid::Uuid;
+
+use super::inbox::claim_in;
+use super::Store;
+use crate::error::DbError;
+use crate::retry::TxError;
+
+const ORDER_COLUMNS: &str = "id, number, payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, \
+     total_cents, currency, email, stripe_session_id, stripe_payment_intent_id, printful_order_id, created_at, updated_at";
+
+const ITEM_COLUMNS: &str = "order_id, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id";
+
+impl OrderStore for Store {
+    async fn create_order(&self, new: NewOrder) -> Result<Order, CreateOrderError> {
+        if new.items.is_empty() {
+            return Err(CreateOrderError::Empty);
+        }
+        let new = Arc::new(new);
+        let result = self
+            .db
+            .with_retry(|tx| {
+                let new = new.clone();
+                Box::pin(async move { create_in(tx, &new).await })
+            })
+            .await;
+        match result {
+            Ok(order) => Ok(order),
+            Err(TxError::Abort(e)) => Err(e),
+            Err(TxError::Db(e)) => Err(CreateOrderError::Store(e.into())),
+        }
+    }
+
+    async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(self
+            .db
+            .read(|c| Box::pin(async move { Ok(load_orders(c, "WHERE id = $1", &[&id.uuid()]).await?.pop()) }))
+            .await?)
+    }
+
+    async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+        let limit = i64::from(filter.limit.unwrap_or(100));
+        let status = filter.status.map(|s| s.as_str().to_string());
+        Ok(self
+            .db
+            .read(|c| {
+                let status = status.clone();
+                Box::pin(async move {
+                    match status {
+                        Some(s) => {
+                            load_orders(c, "WHERE status = $1 ORDER BY created_at DESC, id LIMIT $2", &[&s, &limit]).await
+                        }
+                        None => load_orders(c, "ORDER BY created_at DESC, id LIMIT $1", &[&limit]).await,
+                    }
+                })
+            })
+            .await?)
+    }
+
+    async fn timeline(&self, id: OrderId) -> Result<Vec<TimelineEntry>, StoreError> {
+        Ok(self
+            .db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query(
+                            "SELECT at, from_status, to_status, cause, detail FROM order_timeline \
+                             WHERE order_id = $1 ORDER BY at, id",
+                            &[&id.uuid()],
+                        )
+                        .await?;
+                    rows.iter().map(timeline_entry).collect()
+                })
+            })
+            .await?)
+    }
+
+    async fn apply_fact(&self, id: OrderId, fact: &Fact, cause: &Cause, claim: Option<&EventClaim>) -> Result<Applied, ApplyError> {
+        let result = self
+            .db
+            .with_retry(|tx| {
+                let (fact, cause, claim) = (fact.clone(), cause.clone(), claim.cloned());
+                Box::pin(async move {
+                    if let Some(claim) = &claim {
+                        if !claim_in(tx, claim, Some(id.uuid())).await? {
+                            return Ok(Applied::AlreadyProcessed);
+                        }
+                    }
+                    apply_in(tx, id, &fact, &cause).await
+                })
+            })
+            .await;
+        match result {
+            Ok(applied) => Ok(applied),
+            Err(TxError::Abort(e)) => Err(e),
+            Err(TxError::Db(e)) => Err(ApplyError::Store(e.into())),
+        }
+    }
+}
+
+/// Applies a fact inside a caller's transaction (the order row is locked by primary key, which
+/// on DSQL makes it part of the commit-time conflict check).
+pub async fn apply_in<C: GenericClient>(tx: &C, id: OrderId, fact: &Fact, cause: &Cause) -> Result<Applied, TxError<ApplyError>> {
+    let row = tx
+        .query_opt(
+            "SELECT payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, total_cents, currency \
+             FROM orders WHERE id = $1 FOR UPDATE",
+            &[&id.uuid()],
+        )
+        .await?
+        .ok_or(TxError::Abort(ApplyError::NotFound(id)))?;
+    let state = state_from(&row, 0)?;
+    let expected = money_from(&row, 5)?;
+    match state.decide(expected, fact) {
+        Decision::Refuse(refusal) => Ok(Applied::Refused(refusal)),
+        Decision::Note(note) => {
+            let status = state.status();
+            append_timeline(tx, id, status, status, cause, &note).await?;
+            Ok(Applied::Noted(note))
+        }
+        Decision::Apply(t) => {
+            let s = t.state;
+            tx.execute(
+                "UPDATE orders SET status = $2, payment = $3, fulfillment = $4, printful_mark = $5, printful_mark_at = $6, \
+                 amount_mismatch = $7, updated_at = now() WHERE id = $1",
+                &[
+                    &id.uuid(),
+                    &t.to.as_str(),
+                    &payment_str(s.payment),
+                    &fulfillment_str(s.fulfillment),
+                    &s.mark.map(|m| exception_str(m.exception)),
+                    &s.mark.map(|m| m.at),
+                    &s.amount_mismatch,
+                ],
+            )
+            .await?;
+            append_timeline(tx, id, t.from, t.to, cause, &t.detail).await?;
+            if matches!(s.payment, Payment::CheckoutFailed | Payment::PaymentFailed | Payment::Expired) {
+                tx.execute(
+                    "UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL",
+                    &[&id.uuid()],
+                )
+                .await?;
+            }
+            Ok(Applied::Transitioned(t))
+        }
+    }
+}
+
+async fn append_timeline<C: GenericClient>(
+    tx: &C,
+    id: OrderId,
+    from: OrderStatus,
+    to: OrderStatus,
+    cause: &Cause,
+    detail: &str,
+) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO order_timeline (id, order_id, at, from_status, to_status, cause, detail) \
+         VALUES ($1, $2, clock_timestamp(), $3, $4, $5, $6)",
+        &[&Uuid::new_v4(), &id.uuid(), &from.as_str(), &to.as_str(), &cause.to_string(), &detail],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Prices, checks, holds stock and writes the order; a refusal aborts with nothing written.
+async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, TxError<CreateOrderError>> {
+    let abort = |e| TxError::Abort(e);
+    let skus: Vec<&str> = new.items.iter().map(|i| i.sku.as_str()).collect();
+    let rows = tx
+        .query(
+            "SELECT sku, product_name, size, price_cents, currency, printful_sync_variant_id, stock_limit, active \
+             FROM products WHERE sku = ANY($1)",
+            &[&skus],
+        )
+        .await?;
+    let by_sku: BTreeMap<String, &Row> = rows.iter().map(|r| (r.get::<_, String>(0), r)).collect();
+
+    let mut items = Vec::with_capacity(new.items.len());
+    let mut currency: Option<Currency> = None;
+    // Units wanted per limited SKU, with the first line that asked for it.
+    let mut limited: BTreeMap<String, (usize, i64, i64)> = BTreeMap::new();
+    for (index, line) in new.items.iter().enumerate() {
+        let row = by_sku
+            .get(line.sku.as_str())
+            .ok_or_else(|| abort(CreateOrderError::UnknownSku { index, sku: line.sku.clone() }))?;
+        if !row.get::<_, bool>(7) {
+            return Err(abort(CreateOrderError::Inactive { index, sku: line.sku.clone() }));
+        }
+        let line_currency = Currency::parse(row.get(4)).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        if currency.is_some_and(|c| c != line_currency) {
+            return Err(abort(CreateOrderError::MixedCurrencies { index }));
+        }
+        currency = Some(line_currency);
+        if let Some(limit) = row.get::<_, Option<i64>>(6) {
+            let entry = limited.entry(line.sku.as_str().to_string()).or_insert((index, limit, 0));
+            entry.2 += i64::from(line.quantity);
+        }
+        items.push(OrderItem {
+            sku: line.sku.clone(),
+            name: row.get(1),
+            size: row.get(2),
+            quantity: line.quantity,
+            unit_price: Cents::positive(row.get(3)).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            printful_sync_variant_id: row.get(5),
+        });
+    }
+    let currency = currency.ok_or(abort(CreateOrderError::Empty))?;
+    let total = total_of(&items).map_err(|e| abort(CreateOrderError::Total(e)))?;
+
+    // Limited stock: writing the product row makes concurrent checkouts of the same SKU
+    // conflict (a lock wait then 40001 on PostgreSQL, an OCC conflict on DSQL), so the loser
+    // retries and counts the winner's hold. SKUs are taken in a fixed order.
+    for (sku, (index, limit, wanted)) in &limited {
+        tx.execute("UPDATE products SET stock_version = stock_version + 1 WHERE sku = $1", &[sku]).await?;
+        let held: i64 = tx
+            .query_one(
+                "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE sku = $1 AND released_at IS NULL",
+                &[sku],
+            )
+            .await?
+            .get(0);
+        let available = (limit - held).max(0);
+        if *wanted > available {
+            let sku = Sku::parse(sku).map_err(|e| DbError::Corrupt(e.to_string()))?;
+            return Err(abort(CreateOrderError::OutOfStock {
+                index: *index,
+                sku,
+                available: u32::try_from(available).unwrap_or(u32::MAX),
+            }));
+        }
+        let quantity = i32::try_from(*wanted).map_err(|_| DbError::Corrupt("quantity".into()))?;
+        tx.execute(
+            "INSERT INTO stock_holds (order_id, sku, quantity) VALUES ($1, $2, $3)",
+            &[&new.id.uuid(), sku, &quantity],
+        )
+        .await?;
+    }
+
+    let state = OrderState::NEW;
+    let status = state.status();
+    let row = tx
+        .query_one(
+            "INSERT INTO orders (id, status, payment, fulfillment, amount_mismatch, total_cents, currency, email) \
+             VALUES ($1, $2, $3, $4, false, $5, $6, $7) RETURNING number, created_at, updated_at",
+            &[
+                &new.id.uuid(),
+                &status.as_str(),
+                &payment_str(state.payment),
+                &fulfillment_str(state.fulfillment),
+                &total.get(),
+                &currency.code(),
+                &new.email.as_ref().map(Email::as_str),
+            ],
+        )
+        .await?;
+    for (line, item) in items.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO order_items (order_id, line, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &new.id.uuid(),
+                &(line as i32),
+                &item.sku.as_str(),
+                &item.name,
+                &item.size,
+                &(item.quantity as i32),
+                &item.unit_price.get(),
+                &item.printful_sync_variant_id,
+            ],
+        )
+        .await?;
+    }
+    let total = Money::new(total, currency);
+    let pieces: u32 = items.iter().map(|i| i.quantity).sum();
+    append_timeline(tx, new.id, status, status, &Cause::Checkout, &format!("order placed: {pieces} piece(s), {total}")).await?;
+    Ok(Order {
+        id: new.id,
+        number: row.get(0),
+        state,
+        items,
+        total,
+        email: new.email.clone(),
+        stripe_session_id: None,
+        stripe_payment_intent_id: None,
+        printful_order_id: None,
+        created_at: row.get(1),
+        updated_at: row.get(2),
+    })
+}
+
+/// Loads orders (with their lines) matching a WHERE/ORDER clause over `orders`.
+async fn load_orders<C: GenericClient>(
+    c: &C,
+    clause: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Order>, DbError> {
+    let rows = c.query(&format!("SELECT {ORDER_COLUMNS} FROM orders {clause}"), params).await?;
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+    let item_rows = c
+        .query(&format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line"), &[&ids])
+        .await?;
+    let mut items: BTreeMap<Uuid, Vec<OrderItem>> = BTreeMap::new();
+    for r in &item_rows {
+        items.entry(r.get(0)).or_default().push(item_from(r)?);
+    }
+    rows.iter()
+        .map(|r| {
+            let id: Uuid = r.get(0);
+            order_from(r, items.remove(&id).unwrap_or_default())
+        })
+        .collect()
+}
+
+fn item_from(r: &Row) -> Result<OrderItem, DbError> {
+    let corrupt = |what: &str| DbError::Corrupt(format!("order item {what}"));
+    Ok(OrderItem {
+        sku: Sku::parse(r.get(1)).map_err(|_| corrupt("sku"))?,
+        name: r.get(2),
+        size: r.get(3),
+        quantity: u32::try_from(r.get::<_, i32>(4)).map_err(|_| corrupt("quantity"))?,
+        unit_price: Cents::positive(r.get(5)).map_err(|_| corrupt("price"))?,
+        printful_sync_variant_id: r.get(6),
+    })
+}
+
+fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
+    let email: Option<String> = r.get(9);
+    Ok(Order {
+        id: OrderId::from_uuid(r.get(0)),
+        number: r.get(1),
+        state: state_from(r, 2)?,
+        items,
+        total: money_from(r, 7)?,
+        email: email.map(|e| Email::parse(&e).map_err(|_| DbError::Corrupt("order email".into()))).transpose()?,
+        stripe_session_id: r.get(10),
+        stripe_payment_intent_id: r.get(11),
+        printful_order_id: r.get(12),
+        created_at: r.get(13),
+        updated_at: r.get(14),
+    })
+}
+
+/// Reads payment, fulfillment, mark, mark time and mismatch from five columns starting at `at`.
+fn state_from(r: &Row, at: usize) -> Result<OrderState, DbError> {
+    let corrupt = |what: String| DbError::Corrupt(what);
+    let payment: String = r.get(at);
+    let fulfillment: String = r.get(at + 1);
+    let mark: Option<String> = r.get(at + 2);
+    let mark_at: Option<chrono::DateTime<chrono::Utc>> = r.get(at + 3);
+    let mark = match (mark, mark_at) {
+        (Some(m), Some(at)) => Some(PrintfulMark {
+            at,
+            exception: parse_exception(&m).ok_or_else(|| corrupt(format!("printful mark {m:?}")))?,
+        }),
+        _ => None,
+    };
+    Ok(OrderState {
+        payment: parse_payment(&payment).ok_or_else(|| corrupt(format!("payment {payment:?}")))?,
+        fulfillment: parse_fulfillment(&fulfillment).ok_or_else(|| corrupt(format!("fulfillment {fulfillment:?}")))?,
+        mark,
+        amount_mismatch: r.get(at + 4),
+    })
+}
+
+fn money_from(r: &Row, at: usize) -> Result<Money, DbError> {
+    let amount = Cents::new(r.get(at)).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let currency = Currency::parse(r.get(at + 1)).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    Ok(Money::new(amount, currency))
+}
+
+fn timeline_entry(r: &Row) -> Result<TimelineEntry, DbError> {
+    let status = |i: usize| {
+        let s: String = r.get(i);
+        OrderStatus::parse(&s).ok_or_else(|| DbError::Corrupt(format!("timeline status {s:?}")))
+    };
+    let cause: String = r.get(3);
+    Ok(TimelineEntry {
+        at: r.get(0),
+        from: status(1)?,
+        to: status(2)?,
+        cause: Cause::parse(&cause).ok_or_else(|| DbError::Corrupt(format!("timeline cause {cause:?}")))?,
+        detail: r.get(4),
+    })
+}
+
+fn payment_str(p: Payment) -> &'static str {
+    match p {
+        Payment::Pending => "pending",
+        Payment::CheckoutFailed => "checkout_failed",
+        Payment::PaymentFailed => "payment_failed",
+        Payment::Expired => "expired",
+        Payment::Paid => "paid",
+        Payment::Refunded => "refunded",
+    }
+}
+
+fn parse_payment(s: &str) -> Option<Payment> {
+    [Payment::Pending, Payment::CheckoutFailed, Payment::PaymentFailed, Payment::Expired, Payment::Paid, Payment::Refunded]
+        .into_iter()
+        .find(|p| payment_str(*p) == s)
+}
+
+fn fulfillment_str(f: Fulfillment) -> &'static str {
+    match f {
+        Fulfillment::None => "none",
+        Fulfillment::Submitted => "submitted",
+        Fulfillment::InProduction => "in_production",
+        Fulfillment::PartiallyShipped => "partially_shipped",
+        Fulfillment::Shipped => "shipped",
+        Fulfillment::Delivered => "delivered",
+        Fulfillment::Canceled => "canceled",
+    }
+}
+
+fn parse_fulfillment(s: &str) -> Option<Fulfillment> {
+    [
+        Fulfillment::None,
+        Fulfillment::Submitted,
+        Fulfillment::InProduction,
+        Fulfillment::PartiallyShipped,
+        Fulfillment::Shipped,
+        Fulfillment::Delivered,
+        Fulfillment::Canceled,
+    ]
+    .into_iter()
+    .find(|f| fulfillment_str(*f) == s)
+}
+
+fn exception_str(e: Exception) -> &'static str {
+    match e {
+        Exception::Clear => "clear",
+        Exception::OnHold => "on_hold",
+        Exception::Failed => "failed",
+    }
+}
+
+fn parse_exception(s: &str) -> Option<Exception> {
+    [Exception::Clear, Exception::OnHold, Exception::Failed].into_iter().find(|e| exception_str(*e) == s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_words_round_trip_and_match_the_schema_checks() {
+        let schema = include_str!("../../../../migrations/0002_create_orders.sql");
+        for p in [Payment::Pending, Payment::CheckoutFailed, Payment::PaymentFailed, Payment::Expired, Payment::Paid, Payment::Refunded] {
+            assert_eq!(parse_payment(payment_str(p)), Some(p));
+            assert!(schema.contains(&format!("'{}'", payment_str(p))));
+        }
+        for f in [Fulfillment::None, Fulfillment::Submitted, Fulfillment::InProduction, Fulfillment::PartiallyShipped, Fulfillment::Shipped, Fulfillment::Delivered, Fulfillment::Canceled] {
+            assert_eq!(parse_fulfillment(fulfillment_str(f)), Some(f));
+            assert!(schema.contains(&format!("'{}'", fulfillment_str(f))));
+        }
+        for e in [Exception::Clear, Exception::OnHold, Exception::Failed] {
+            assert_eq!(parse_exception(exception_str(e)), Some(e));
+            assert!(schema.contains(&format!("'{}'", exception_str(e))));
+        }
+        for s in OrderStatus::ALL {
+            assert!(schema.contains(&format!("'{}'", s.as_str())), "{s}");
+        }
+    }
+}
