@@ -33,7 +33,9 @@ impl DbError {
     /// concurrency (40001 with OC000 or OC001) and PostgreSQL's serialization failures, and a
     /// unique-key race lost to a concurrent insert.
     pub fn is_conflict(&self) -> bool {
-        let Some(e) = self.postgres() else { return false };
+        let Some(e) = self.postgres() else {
+            return false;
+        };
         if let Some(code) = e.code() {
             // DSQL reports its OCC conflicts as 40001 with the code in the message, and some
             // paths carry OC000/OC001 as the SQLSTATE itself.

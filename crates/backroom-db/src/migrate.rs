@@ -50,16 +50,33 @@ pub enum MigrateError {
     #[error("migration file {file:?} is not named like 0001_what_it_does.sql")]
     BadName { file: String },
     #[error("two migration files have version {version}: {first} and {second}")]
-    DuplicateVersion { version: i64, first: String, second: String },
+    DuplicateVersion {
+        version: i64,
+        first: String,
+        second: String,
+    },
     #[error(
         "migration {version} ({name}) was applied with checksum {applied} but the file now has {current}: \
          applied migrations must never change; add a new migration instead"
     )]
-    Changed { version: i64, name: String, applied: String, current: String },
+    Changed {
+        version: i64,
+        name: String,
+        applied: String,
+        current: String,
+    },
     #[error("migration {version} ({name}) failed: {source}")]
-    Failed { version: i64, name: String, source: DbError },
+    Failed {
+        version: i64,
+        name: String,
+        source: DbError,
+    },
     #[error("index job {job} of migration {version} ({name}) did not finish successfully")]
-    IndexJob { version: i64, name: String, job: String },
+    IndexJob {
+        version: i64,
+        name: String,
+        job: String,
+    },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -76,7 +93,13 @@ impl fmt::Display for Report {
         if self.applied.is_empty() {
             write!(f, "schema up to date ({} migrations)", self.already)
         } else {
-            write!(f, "applied {} migration(s): {}; {} already applied", self.applied.len(), self.applied.join(", "), self.already)
+            write!(
+                f,
+                "applied {} migration(s): {}; {} already applied",
+                self.applied.len(),
+                self.applied.join(", "),
+                self.already
+            )
         }
     }
 }
@@ -87,19 +110,31 @@ pub fn embedded() -> Result<Vec<Migration>, MigrateError> {
         .files()
         .filter(|f| f.path().extension().is_some_and(|e| e == "sql"))
         .map(|f| {
-            let name = f.path().file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = f
+                .path()
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             (name, f.contents_utf8().unwrap_or_default().to_string())
         });
     from_files(files)
 }
 
 /// Orders named files into migrations, refusing bad names and duplicate versions.
-pub fn from_files(files: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Migration>, MigrateError> {
+pub fn from_files(
+    files: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<Migration>, MigrateError> {
     let mut out: Vec<Migration> = vec![];
     for (name, sql) in files {
         let digits: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
-        let valid = !digits.is_empty() && name[digits.len()..].starts_with('_') && name.ends_with(".sql");
-        let version = digits.parse::<i64>().ok().filter(|_| valid).ok_or(MigrateError::BadName { file: name.clone() })?;
+        let valid =
+            !digits.is_empty() && name[digits.len()..].starts_with('_') && name.ends_with(".sql");
+        let version = digits
+            .parse::<i64>()
+            .ok()
+            .filter(|_| valid)
+            .ok_or(MigrateError::BadName { file: name.clone() })?;
         out.push(Migration { version, name, sql });
     }
     out.sort_by_key(|m| m.version);
@@ -124,9 +159,16 @@ pub async fn run_embedded(client: &Client) -> Result<Report, MigrateError> {
 /// DSQL has a `sys` schema with its job views; PostgreSQL does not.
 pub async fn detect_target(client: &Client) -> Result<Target, DbError> {
     let row = client
-        .query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'sys')", &[])
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'sys')",
+            &[],
+        )
         .await?;
-    Ok(if row.get::<_, bool>(0) { Target::Dsql } else { Target::Postgres })
+    Ok(if row.get::<_, bool>(0) {
+        Target::Dsql
+    } else {
+        Target::Postgres
+    })
 }
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -137,9 +179,19 @@ const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 )";
 
 /// Applies every migration not yet recorded, in version order.
-pub async fn run(client: &Client, target: Target, migrations: &[Migration]) -> Result<Report, MigrateError> {
+pub async fn run(
+    client: &Client,
+    target: Target,
+    migrations: &[Migration],
+) -> Result<Report, MigrateError> {
     let policy = RetryPolicy::default();
-    retrying(&policy, || async { client.batch_execute(CREATE_LEDGER).await.map_err(DbError::from) }).await?;
+    retrying(&policy, || async {
+        client
+            .batch_execute(CREATE_LEDGER)
+            .await
+            .map_err(DbError::from)
+    })
+    .await?;
     let mut report = Report::default();
     for m in migrations {
         if let Some(applied) = recorded_checksum(client, m.version).await? {
@@ -153,7 +205,11 @@ pub async fn run(client: &Client, target: Target, migrations: &[Migration]) -> R
             Ok::<_, DbError>(job_id(&messages))
         })
         .await
-        .map_err(|source| MigrateError::Failed { version: m.version, name: m.name.clone(), source })?;
+        .map_err(|source| MigrateError::Failed {
+            version: m.version,
+            name: m.name.clone(),
+            source,
+        })?;
         if let (Target::Dsql, Some(job)) = (target, job) {
             wait_for_job(client, m, &job).await?;
         }
@@ -187,12 +243,20 @@ fn check_unchanged(m: &Migration, applied: &str) -> Result<(), MigrateError> {
     if applied == current {
         return Ok(());
     }
-    Err(MigrateError::Changed { version: m.version, name: m.name.clone(), applied: applied.to_string(), current })
+    Err(MigrateError::Changed {
+        version: m.version,
+        name: m.name.clone(),
+        applied: applied.to_string(),
+        current,
+    })
 }
 
 async fn recorded_checksum(client: &Client, version: i64) -> Result<Option<String>, DbError> {
     let row = client
-        .query_opt("SELECT checksum FROM schema_migrations WHERE version = $1", &[&version])
+        .query_opt(
+            "SELECT checksum FROM schema_migrations WHERE version = $1",
+            &[&version],
+        )
         .await?;
     Ok(row.map(|r| r.get(0)))
 }
@@ -209,11 +273,19 @@ async fn wait_for_job(client: &Client, m: &Migration, job: &str) -> Result<(), M
     let row = client
         .query_one("SELECT sys.wait_for_job($1)", &[&job])
         .await
-        .map_err(|e| MigrateError::Failed { version: m.version, name: m.name.clone(), source: e.into() })?;
+        .map_err(|e| MigrateError::Failed {
+            version: m.version,
+            name: m.name.clone(),
+            source: e.into(),
+        })?;
     if row.get::<_, bool>(0) {
         return Ok(());
     }
-    Err(MigrateError::IndexJob { version: m.version, name: m.name.clone(), job: job.to_string() })
+    Err(MigrateError::IndexJob {
+        version: m.version,
+        name: m.name.clone(),
+        job: job.to_string(),
+    })
 }
 
 /// Runs one autocommit step again while it meets a conflict: DSQL answers OC001 to sessions
@@ -250,8 +322,14 @@ mod tests {
     #[test]
     fn bad_names_and_duplicate_versions_are_refused() {
         let f = |n: &str| (n.to_string(), "SELECT 1".to_string());
-        assert!(matches!(from_files([f("create.sql")]), Err(MigrateError::BadName { .. })));
-        assert!(matches!(from_files([f("0001create.sql")]), Err(MigrateError::BadName { .. })));
+        assert!(matches!(
+            from_files([f("create.sql")]),
+            Err(MigrateError::BadName { .. })
+        ));
+        assert!(matches!(
+            from_files([f("0001create.sql")]),
+            Err(MigrateError::BadName { .. })
+        ));
         assert!(matches!(
             from_files([f("0001_a.sql"), f("1_b.sql")]),
             Err(MigrateError::DuplicateVersion { version: 1, .. })
@@ -260,8 +338,15 @@ mod tests {
 
     #[test]
     fn async_is_dropped_only_for_postgres() {
-        let m = Migration { version: 3, name: "0003_x.sql".into(), sql: "CREATE UNIQUE INDEX ASYNC IF NOT EXISTS x ON t (a);".into() };
+        let m = Migration {
+            version: 3,
+            name: "0003_x.sql".into(),
+            sql: "CREATE UNIQUE INDEX ASYNC IF NOT EXISTS x ON t (a);".into(),
+        };
         assert_eq!(m.statement_for(Target::Dsql), m.sql);
-        assert_eq!(m.statement_for(Target::Postgres), "CREATE UNIQUE INDEX IF NOT EXISTS x ON t (a);");
+        assert_eq!(
+            m.statement_for(Target::Postgres),
+            "CREATE UNIQUE INDEX IF NOT EXISTS x ON t (a);"
+        );
     }
 }

@@ -2,17 +2,19 @@
 //! connection gets a fresh token; a connection older than 55 minutes, closed, or refused by the
 //! server is replaced.
 
-
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use futures::future::BoxFuture;
 use tokio_postgres::{IsolationLevel, Transaction};
 
-use crate::connect::{Connection, DbConfig, Target, connect};
+use std::time::Duration;
+
+use crate::connect::{Connection, DbConfig, MAX_CONNECTION_AGE, Target, connect};
 use crate::error::DbError;
 use crate::retry::{RetryPolicy, TxError};
 
 pub struct Manager {
     config: DbConfig,
+    max_age: Duration,
 }
 
 impl managed::Manager for Manager {
@@ -27,8 +29,8 @@ impl managed::Manager for Manager {
         if conn.client.is_closed() {
             return Err(RecycleError::message("the connection is closed"));
         }
-        if conn.is_expired() {
-            return Err(RecycleError::message("the connection is older than 55 minutes"));
+        if conn.is_older_than(self.max_age) {
+            return Err(RecycleError::message("the connection is too old"));
         }
         Ok(())
     }
@@ -44,13 +46,22 @@ pub struct Db {
 pub type PooledConnection = managed::Object<Manager>;
 
 impl Db {
-    /// A handle that opens up to `max_connections` connections, lazily.
+    /// A handle that opens up to `max_connections` connections, lazily, and replaces each one
+    /// before DSQL's 60-minute session limit.
     pub fn new(config: DbConfig, max_connections: usize) -> Db {
-        let pool = managed::Pool::builder(Manager { config })
+        Db::with_max_age(config, max_connections, MAX_CONNECTION_AGE)
+    }
+
+    /// As `new`, replacing connections once they are `max_age` old.
+    pub fn with_max_age(config: DbConfig, max_connections: usize, max_age: Duration) -> Db {
+        let pool = managed::Pool::builder(Manager { config, max_age })
             .max_size(max_connections.max(1))
             .build()
             .expect("a pool without timeouts needs no runtime");
-        Db { pool, policy: RetryPolicy::default() }
+        Db {
+            pool,
+            policy: RetryPolicy::default(),
+        }
     }
 
     pub fn with_policy(mut self, policy: RetryPolicy) -> Db {
@@ -96,7 +107,10 @@ impl Db {
                 return Err(TxError::Db(error));
             }
             if attempt >= self.policy.max_attempts {
-                return Err(TxError::Db(DbError::RetriesExhausted { attempts: attempt, last: Box::new(error) }));
+                return Err(TxError::Db(DbError::RetriesExhausted {
+                    attempts: attempt,
+                    last: Box::new(error),
+                }));
             }
             let pause = self.policy.backoff(attempt);
             tracing::debug!(attempt, error = %error, pause_ms = pause.as_millis() as u64, "retrying transaction");
@@ -162,7 +176,8 @@ impl Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("status", &self.pool.status()).finish()
+        f.debug_struct("Db")
+            .field("status", &self.pool.status())
+            .finish()
     }
 }
-

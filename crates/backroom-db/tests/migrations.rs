@@ -13,7 +13,10 @@ async fn empty_database() -> TestDatabase {
 }
 
 async fn client(t: &TestDatabase) -> tokio_postgres::Client {
-    connect(&DbConfig::Url(t.url.clone().into())).await.unwrap().client
+    connect(&DbConfig::Url(t.url.clone().into()))
+        .await
+        .unwrap()
+        .client
 }
 
 #[tokio::test]
@@ -26,7 +29,11 @@ async fn a_second_run_applies_nothing() {
     let second = migrate::run_embedded(&c).await.unwrap();
     assert!(second.applied.is_empty());
     assert_eq!(second.already, all.len());
-    let recorded: i64 = c.query_one("SELECT count(*) FROM schema_migrations", &[]).await.unwrap().get(0);
+    let recorded: i64 = c
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(recorded as usize, all.len());
 }
 
@@ -34,15 +41,30 @@ async fn a_second_run_applies_nothing() {
 async fn two_runners_at_once_both_succeed_and_record_each_file_once() {
     let t = empty_database().await;
     let (a, b, c) = (client(&t).await, client(&t).await, client(&t).await);
-    let (ra, rb, rc) = tokio::join!(migrate::run_embedded(&a), migrate::run_embedded(&b), migrate::run_embedded(&c));
+    let (ra, rb, rc) = tokio::join!(
+        migrate::run_embedded(&a),
+        migrate::run_embedded(&b),
+        migrate::run_embedded(&c)
+    );
     let reports = [ra.unwrap(), rb.unwrap(), rc.unwrap()];
     let all = migrate::embedded().unwrap();
     let applied: usize = reports.iter().map(|r| r.applied.len()).sum();
-    assert_eq!(applied, all.len(), "each file recorded by exactly one runner: {reports:?}");
-    let recorded: i64 = a.query_one("SELECT count(*) FROM schema_migrations", &[]).await.unwrap().get(0);
+    assert_eq!(
+        applied,
+        all.len(),
+        "each file recorded by exactly one runner: {reports:?}"
+    );
+    let recorded: i64 = a
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(recorded as usize, all.len());
     let tables: i64 = a
-        .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'orders'", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'orders'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -55,8 +77,12 @@ async fn a_changed_applied_file_is_refused() {
     let c = client(&t).await;
     migrate::run_embedded(&c).await.unwrap();
     let mut changed = migrate::embedded().unwrap();
-    changed[1].sql.push_str("\n-- edited after it was applied\n");
-    let err = migrate::run(&c, Target::Postgres, &changed).await.unwrap_err();
+    changed[1]
+        .sql
+        .push_str("\n-- edited after it was applied\n");
+    let err = migrate::run(&c, Target::Postgres, &changed)
+        .await
+        .unwrap_err();
     match err {
         MigrateError::Changed { version, name, .. } => {
             assert_eq!(version, 2);
@@ -80,12 +106,22 @@ async fn a_new_file_is_applied_after_the_others_and_async_is_rewritten() {
     let report = migrate::run(&c, Target::Postgres, &all).await.unwrap();
     assert_eq!(report.applied, ["9999_index_orders_email.sql"]);
     let idx: i64 = c
-        .query_one("SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_email_idx'", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_email_idx'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(idx, 1);
-    let unnamed: i64 = c.query_one("SELECT count(*) FROM pg_indexes WHERE indexname = 'async'", &[]).await.unwrap().get(0);
+    let unnamed: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'async'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(unnamed, 0);
 }
 
@@ -96,11 +132,18 @@ fn every_migration_obeys_the_project_rules() {
         violations.extend(lint::lint(&format!("migrations/{}", m.name), &m.sql));
     }
     let text: Vec<String> = violations.iter().map(ToString::to_string).collect();
-    assert!(text.is_empty(), "migration rule violations:\n{}", text.join("\n"));
+    assert!(
+        text.is_empty(),
+        "migration rule violations:\n{}",
+        text.join("\n")
+    );
 }
 
 fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// AWS's dsql-lint, installed in the project's venv by ./scripts/test (or named by DSQL_LINT).
@@ -145,6 +188,10 @@ fn dsql_lint_catches_what_dsql_refuses() {
     let out = Command::new(dsql_lint()).arg(&file).output().unwrap();
     std::fs::remove_dir_all(&dir).ok();
     assert!(!out.status.success());
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(said.contains("SERIAL"), "{said}");
 }

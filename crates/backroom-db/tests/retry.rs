@@ -32,11 +32,13 @@ async fn two_overlapping_transactions_on_one_row_both_land_after_a_retry() {
             let barrier = barrier.clone();
             Box::pin(async move {
                 let n = attempts.fetch_add(1, Ordering::SeqCst);
-                tx.query_one("SELECT n FROM counter WHERE id = 1", &[]).await?;
+                tx.query_one("SELECT n FROM counter WHERE id = 1", &[])
+                    .await?;
                 if n < 2 {
                     barrier.wait().await;
                 }
-                tx.execute("UPDATE counter SET n = n + 1 WHERE id = 1", &[]).await?;
+                tx.execute("UPDATE counter SET n = n + 1 WHERE id = 1", &[])
+                    .await?;
                 Ok(())
             })
         })
@@ -48,9 +50,19 @@ async fn two_overlapping_transactions_on_one_row_both_land_after_a_retry() {
     );
     a.unwrap().unwrap();
     b.unwrap().unwrap();
-    let n: i32 = t.connect().await.query_one("SELECT n FROM counter", &[]).await.unwrap().get(0);
+    let n: i32 = t
+        .connect()
+        .await
+        .query_one("SELECT n FROM counter", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 2, "both increments landed");
-    assert_eq!(attempts.load(Ordering::SeqCst), 3, "exactly one transaction was retried");
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        3,
+        "exactly one transaction was retried"
+    );
 }
 
 /// A constraint trigger deferred to COMMIT that fails the first `fails` commits the way DSQL
@@ -80,7 +92,8 @@ async fn insert_guarded(db: &Db, attempts: &Arc<AtomicU32>) -> Result<(), TxErro
         let attempts = attempts.clone();
         Box::pin(async move {
             attempts.fetch_add(1, Ordering::SeqCst);
-            tx.execute("INSERT INTO guarded VALUES (1) ON CONFLICT DO NOTHING", &[]).await?;
+            tx.execute("INSERT INTO guarded VALUES (1) ON CONFLICT DO NOTHING", &[])
+                .await?;
             Ok(())
         })
     })
@@ -90,18 +103,35 @@ async fn insert_guarded(db: &Db, attempts: &Arc<AtomicU32>) -> Result<(), TxErro
 #[tokio::test]
 async fn a_conflict_reported_at_commit_is_retried() {
     let (db, t) = db().await;
-    failing_commits(&t, "40001", "mutation conflicts with another transaction, retry as needed (OC000)", 2).await;
+    failing_commits(
+        &t,
+        "40001",
+        "mutation conflicts with another transaction, retry as needed (OC000)",
+        2,
+    )
+    .await;
     let attempts = Arc::new(AtomicU32::new(0));
     insert_guarded(&db, &attempts).await.unwrap();
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
-    let rows = t.connect().await.query("SELECT id FROM guarded", &[]).await.unwrap();
+    let rows = t
+        .connect()
+        .await
+        .query("SELECT id FROM guarded", &[])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
 }
 
 #[tokio::test]
 async fn a_stale_catalog_oc001_is_retried() {
     let (db, t) = db().await;
-    failing_commits(&t, "OC001", "schema has been updated by another transaction, please retry: (OC001)", 1).await;
+    failing_commits(
+        &t,
+        "OC001",
+        "schema has been updated by another transaction, please retry: (OC001)",
+        1,
+    )
+    .await;
     let attempts = Arc::new(AtomicU32::new(0));
     insert_guarded(&db, &attempts).await.unwrap();
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
@@ -110,8 +140,18 @@ async fn a_stale_catalog_oc001_is_retried() {
 #[tokio::test]
 async fn retries_are_bounded() {
     let (db, t) = db().await;
-    failing_commits(&t, "40001", "mutation conflicts with another transaction, retry as needed (OC000)", 1000).await;
-    let db = db.with_policy(RetryPolicy { max_attempts: 4, base: Duration::from_millis(1), cap: Duration::from_millis(5) });
+    failing_commits(
+        &t,
+        "40001",
+        "mutation conflicts with another transaction, retry as needed (OC000)",
+        1000,
+    )
+    .await;
+    let db = db.with_policy(RetryPolicy {
+        max_attempts: 4,
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(5),
+    });
     let attempts = Arc::new(AtomicU32::new(0));
     let err = insert_guarded(&db, &attempts).await.unwrap_err();
     assert_eq!(attempts.load(Ordering::SeqCst), 4);
@@ -161,9 +201,66 @@ async fn transactions_run_at_repeatable_read() {
     let (db, _t) = db().await;
     let level = db
         .with_retry::<String, (), _>(|tx| {
-            Box::pin(async move { Ok(tx.query_one("SHOW transaction_isolation", &[]).await?.get(0)) })
+            Box::pin(async move {
+                Ok(tx
+                    .query_one("SHOW transaction_isolation", &[])
+                    .await?
+                    .get(0))
+            })
         })
         .await
         .unwrap();
     assert_eq!(level, "repeatable read");
+}
+
+async fn backend_pid(db: &Db) -> i32 {
+    db.read(|c| {
+        Box::pin(async move { Ok(c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0)) })
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_connection_killed_by_the_server_is_replaced_and_the_work_retried() {
+    let t = TestDatabase::new().await;
+    let db = Db::new(DbConfig::Url(t.url.clone().into()), 1);
+    let first = backend_pid(&db).await;
+    // The server ends the session, as DSQL does at 60 minutes or when a token is revoked.
+    let admin = t.connect().await;
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&first])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let attempts = Arc::new(AtomicU32::new(0));
+    let pid = db
+        .with_retry::<i32, (), _>(|tx| {
+            let attempts = attempts.clone();
+            Box::pin(async move {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                Ok(tx.query_one("SELECT pg_backend_pid()", &[]).await?.get(0))
+            })
+        })
+        .await
+        .unwrap();
+    assert_ne!(pid, first, "a new connection was opened");
+    assert!(attempts.load(Ordering::SeqCst) <= 2);
+}
+
+#[tokio::test]
+async fn connections_are_renewed_when_they_reach_their_age_limit() {
+    let t = TestDatabase::new().await;
+    let long = Db::new(DbConfig::Url(t.url.clone().into()), 1);
+    assert_eq!(
+        backend_pid(&long).await,
+        backend_pid(&long).await,
+        "a young connection is reused"
+    );
+    let short = Db::with_max_age(DbConfig::Url(t.url.clone().into()), 1, Duration::ZERO);
+    assert_ne!(
+        backend_pid(&short).await,
+        backend_pid(&short).await,
+        "an old connection is replaced"
+    );
 }

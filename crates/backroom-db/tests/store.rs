@@ -4,10 +4,13 @@ use std::time::Duration;
 
 use backroom_core::machine::PrintfulStatus;
 use backroom_core::ports::{
-    AlertOutcome, AlertStore, Applied, ApplyError, CatalogStore, CreateOrderError, Cursor, CursorStore, EventClaim,
-    EventSource, Inbox, NewAlert, NewOrder, OrderFilter, OrderStore, Severity,
+    AlertOutcome, AlertStore, Applied, ApplyError, CatalogStore, CreateOrderError, Cursor,
+    CursorStore, EventClaim, EventSource, Inbox, NewAlert, NewOrder, OrderFilter, OrderStore,
+    Severity,
 };
-use backroom_core::{Catalog, Cause, Cents, Currency, Email, Fact, NewOrderItem, OrderId, OrderStatus, Refusal, Sku};
+use backroom_core::{
+    Catalog, Cause, Cents, Currency, Email, Fact, NewOrderItem, OrderId, OrderStatus, Refusal, Sku,
+};
 use backroom_db::{Db, DbConfig, Store};
 use backroom_testkit::TestDatabase;
 use chrono::{TimeZone, Utc};
@@ -53,20 +56,33 @@ active = false
 async fn store() -> (Store, TestDatabase) {
     let t = TestDatabase::new().await;
     let store = Store::new(Db::new(DbConfig::Url(t.url.clone().into()), 8));
-    store.sync_catalog(&Catalog::from_toml(CATALOG).unwrap()).await.unwrap();
+    store
+        .sync_catalog(&Catalog::from_toml(CATALOG).unwrap())
+        .await
+        .unwrap();
     (store, t)
 }
 
 fn line(sku: &str, quantity: u32) -> NewOrderItem {
-    NewOrderItem { sku: Sku::parse(sku).unwrap(), quantity }
+    NewOrderItem {
+        sku: Sku::parse(sku).unwrap(),
+        quantity,
+    }
 }
 
 fn new_order(items: Vec<NewOrderItem>) -> NewOrder {
-    NewOrder { id: OrderId::new_random(), items, email: Some(Email::parse("ann@example.com").unwrap()) }
+    NewOrder {
+        id: OrderId::new_random(),
+        items,
+        email: Some(Email::parse("ann@example.com").unwrap()),
+    }
 }
 
 fn paid(amount: i64) -> Fact {
-    Fact::PaymentSucceeded { amount: Cents::new(amount).unwrap(), currency: Currency::parse("EUR").unwrap() }
+    Fact::PaymentSucceeded {
+        amount: Cents::new(amount).unwrap(),
+        currency: Currency::parse("EUR").unwrap(),
+    }
 }
 
 async fn count(t: &TestDatabase, sql: &str) -> i64 {
@@ -80,7 +96,10 @@ async fn rows_written(t: &TestDatabase) -> i64 {
 #[tokio::test]
 async fn an_order_is_priced_from_the_catalog_and_reads_back_whole() {
     let (store, _t) = store().await;
-    let order = store.create_order(new_order(vec![line("TEE-M", 2), line("PRINT-A3", 1)])).await.unwrap();
+    let order = store
+        .create_order(new_order(vec![line("TEE-M", 2), line("PRINT-A3", 1)]))
+        .await
+        .unwrap();
     assert_eq!(order.status(), OrderStatus::PendingPayment);
     assert_eq!(order.total.amount.get(), 2 * 2500 + 9000);
     assert_eq!(order.total.currency.code(), "EUR");
@@ -114,7 +133,14 @@ async fn refused_orders_write_nothing() {
         match (what, &err) {
             ("unknown", CreateOrderError::UnknownSku { index: 1, .. })
             | ("inactive", CreateOrderError::Inactive { index: 0, .. })
-            | ("stock", CreateOrderError::OutOfStock { index: 0, available: 3, .. })
+            | (
+                "stock",
+                CreateOrderError::OutOfStock {
+                    index: 0,
+                    available: 3,
+                    ..
+                },
+            )
             | ("empty", CreateOrderError::Empty) => {}
             _ => panic!("{what}: {err:?}"),
         }
@@ -128,7 +154,11 @@ async fn twenty_checkouts_for_the_last_three_units_sell_exactly_three() {
     let mut tasks = vec![];
     for _ in 0..20 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.create_order(new_order(vec![line("PRINT-A3", 1)])).await }));
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_order(new_order(vec![line("PRINT-A3", 1)]))
+                .await
+        }));
     }
     let mut sold = 0;
     let mut refused = 0;
@@ -140,46 +170,143 @@ async fn twenty_checkouts_for_the_last_three_units_sell_exactly_three() {
         }
     }
     assert_eq!((sold, refused), (3, 17));
-    assert_eq!(count(&t, "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE released_at IS NULL").await, 3);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE released_at IS NULL"
+        )
+        .await,
+        3
+    );
     assert_eq!(count(&t, "SELECT count(*) FROM orders").await, 3);
-    let entry = store.catalog().await.unwrap().into_iter().find(|e| e.variant.sku.as_str() == "PRINT-A3").unwrap();
+    let entry = store
+        .catalog()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.variant.sku.as_str() == "PRINT-A3")
+        .unwrap();
     assert_eq!(entry.available, Some(0));
 }
 
 #[tokio::test]
 async fn an_expired_order_gives_its_stock_back() {
     let (store, _t) = store().await;
-    let order = store.create_order(new_order(vec![line("PRINT-A3", 3)])).await.unwrap();
+    let order = store
+        .create_order(new_order(vec![line("PRINT-A3", 3)]))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_order(new_order(vec![line("PRINT-A3", 1)])).await,
+        store
+            .create_order(new_order(vec![line("PRINT-A3", 1)]))
+            .await,
         Err(CreateOrderError::OutOfStock { .. })
     ));
-    let applied = store.apply_fact(order.id, &Fact::SessionExpired, &Cause::StripeEvent("evt_exp".into()), None).await.unwrap();
+    let applied = store
+        .apply_fact(
+            order.id,
+            &Fact::SessionExpired,
+            &Cause::StripeEvent("evt_exp".into()),
+            None,
+        )
+        .await
+        .unwrap();
     assert!(matches!(applied, Applied::Transitioned(ref t) if t.to == OrderStatus::Expired));
-    store.create_order(new_order(vec![line("PRINT-A3", 1)])).await.unwrap();
+    store
+        .create_order(new_order(vec![line("PRINT-A3", 1)]))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn facts_move_an_order_forward_and_never_back() {
     let (store, _t) = store().await;
-    let order = store.create_order(new_order(vec![line("TEE-S", 2)])).await.unwrap();
+    let order = store
+        .create_order(new_order(vec![line("TEE-S", 2)]))
+        .await
+        .unwrap();
     let id = order.id;
     let cause = |e: &str| Cause::StripeEvent(e.into());
 
-    let a = store.apply_fact(id, &paid(5000), &cause("evt_paid"), None).await.unwrap();
-    assert!(matches!(a, Applied::Transitioned(ref t) if t.from == OrderStatus::PendingPayment && t.to == OrderStatus::Paid));
-    let stale = store.apply_fact(id, &Fact::SessionExpired, &cause("evt_exp"), None).await.unwrap();
-    assert_eq!(stale, Applied::Refused(Refusal::Stale { current: OrderStatus::Paid }));
+    let a = store
+        .apply_fact(id, &paid(5000), &cause("evt_paid"), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(a, Applied::Transitioned(ref t) if t.from == OrderStatus::PendingPayment && t.to == OrderStatus::Paid)
+    );
+    let stale = store
+        .apply_fact(id, &Fact::SessionExpired, &cause("evt_exp"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        stale,
+        Applied::Refused(Refusal::Stale {
+            current: OrderStatus::Paid
+        })
+    );
 
     let at = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
-    let pf = |status, secs| Fact::Printful { status, at: at + chrono::Duration::seconds(secs) };
-    store.apply_fact(id, &pf(PrintfulStatus::Inprocess, 10), &Cause::PrintfulEvent("1".into()), None).await.unwrap();
-    store.apply_fact(id, &pf(PrintfulStatus::Onhold, 20), &Cause::PrintfulEvent("2".into()), None).await.unwrap();
-    assert_eq!(store.order(id).await.unwrap().unwrap().status(), OrderStatus::OnHold);
-    store.apply_fact(id, &pf(PrintfulStatus::Pending, 15), &Cause::PrintfulEvent("3".into()), None).await.unwrap();
-    assert_eq!(store.order(id).await.unwrap().unwrap().status(), OrderStatus::OnHold, "an older status keeps the hold");
-    store.apply_fact(id, &pf(PrintfulStatus::Fulfilled, 30), &Cause::PrintfulEvent("4".into()), None).await.unwrap();
-    let noted = store.apply_fact(id, &Fact::Refunded { amount_refunded: Cents::new(100).unwrap() }, &cause("evt_r1"), None).await.unwrap();
+    let pf = |status, secs| Fact::Printful {
+        status,
+        at: at + chrono::Duration::seconds(secs),
+    };
+    store
+        .apply_fact(
+            id,
+            &pf(PrintfulStatus::Inprocess, 10),
+            &Cause::PrintfulEvent("1".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .apply_fact(
+            id,
+            &pf(PrintfulStatus::Onhold, 20),
+            &Cause::PrintfulEvent("2".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.order(id).await.unwrap().unwrap().status(),
+        OrderStatus::OnHold
+    );
+    store
+        .apply_fact(
+            id,
+            &pf(PrintfulStatus::Pending, 15),
+            &Cause::PrintfulEvent("3".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.order(id).await.unwrap().unwrap().status(),
+        OrderStatus::OnHold,
+        "an older status keeps the hold"
+    );
+    store
+        .apply_fact(
+            id,
+            &pf(PrintfulStatus::Fulfilled, 30),
+            &Cause::PrintfulEvent("4".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    let noted = store
+        .apply_fact(
+            id,
+            &Fact::Refunded {
+                amount_refunded: Cents::new(100).unwrap(),
+            },
+            &cause("evt_r1"),
+            None,
+        )
+        .await
+        .unwrap();
     assert!(matches!(noted, Applied::Noted(_)));
 
     let back = store.order(id).await.unwrap().unwrap();
@@ -187,48 +314,127 @@ async fn facts_move_an_order_forward_and_never_back() {
     let timeline = store.timeline(id).await.unwrap();
     let path: Vec<_> = timeline.iter().map(|e| e.to).collect();
     use OrderStatus::*;
-    assert_eq!(path, [PendingPayment, Paid, InProduction, OnHold, Shipped, Shipped]);
+    assert_eq!(
+        path,
+        [PendingPayment, Paid, InProduction, OnHold, Shipped, Shipped]
+    );
     assert_eq!(timeline[1].cause, cause("evt_paid"));
-    assert_eq!(timeline[5].detail, "partially refunded: 1.00 EUR of 50.00 EUR");
+    assert_eq!(
+        timeline[5].detail,
+        "partially refunded: 1.00 EUR of 50.00 EUR"
+    );
 
     let missing = OrderId::new_random();
-    assert!(matches!(store.apply_fact(missing, &paid(1), &cause("x"), None).await, Err(ApplyError::NotFound(m)) if m == missing));
-    let paid_orders = store.orders(&OrderFilter { status: Some(Shipped), limit: None }).await.unwrap();
+    assert!(
+        matches!(store.apply_fact(missing, &paid(1), &cause("x"), None).await, Err(ApplyError::NotFound(m)) if m == missing)
+    );
+    let paid_orders = store
+        .orders(&OrderFilter {
+            status: Some(Shipped),
+            limit: None,
+        })
+        .await
+        .unwrap();
     assert_eq!(paid_orders.iter().map(|o| o.id).collect::<Vec<_>>(), [id]);
-    assert!(store.orders(&OrderFilter { status: Some(Paid), limit: None }).await.unwrap().is_empty());
+    assert!(
+        store
+            .orders(&OrderFilter {
+                status: Some(Paid),
+                limit: None
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_event_delivered_five_times_at_once_transitions_once() {
     let (store, t) = store().await;
-    let order = store.create_order(new_order(vec![line("TEE-S", 2)])).await.unwrap();
-    let claim = EventClaim { source: EventSource::Stripe, event_id: "evt_dup".into(), event_type: "checkout.session.completed".into() };
+    let order = store
+        .create_order(new_order(vec![line("TEE-S", 2)]))
+        .await
+        .unwrap();
+    let claim = EventClaim {
+        source: EventSource::Stripe,
+        event_id: "evt_dup".into(),
+        event_type: "checkout.session.completed".into(),
+    };
     let mut tasks = vec![];
     for _ in 0..5 {
         let (store, claim) = (store.clone(), claim.clone());
         tasks.push(tokio::spawn(async move {
-            store.apply_fact(order.id, &paid(5000), &Cause::StripeEvent("evt_dup".into()), Some(&claim)).await.unwrap()
+            store
+                .apply_fact(
+                    order.id,
+                    &paid(5000),
+                    &Cause::StripeEvent("evt_dup".into()),
+                    Some(&claim),
+                )
+                .await
+                .unwrap()
         }));
     }
     let mut outcomes = vec![];
     for task in tasks {
         outcomes.push(task.await.unwrap());
     }
-    let transitioned = outcomes.iter().filter(|a| matches!(a, Applied::Transitioned(_))).count();
+    let transitioned = outcomes
+        .iter()
+        .filter(|a| matches!(a, Applied::Transitioned(_)))
+        .count();
     assert_eq!(transitioned, 1, "{outcomes:?}");
-    assert!(outcomes.iter().all(|a| matches!(a, Applied::Transitioned(_) | Applied::AlreadyProcessed)));
-    assert_eq!(count(&t, "SELECT count(*) FROM order_timeline WHERE to_status = 'paid'").await, 1);
-    assert!(store.is_processed(EventSource::Stripe, "evt_dup").await.unwrap());
-    assert!(!store.is_processed(EventSource::Printful, "evt_dup").await.unwrap());
+    assert!(
+        outcomes
+            .iter()
+            .all(|a| matches!(a, Applied::Transitioned(_) | Applied::AlreadyProcessed))
+    );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT count(*) FROM order_timeline WHERE to_status = 'paid'"
+        )
+        .await,
+        1
+    );
+    assert!(
+        store
+            .is_processed(EventSource::Stripe, "evt_dup")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_processed(EventSource::Printful, "evt_dup")
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
 async fn a_claim_is_undone_when_its_order_is_missing() {
     let (store, _t) = store().await;
-    let claim = EventClaim { source: EventSource::Stripe, event_id: "evt_lost".into(), event_type: "x".into() };
-    let err = store.apply_fact(OrderId::new_random(), &paid(1), &Cause::StripeEvent("evt_lost".into()), Some(&claim)).await;
+    let claim = EventClaim {
+        source: EventSource::Stripe,
+        event_id: "evt_lost".into(),
+        event_type: "x".into(),
+    };
+    let err = store
+        .apply_fact(
+            OrderId::new_random(),
+            &paid(1),
+            &Cause::StripeEvent("evt_lost".into()),
+            Some(&claim),
+        )
+        .await;
     assert!(matches!(err, Err(ApplyError::NotFound(_))));
-    assert!(!store.is_processed(EventSource::Stripe, "evt_lost").await.unwrap(), "the event can be processed later");
+    assert!(
+        !store
+            .is_processed(EventSource::Stripe, "evt_lost")
+            .await
+            .unwrap(),
+        "the event can be processed later"
+    );
     assert!(store.claim(&claim).await.unwrap());
     assert!(!store.claim(&claim).await.unwrap());
 }
@@ -236,24 +442,58 @@ async fn a_claim_is_undone_when_its_order_is_missing() {
 #[tokio::test]
 async fn catalog_sync_inserts_updates_and_deactivates() {
     let (store, _t) = store().await;
-    let again = store.sync_catalog(&Catalog::from_toml(CATALOG).unwrap()).await.unwrap();
-    assert_eq!((again.inserted, again.updated, again.unchanged, again.deactivated), (0, 0, 4, 0));
+    let again = store
+        .sync_catalog(&Catalog::from_toml(CATALOG).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.inserted,
+            again.updated,
+            again.unchanged,
+            again.deactivated
+        ),
+        (0, 0, 4, 0)
+    );
 
     let changed = CATALOG.replacen("price = 2500", "price = 2700", 1).replace(
         "[[products.variants]]\nsku = \"TEE-M\"\nsize = \"M\"\nprice = 2500\nprintful_sync_variant_id = 102\n",
         "",
     );
-    let report = store.sync_catalog(&Catalog::from_toml(&changed).unwrap()).await.unwrap();
+    let report = store
+        .sync_catalog(&Catalog::from_toml(&changed).unwrap())
+        .await
+        .unwrap();
     // TEE-S has a new price; the two variants after TEE-M moved up one place.
-    assert_eq!((report.inserted, report.updated, report.unchanged, report.deactivated), (0, 3, 0, 1));
+    assert_eq!(
+        (
+            report.inserted,
+            report.updated,
+            report.unchanged,
+            report.deactivated
+        ),
+        (0, 3, 0, 1)
+    );
 
     let entries = store.catalog().await.unwrap();
-    let get = |sku: &str| entries.iter().find(|e| e.variant.sku.as_str() == sku).unwrap();
+    let get = |sku: &str| {
+        entries
+            .iter()
+            .find(|e| e.variant.sku.as_str() == sku)
+            .unwrap()
+    };
     assert_eq!(get("TEE-S").variant.price.get(), 2700);
-    assert!(!get("TEE-M").variant.active, "a SKU gone from the file is kept but no longer sold");
+    assert!(
+        !get("TEE-M").variant.active,
+        "a SKU gone from the file is kept but no longer sold"
+    );
     assert_eq!(get("PRINT-A3").available, Some(3));
     assert_eq!(get("TEE-S").available, None);
-    assert_eq!(entries[0].variant.sku.as_str(), "TEE-S", "catalog order is kept");
+    assert_eq!(
+        entries[0].variant.sku.as_str(),
+        "TEE-S",
+        "catalog order is kept"
+    );
 }
 
 #[tokio::test]
@@ -267,14 +507,34 @@ async fn alerts_are_deduplicated_with_a_cool_down() {
         message: "Printful has order 42, which backroom never made.".into(),
     };
     let hour = Duration::from_secs(3600);
-    assert_eq!(store.record_alert(&alert, hour).await.unwrap(), AlertOutcome::Raise);
-    assert_eq!(store.record_alert(&alert, hour).await.unwrap(), AlertOutcome::Suppressed { occurrences: 2 });
-    assert_eq!(store.record_alert(&alert, Duration::ZERO).await.unwrap(), AlertOutcome::Raise, "after the cool-down it is raised again");
-    let other = NewAlert { dedupe_key: "other".into(), severity: Severity::Ops, ..alert.clone() };
-    assert_eq!(store.record_alert(&other, hour).await.unwrap(), AlertOutcome::Raise);
+    assert_eq!(
+        store.record_alert(&alert, hour).await.unwrap(),
+        AlertOutcome::Raise
+    );
+    assert_eq!(
+        store.record_alert(&alert, hour).await.unwrap(),
+        AlertOutcome::Suppressed { occurrences: 2 }
+    );
+    assert_eq!(
+        store.record_alert(&alert, Duration::ZERO).await.unwrap(),
+        AlertOutcome::Raise,
+        "after the cool-down it is raised again"
+    );
+    let other = NewAlert {
+        dedupe_key: "other".into(),
+        severity: Severity::Ops,
+        ..alert.clone()
+    };
+    assert_eq!(
+        store.record_alert(&other, hour).await.unwrap(),
+        AlertOutcome::Raise
+    );
     let listed = store.alerts(10).await.unwrap();
     assert_eq!(listed.len(), 2);
-    let security = listed.iter().find(|a| a.severity == Severity::Security).unwrap();
+    let security = listed
+        .iter()
+        .find(|a| a.severity == Severity::Security)
+        .unwrap();
     assert_eq!(security.occurrences, 3);
     assert_eq!(security.kind, "unknown_printful_order");
 }
@@ -283,10 +543,16 @@ async fn alerts_are_deduplicated_with_a_cool_down() {
 async fn cursors_are_stored_and_moved() {
     let (store, _t) = store().await;
     assert_eq!(store.cursor("stripe").await.unwrap(), None);
-    let first = Cursor { at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(), id: "evt_1".into() };
+    let first = Cursor {
+        at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+        id: "evt_1".into(),
+    };
     store.set_cursor("stripe", &first).await.unwrap();
     assert_eq!(store.cursor("stripe").await.unwrap(), Some(first.clone()));
-    let second = Cursor { at: first.at + chrono::Duration::minutes(5), id: "evt_2".into() };
+    let second = Cursor {
+        at: first.at + chrono::Duration::minutes(5),
+        id: "evt_2".into(),
+    };
     store.set_cursor("stripe", &second).await.unwrap();
     assert_eq!(store.cursor("stripe").await.unwrap(), Some(second));
     assert_eq!(store.cursor("printful").await.unwrap(), None);

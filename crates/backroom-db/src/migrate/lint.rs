@@ -15,7 +15,11 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: [{}] {}", self.file, self.line, self.rule, self.message)
+        write!(
+            f,
+            "{}:{}: [{}] {}",
+            self.file, self.line, self.rule, self.message
+        )
     }
 }
 
@@ -79,7 +83,11 @@ fn tokenize(sql: &str) -> Vec<Token> {
             }
             i = (i + 1).min(b.len());
             if c == b'"' {
-                out.push(Token { kind: Kind::Quoted, start, end: i });
+                out.push(Token {
+                    kind: Kind::Quoted,
+                    start,
+                    end: i,
+                });
             }
         } else if c == b'$' && b.get(i + 1) == Some(&b'$') {
             // A dollar-quoted body: skip to the closing `$$`.
@@ -90,12 +98,22 @@ fn tokenize(sql: &str) -> Vec<Token> {
             i = (i + 2).min(b.len());
         } else if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
             let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80) {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80)
+            {
                 i += 1;
             }
-            out.push(Token { kind: Kind::Word(sql[start..i].to_ascii_uppercase()), start, end: i });
+            out.push(Token {
+                kind: Kind::Word(sql[start..i].to_ascii_uppercase()),
+                start,
+                end: i,
+            });
         } else {
-            out.push(Token { kind: Kind::Punct(c as char), start: i, end: i + 1 });
+            out.push(Token {
+                kind: Kind::Punct(c as char),
+                start: i,
+                end: i + 1,
+            });
             i += 1;
         }
     }
@@ -103,24 +121,57 @@ fn tokenize(sql: &str) -> Vec<Token> {
 }
 
 fn line_of(sql: &str, offset: usize) -> usize {
-    sql[..offset.min(sql.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    sql[..offset.min(sql.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 const DDL: &[&str] = &["CREATE", "ALTER", "DROP", "COMMENT", "GRANT", "REVOKE"];
-const DML: &[&str] = &["INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "SELECT", "WITH"];
-const TRANSACTION: &[&str] = &["BEGIN", "COMMIT", "ROLLBACK", "START", "END", "SAVEPOINT", "RELEASE", "ABORT"];
-const COLUMN_EXTRAS: &[&str] =
-    &["DEFAULT", "NOT", "NULL", "CHECK", "UNIQUE", "PRIMARY", "REFERENCES", "GENERATED", "CONSTRAINT", "COLLATE"];
+const DML: &[&str] = &[
+    "INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "SELECT", "WITH",
+];
+const TRANSACTION: &[&str] = &[
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "START",
+    "END",
+    "SAVEPOINT",
+    "RELEASE",
+    "ABORT",
+];
+const COLUMN_EXTRAS: &[&str] = &[
+    "DEFAULT",
+    "NOT",
+    "NULL",
+    "CHECK",
+    "UNIQUE",
+    "PRIMARY",
+    "REFERENCES",
+    "GENERATED",
+    "CONSTRAINT",
+    "COLLATE",
+];
 
 /// Checks one migration file against the project's rules.
 pub fn lint(file: &str, sql: &str) -> Vec<Violation> {
     let tokens = tokenize(sql);
     let mut out = vec![];
     let mut report = |offset: usize, rule: &'static str, message: String| {
-        out.push(Violation { file: file.to_string(), line: line_of(sql, offset), rule, message });
+        out.push(Violation {
+            file: file.to_string(),
+            line: line_of(sql, offset),
+            rule,
+            message,
+        });
     };
 
-    let statements: Vec<&[Token]> = tokens.split(|t| t.is_punct(';')).filter(|s| !s.is_empty()).collect();
+    let statements: Vec<&[Token]> = tokens
+        .split(|t| t.is_punct(';'))
+        .filter(|s| !s.is_empty())
+        .collect();
     if statements.is_empty() {
         report(0, "one-statement", "the file holds no statement".into());
     }
@@ -128,21 +179,34 @@ pub fn lint(file: &str, sql: &str) -> Vec<Violation> {
         report(
             second[0].start,
             "one-statement",
-            format!("the file holds {} statements; DSQL runs one DDL statement per transaction, so write one per file", statements.len()),
+            format!(
+                "the file holds {} statements; DSQL runs one DDL statement per transaction, so write one per file",
+                statements.len()
+            ),
         );
     }
     let first_word = |s: &[Token]| match &s[0].kind {
         Kind::Word(w) => w.clone(),
         _ => String::new(),
     };
-    let has_ddl = statements.iter().any(|s| DDL.contains(&first_word(s).as_str()));
+    let has_ddl = statements
+        .iter()
+        .any(|s| DDL.contains(&first_word(s).as_str()));
     for s in &statements {
         let head = first_word(s);
         if TRANSACTION.contains(&head.as_str()) {
-            report(s[0].start, "no-transaction-control", format!("{head} is not allowed: the runner runs each file on its own"));
+            report(
+                s[0].start,
+                "no-transaction-control",
+                format!("{head} is not allowed: the runner runs each file on its own"),
+            );
         }
         if has_ddl && DML.contains(&head.as_str()) {
-            report(s[0].start, "no-ddl-with-dml", "DDL and DML never share a file (DSQL refuses them in one transaction)".into());
+            report(
+                s[0].start,
+                "no-ddl-with-dml",
+                "DDL and DML never share a file (DSQL refuses them in one transaction)".into(),
+            );
         }
         lint_statement(s, &mut report);
     }
@@ -155,23 +219,41 @@ fn lint_statement(s: &[Token], report: &mut impl FnMut(usize, &'static str, Stri
     for (i, t) in s.iter().enumerate() {
         let Kind::Word(w) = &t.kind else {
             if t.is_punct('[') {
-                report(t.start, "no-arrays", "array columns are not supported on DSQL; use a table or jsonb".into());
+                report(
+                    t.start,
+                    "no-arrays",
+                    "array columns are not supported on DSQL; use a table or jsonb".into(),
+                );
             }
             continue;
         };
         match w.as_str() {
-            "SERIAL" | "BIGSERIAL" | "SMALLSERIAL" | "SERIAL4" | "SERIAL8" => {
-                report(t.start, "no-serial", format!("{w} does not exist on DSQL; use uuid keys"))
-            }
-            "TRUNCATE" => report(t.start, "no-truncate", "TRUNCATE is not supported on DSQL".into()),
-            "TEMP" | "TEMPORARY" => report(t.start, "no-temp", "temporary tables are not supported on DSQL".into()),
-            "TRIGGER" | "EXTENSION" if i > 0 && s[i - 1].is("CREATE") => {
-                report(t.start, "no-unsupported-object", format!("CREATE {w} is not supported on DSQL"))
-            }
+            "SERIAL" | "BIGSERIAL" | "SMALLSERIAL" | "SERIAL4" | "SERIAL8" => report(
+                t.start,
+                "no-serial",
+                format!("{w} does not exist on DSQL; use uuid keys"),
+            ),
+            "TRUNCATE" => report(
+                t.start,
+                "no-truncate",
+                "TRUNCATE is not supported on DSQL".into(),
+            ),
+            "TEMP" | "TEMPORARY" => report(
+                t.start,
+                "no-temp",
+                "temporary tables are not supported on DSQL".into(),
+            ),
+            "TRIGGER" | "EXTENSION" if i > 0 && s[i - 1].is("CREATE") => report(
+                t.start,
+                "no-unsupported-object",
+                format!("CREATE {w} is not supported on DSQL"),
+            ),
             "LOCK" if i == 0 => report(t.start, "no-lock", "LOCK is not supported on DSQL".into()),
-            _ if w.starts_with("PG_ADVISORY") => {
-                report(t.start, "no-advisory-locks", "advisory locks do not exist on DSQL".into())
-            }
+            _ if w.starts_with("PG_ADVISORY") => report(
+                t.start,
+                "no-advisory-locks",
+                "advisory locks do not exist on DSQL".into(),
+            ),
             _ => {}
         }
     }
@@ -189,7 +271,11 @@ fn lint_statement(s: &[Token], report: &mut impl FnMut(usize, &'static str, Stri
         if word_at(i, "ASYNC") {
             i += 1;
         } else {
-            report(index.start, "index-async", "build every index with CREATE INDEX ASYNC".into());
+            report(
+                index.start,
+                "index-async",
+                "build every index with CREATE INDEX ASYNC".into(),
+            );
             if word_at(i, "CONCURRENTLY") {
                 i += 1;
             }
@@ -197,15 +283,31 @@ fn lint_statement(s: &[Token], report: &mut impl FnMut(usize, &'static str, Stri
         if word_at(i, "IF") && word_at(i + 1, "NOT") && word_at(i + 2, "EXISTS") {
             i += 3;
         } else {
-            report(index.start, "create-if-not-exists", "write CREATE INDEX ... IF NOT EXISTS so a second run is harmless".into());
+            report(
+                index.start,
+                "create-if-not-exists",
+                "write CREATE INDEX ... IF NOT EXISTS so a second run is harmless".into(),
+            );
         }
         if at(i).is_none_or(|t| t.is("ON")) {
-            report(index.start, "index-named", "every index needs a name (PostgreSQL names an unnamed ASYNC index \"async\")".into());
+            report(
+                index.start,
+                "index-named",
+                "every index needs a name (PostgreSQL names an unnamed ASYNC index \"async\")"
+                    .into(),
+            );
         }
         return;
     }
-    if s[0].is("CREATE") && word_at(1, "TABLE") && !(word_at(2, "IF") && word_at(3, "NOT") && word_at(4, "EXISTS")) {
-        report(s[1].start, "create-if-not-exists", "write CREATE TABLE IF NOT EXISTS so a second run is harmless".into());
+    if s[0].is("CREATE")
+        && word_at(1, "TABLE")
+        && !(word_at(2, "IF") && word_at(3, "NOT") && word_at(4, "EXISTS"))
+    {
+        report(
+            s[1].start,
+            "create-if-not-exists",
+            "write CREATE TABLE IF NOT EXISTS so a second run is harmless".into(),
+        );
     }
     if s[0].is("ALTER") && word_at(1, "TABLE") {
         lint_add_columns(s, report);
@@ -236,7 +338,13 @@ fn lint_add_columns(s: &[Token], report: &mut impl FnMut(usize, &'static str, St
                 Kind::Punct(')') => depth -= 1,
                 Kind::Punct(',') if depth == 0 => break,
                 Kind::Word(w) if depth == 0 && COLUMN_EXTRAS.contains(&w.as_str()) => {
-                    report(add, "add-column-plain", format!("ADD COLUMN takes a name and a type only, not {w} (DSQL refuses it)"));
+                    report(
+                        add,
+                        "add-column-plain",
+                        format!(
+                            "ADD COLUMN takes a name and a type only, not {w} (DSQL refuses it)"
+                        ),
+                    );
                     break;
                 }
                 _ => {}
@@ -253,7 +361,11 @@ pub fn without_async(sql: &str) -> String {
     for (i, t) in tokens.iter().enumerate() {
         if t.is("ASYNC") && i > 0 && tokens[i - 1].is("INDEX") {
             let mut end = t.end;
-            while sql.as_bytes().get(end).is_some_and(|b| b.is_ascii_whitespace()) {
+            while sql
+                .as_bytes()
+                .get(end)
+                .is_some_and(|b| b.is_ascii_whitespace())
+            {
                 end += 1;
             }
             cut.push(t.start..end);
@@ -271,49 +383,114 @@ mod tests {
     use super::*;
 
     fn rules(sql: &str) -> Vec<(usize, &'static str)> {
-        lint("0009_x.sql", sql).into_iter().map(|v| (v.line, v.rule)).collect()
+        lint("0009_x.sql", sql)
+            .into_iter()
+            .map(|v| (v.line, v.rule))
+            .collect()
     }
 
     #[test]
     fn a_good_file_passes() {
-        assert_eq!(rules("-- a comment; with a semicolon\nCREATE TABLE IF NOT EXISTS t (a text DEFAULT 'x;y');\n"), []);
-        assert_eq!(rules("CREATE UNIQUE INDEX ASYNC IF NOT EXISTS t_a ON t (a);"), []);
+        assert_eq!(
+            rules(
+                "-- a comment; with a semicolon\nCREATE TABLE IF NOT EXISTS t (a text DEFAULT 'x;y');\n"
+            ),
+            []
+        );
+        assert_eq!(
+            rules("CREATE UNIQUE INDEX ASYNC IF NOT EXISTS t_a ON t (a);"),
+            []
+        );
         assert_eq!(rules("ALTER TABLE t ADD COLUMN IF NOT EXISTS b bigint"), []);
-        assert_eq!(rules("ALTER TABLE t ADD COLUMN c numeric(10, 2), ADD COLUMN d text"), []);
+        assert_eq!(
+            rules("ALTER TABLE t ADD COLUMN c numeric(10, 2), ADD COLUMN d text"),
+            []
+        );
         assert_eq!(rules("INSERT INTO t (a) VALUES ('x')"), []);
     }
 
     #[test]
     fn each_rule_names_its_line() {
-        assert_eq!(rules("CREATE TABLE IF NOT EXISTS a (x text);\n\nCREATE TABLE IF NOT EXISTS b (y text);"), [(3, "one-statement")]);
+        assert_eq!(
+            rules(
+                "CREATE TABLE IF NOT EXISTS a (x text);\n\nCREATE TABLE IF NOT EXISTS b (y text);"
+            ),
+            [(3, "one-statement")]
+        );
         assert_eq!(rules("-- nothing here\n"), [(1, "one-statement")]);
         assert_eq!(
             rules("BEGIN;\nCREATE TABLE IF NOT EXISTS a (x text);\nCOMMIT;"),
-            [(2, "one-statement"), (1, "no-transaction-control"), (3, "no-transaction-control")]
+            [
+                (2, "one-statement"),
+                (1, "no-transaction-control"),
+                (3, "no-transaction-control")
+            ]
         );
         assert_eq!(
             rules("CREATE TABLE IF NOT EXISTS a (x text);\nINSERT INTO a VALUES ('1');"),
             [(2, "one-statement"), (2, "no-ddl-with-dml")]
         );
-        assert_eq!(rules("\nCREATE INDEX IF NOT EXISTS i ON t (a);"), [(2, "index-async")]);
-        assert_eq!(rules("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);"), [(1, "index-async")]);
-        assert_eq!(rules("CREATE INDEX ASYNC ON t (a);"), [(1, "create-if-not-exists"), (1, "index-named")]);
-        assert_eq!(rules("CREATE INDEX ASYNC IF NOT EXISTS ON t (a);"), [(1, "index-named")]);
-        assert_eq!(rules("CREATE TABLE t (a text);"), [(1, "create-if-not-exists")]);
-        assert_eq!(rules("ALTER TABLE t\n  ADD COLUMN b bigint NOT NULL;"), [(2, "add-column-plain")]);
-        assert_eq!(rules("ALTER TABLE t ADD b text DEFAULT 'x';"), [(1, "add-column-plain")]);
-        assert_eq!(rules("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;"), []);
-        assert_eq!(rules("CREATE TABLE IF NOT EXISTS t (\n id serial);"), [(2, "no-serial")]);
-        assert_eq!(rules("CREATE TABLE IF NOT EXISTS t (tags text[]);"), [(1, "no-arrays")]);
+        assert_eq!(
+            rules("\nCREATE INDEX IF NOT EXISTS i ON t (a);"),
+            [(2, "index-async")]
+        );
+        assert_eq!(
+            rules("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);"),
+            [(1, "index-async")]
+        );
+        assert_eq!(
+            rules("CREATE INDEX ASYNC ON t (a);"),
+            [(1, "create-if-not-exists"), (1, "index-named")]
+        );
+        assert_eq!(
+            rules("CREATE INDEX ASYNC IF NOT EXISTS ON t (a);"),
+            [(1, "index-named")]
+        );
+        assert_eq!(
+            rules("CREATE TABLE t (a text);"),
+            [(1, "create-if-not-exists")]
+        );
+        assert_eq!(
+            rules("ALTER TABLE t\n  ADD COLUMN b bigint NOT NULL;"),
+            [(2, "add-column-plain")]
+        );
+        assert_eq!(
+            rules("ALTER TABLE t ADD b text DEFAULT 'x';"),
+            [(1, "add-column-plain")]
+        );
+        assert_eq!(
+            rules("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;"),
+            []
+        );
+        assert_eq!(
+            rules("CREATE TABLE IF NOT EXISTS t (\n id serial);"),
+            [(2, "no-serial")]
+        );
+        assert_eq!(
+            rules("CREATE TABLE IF NOT EXISTS t (tags text[]);"),
+            [(1, "no-arrays")]
+        );
         assert_eq!(rules("TRUNCATE t;"), [(1, "no-truncate")]);
-        assert_eq!(rules("SELECT pg_advisory_lock(1);"), [(1, "no-advisory-locks")]);
-        assert_eq!(rules("CREATE EXTENSION IF NOT EXISTS pgcrypto;"), [(1, "no-unsupported-object")]);
+        assert_eq!(
+            rules("SELECT pg_advisory_lock(1);"),
+            [(1, "no-advisory-locks")]
+        );
+        assert_eq!(
+            rules("CREATE EXTENSION IF NOT EXISTS pgcrypto;"),
+            [(1, "no-unsupported-object")]
+        );
     }
 
     #[test]
     fn violations_read_as_file_line_rule() {
-        let v = &lint("0007_bad.sql", "\n\nCREATE INDEX ASYNC IF NOT EXISTS ON t (a);")[0];
-        assert_eq!(v.to_string(), "0007_bad.sql:3: [index-named] every index needs a name (PostgreSQL names an unnamed ASYNC index \"async\")");
+        let v = &lint(
+            "0007_bad.sql",
+            "\n\nCREATE INDEX ASYNC IF NOT EXISTS ON t (a);",
+        )[0];
+        assert_eq!(
+            v.to_string(),
+            "0007_bad.sql:3: [index-named] every index needs a name (PostgreSQL names an unnamed ASYNC index \"async\")"
+        );
     }
 
     #[test]
@@ -322,7 +499,13 @@ mod tests {
             without_async("CREATE INDEX ASYNC IF NOT EXISTS async_thing ON t (a)"),
             "CREATE INDEX IF NOT EXISTS async_thing ON t (a)"
         );
-        assert_eq!(without_async("create unique index async i on t (a)"), "create unique index i on t (a)");
-        assert_eq!(without_async("CREATE TABLE t (async text)"), "CREATE TABLE t (async text)");
+        assert_eq!(
+            without_async("create unique index async i on t (a)"),
+            "create unique index i on t (a)"
+        );
+        assert_eq!(
+            without_async("CREATE TABLE t (async text)"),
+            "CREATE TABLE t (async text)"
+        );
     }
 }

@@ -164,6 +164,14 @@ fn entry(r: &Row) -> Result<CatalogEntry, DbError> {
         stock_limit: c.stock_limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         active: c.active,
     };
-    let available = c.stock_limit.map(|limit| u32::try_from((limit - held).max(0)).unwrap_or(u32::MAX));
-    Ok(CatalogEntry { product_slug: c.product_slug, product_name: c.product_name, description: c.description, variant, available })
+    let available = c
+        .stock_limit
+        .map(|limit| u32::try_from((limit - held).max(0)).unwrap_or(u32::MAX));
+    Ok(CatalogEntry {
+        product_slug: c.product_slug,
+        product_name: c.product_name,
+        description: c.description,
+        variant,
+        available,
+    })
 }

@@ -5,7 +5,11 @@ use super::{Store, store_err};
 use crate::error::DbError;
 
 /// Inserts the claim; false if the event was processed before.
-pub(super) async fn claim_in<C: GenericClient>(tx: &C, claim: &EventClaim, order_id: Option<uuid::Uuid>) -> Result<bool, DbError> {
+pub(super) async fn claim_in<C: GenericClient>(
+    tx: &C,
+    claim: &EventClaim,
+    order_id: Option<uuid::Uuid>,
+) -> Result<bool, DbError> {
     let n = tx
         .execute(
             "INSERT INTO inbox_events (source, event_id, event_type, order_id) VALUES ($1, $2, $3, $4) \
@@ -35,7 +39,10 @@ impl Inbox for Store {
                 let event_id = event_id.clone();
                 Box::pin(async move {
                     let row = c
-                        .query_opt("SELECT 1 FROM inbox_events WHERE source = $1 AND event_id = $2", &[&source.as_str(), &event_id])
+                        .query_opt(
+                            "SELECT 1 FROM inbox_events WHERE source = $1 AND event_id = $2",
+                            &[&source.as_str(), &event_id],
+                        )
                         .await?;
                     Ok(row.is_some())
                 })
@@ -52,8 +59,16 @@ impl CursorStore for Store {
             .read(|c| {
                 let name = name.clone();
                 Box::pin(async move {
-                    let row = c.query_opt("SELECT position_at, position_id FROM cursors WHERE name = $1", &[&name]).await?;
-                    Ok(row.map(|r| Cursor { at: r.get(0), id: r.get(1) }))
+                    let row = c
+                        .query_opt(
+                            "SELECT position_at, position_id FROM cursors WHERE name = $1",
+                            &[&name],
+                        )
+                        .await?;
+                    Ok(row.map(|r| Cursor {
+                        at: r.get(0),
+                        id: r.get(1),
+                    }))
                 })
             })
             .await?)

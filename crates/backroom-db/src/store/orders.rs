@@ -3,22 +3,27 @@ use std::sync::Arc;
 
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
 use backroom_core::order::total_of;
-use backroom_core::ports::{Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderFilter, OrderStore, StoreError};
+use backroom_core::ports::{
+    Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderFilter, OrderStore,
+    StoreError,
+};
 use backroom_core::{
-    Cause, Cents, Currency, Email, Fact, Money, Order, OrderId, OrderItem, OrderState, OrderStatus, Sku, TimelineEntry,
+    Cause, Cents, Currency, Email, Fact, Money, Order, OrderId, OrderItem, OrderState, OrderStatus,
+    Sku, TimelineEntry,
 };
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
-use super::inbox::claim_in;
 use super::Store;
+use super::inbox::claim_in;
 use crate::error::DbError;
 use crate::retry::TxError;
 
 const ORDER_COLUMNS: &str = "id, number, payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, \
      total_cents, currency, email, stripe_session_id, stripe_payment_intent_id, printful_order_id, created_at, updated_at";
 
-const ITEM_COLUMNS: &str = "order_id, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id";
+const ITEM_COLUMNS: &str =
+    "order_id, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id";
 
 impl OrderStore for Store {
     async fn create_order(&self, new: NewOrder) -> Result<Order, CreateOrderError> {
@@ -43,7 +48,11 @@ impl OrderStore for Store {
     async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         Ok(self
             .db
-            .read(|c| Box::pin(async move { Ok(load_orders(c, "WHERE id = $1", &[&id.uuid()]).await?.pop()) }))
+            .read(|c| {
+                Box::pin(
+                    async move { Ok(load_orders(c, "WHERE id = $1", &[&id.uuid()]).await?.pop()) },
+                )
+            })
             .await?)
     }
 
@@ -57,9 +66,16 @@ impl OrderStore for Store {
                 Box::pin(async move {
                     match status {
                         Some(s) => {
-                            load_orders(c, "WHERE status = $1 ORDER BY created_at DESC, id LIMIT $2", &[&s, &limit]).await
+                            load_orders(
+                                c,
+                                "WHERE status = $1 ORDER BY created_at DESC, id LIMIT $2",
+                                &[&s, &limit],
+                            )
+                            .await
                         }
-                        None => load_orders(c, "ORDER BY created_at DESC, id LIMIT $1", &[&limit]).await,
+                        None => {
+                            load_orders(c, "ORDER BY created_at DESC, id LIMIT $1", &[&limit]).await
+                        }
                     }
                 })
             })
@@ -84,7 +100,13 @@ impl OrderStore for Store {
             .await?)
     }
 
-    async fn apply_fact(&self, id: OrderId, fact: &Fact, cause: &Cause, claim: Option<&EventClaim>) -> Result<Applied, ApplyError> {
+    async fn apply_fact(
+        &self,
+        id: OrderId,
+        fact: &Fact,
+        cause: &Cause,
+        claim: Option<&EventClaim>,
+    ) -> Result<Applied, ApplyError> {
         let result = self
             .db
             .with_retry(|tx| {
@@ -109,7 +131,12 @@ impl OrderStore for Store {
 
 /// Applies a fact inside a caller's transaction (the order row is locked by primary key, which
 /// on DSQL makes it part of the commit-time conflict check).
-pub async fn apply_in<C: GenericClient>(tx: &C, id: OrderId, fact: &Fact, cause: &Cause) -> Result<Applied, TxError<ApplyError>> {
+pub async fn apply_in<C: GenericClient>(
+    tx: &C,
+    id: OrderId,
+    fact: &Fact,
+    cause: &Cause,
+) -> Result<Applied, TxError<ApplyError>> {
     let row = tx
         .query_opt(
             "SELECT payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, total_cents, currency \
@@ -144,7 +171,10 @@ pub async fn apply_in<C: GenericClient>(tx: &C, id: OrderId, fact: &Fact, cause:
             )
             .await?;
             append_timeline(tx, id, t.from, t.to, cause, &t.detail).await?;
-            if matches!(s.payment, Payment::CheckoutFailed | Payment::PaymentFailed | Payment::Expired) {
+            if matches!(
+                s.payment,
+                Payment::CheckoutFailed | Payment::PaymentFailed | Payment::Expired
+            ) {
                 tx.execute(
                     "UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL",
                     &[&id.uuid()],
@@ -167,14 +197,24 @@ async fn append_timeline<C: GenericClient>(
     tx.execute(
         "INSERT INTO order_timeline (id, order_id, at, from_status, to_status, cause, detail) \
          VALUES ($1, $2, clock_timestamp(), $3, $4, $5, $6)",
-        &[&Uuid::new_v4(), &id.uuid(), &from.as_str(), &to.as_str(), &cause.to_string(), &detail],
+        &[
+            &Uuid::new_v4(),
+            &id.uuid(),
+            &from.as_str(),
+            &to.as_str(),
+            &cause.to_string(),
+            &detail,
+        ],
     )
     .await?;
     Ok(())
 }
 
 /// Prices, checks, holds stock and writes the order; a refusal aborts with nothing written.
-async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, TxError<CreateOrderError>> {
+async fn create_in<C: GenericClient>(
+    tx: &C,
+    new: &NewOrder,
+) -> Result<Order, TxError<CreateOrderError>> {
     let abort = |e| TxError::Abort(e);
     let skus: Vec<&str> = new.items.iter().map(|i| i.sku.as_str()).collect();
     let rows = tx
@@ -191,19 +231,28 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     // Units wanted per limited SKU, with the first line that asked for it.
     let mut limited: BTreeMap<String, (usize, i64, i64)> = BTreeMap::new();
     for (index, line) in new.items.iter().enumerate() {
-        let row = by_sku
-            .get(line.sku.as_str())
-            .ok_or_else(|| abort(CreateOrderError::UnknownSku { index, sku: line.sku.clone() }))?;
+        let row = by_sku.get(line.sku.as_str()).ok_or_else(|| {
+            abort(CreateOrderError::UnknownSku {
+                index,
+                sku: line.sku.clone(),
+            })
+        })?;
         if !row.get::<_, bool>(7) {
-            return Err(abort(CreateOrderError::Inactive { index, sku: line.sku.clone() }));
+            return Err(abort(CreateOrderError::Inactive {
+                index,
+                sku: line.sku.clone(),
+            }));
         }
-        let line_currency = Currency::parse(row.get(4)).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let line_currency =
+            Currency::parse(row.get(4)).map_err(|e| DbError::Corrupt(e.to_string()))?;
         if currency.is_some_and(|c| c != line_currency) {
             return Err(abort(CreateOrderError::MixedCurrencies { index }));
         }
         currency = Some(line_currency);
         if let Some(limit) = row.get::<_, Option<i64>>(6) {
-            let entry = limited.entry(line.sku.as_str().to_string()).or_insert((index, limit, 0));
+            let entry = limited
+                .entry(line.sku.as_str().to_string())
+                .or_insert((index, limit, 0));
             entry.2 += i64::from(line.quantity);
         }
         items.push(OrderItem {
@@ -222,7 +271,11 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     // conflict (a lock wait then 40001 on PostgreSQL, an OCC conflict on DSQL), so the loser
     // retries and counts the winner's hold. SKUs are taken in a fixed order.
     for (sku, (index, limit, wanted)) in &limited {
-        tx.execute("UPDATE products SET stock_version = stock_version + 1 WHERE sku = $1", &[sku]).await?;
+        tx.execute(
+            "UPDATE products SET stock_version = stock_version + 1 WHERE sku = $1",
+            &[sku],
+        )
+        .await?;
         let held: i64 = tx
             .query_one(
                 "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE sku = $1 AND released_at IS NULL",
@@ -283,7 +336,15 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     }
     let total = Money::new(total, currency);
     let pieces: u32 = items.iter().map(|i| i.quantity).sum();
-    append_timeline(tx, new.id, status, status, &Cause::Checkout, &format!("order placed: {pieces} piece(s), {total}")).await?;
+    append_timeline(
+        tx,
+        new.id,
+        status,
+        status,
+        &Cause::Checkout,
+        &format!("order placed: {pieces} piece(s), {total}"),
+    )
+    .await?;
     Ok(Order {
         id: new.id,
         number: row.get(0),
@@ -305,7 +366,12 @@ async fn load_orders<C: GenericClient>(
     clause: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<Order>, DbError> {
-    let rows = c.query(&format!("SELECT {ORDER_COLUMNS} FROM orders {clause}"), params).await?;
+    let rows = c
+        .query(
+            &format!("SELECT {ORDER_COLUMNS} FROM orders {clause}"),
+            params,
+        )
+        .await?;
     if rows.is_empty() {
         return Ok(vec![]);
     }
@@ -345,7 +411,9 @@ fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
         state: state_from(r, 2)?,
         items,
         total: money_from(r, 7)?,
-        email: email.map(|e| Email::parse(&e).map_err(|_| DbError::Corrupt("order email".into()))).transpose()?,
+        email: email
+            .map(|e| Email::parse(&e).map_err(|_| DbError::Corrupt("order email".into())))
+            .transpose()?,
         stripe_session_id: r.get(10),
         stripe_payment_intent_id: r.get(11),
         printful_order_id: r.get(12),
@@ -364,13 +432,15 @@ fn state_from(r: &Row, at: usize) -> Result<OrderState, DbError> {
     let mark = match (mark, mark_at) {
         (Some(m), Some(at)) => Some(PrintfulMark {
             at,
-            exception: parse_exception(&m).ok_or_else(|| corrupt(format!("printful mark {m:?}")))?,
+            exception: parse_exception(&m)
+                .ok_or_else(|| corrupt(format!("printful mark {m:?}")))?,
         }),
         _ => None,
     };
     Ok(OrderState {
         payment: parse_payment(&payment).ok_or_else(|| corrupt(format!("payment {payment:?}")))?,
-        fulfillment: parse_fulfillment(&fulfillment).ok_or_else(|| corrupt(format!("fulfillment {fulfillment:?}")))?,
+        fulfillment: parse_fulfillment(&fulfillment)
+            .ok_or_else(|| corrupt(format!("fulfillment {fulfillment:?}")))?,
         mark,
         amount_mismatch: r.get(at + 4),
     })
@@ -392,7 +462,8 @@ fn timeline_entry(r: &Row) -> Result<TimelineEntry, DbError> {
         at: r.get(0),
         from: status(1)?,
         to: status(2)?,
-        cause: Cause::parse(&cause).ok_or_else(|| DbError::Corrupt(format!("timeline cause {cause:?}")))?,
+        cause: Cause::parse(&cause)
+            .ok_or_else(|| DbError::Corrupt(format!("timeline cause {cause:?}")))?,
         detail: r.get(4),
     })
 }
@@ -409,9 +480,16 @@ fn payment_str(p: Payment) -> &'static str {
 }
 
 fn parse_payment(s: &str) -> Option<Payment> {
-    [Payment::Pending, Payment::CheckoutFailed, Payment::PaymentFailed, Payment::Expired, Payment::Paid, Payment::Refunded]
-        .into_iter()
-        .find(|p| payment_str(*p) == s)
+    [
+        Payment::Pending,
+        Payment::CheckoutFailed,
+        Payment::PaymentFailed,
+        Payment::Expired,
+        Payment::Paid,
+        Payment::Refunded,
+    ]
+    .into_iter()
+    .find(|p| payment_str(*p) == s)
 }
 
 fn fulfillment_str(f: Fulfillment) -> &'static str {
@@ -449,7 +527,9 @@ fn exception_str(e: Exception) -> &'static str {
 }
 
 fn parse_exception(s: &str) -> Option<Exception> {
-    [Exception::Clear, Exception::OnHold, Exception::Failed].into_iter().find(|e| exception_str(*e) == s)
+    [Exception::Clear, Exception::OnHold, Exception::Failed]
+        .into_iter()
+        .find(|e| exception_str(*e) == s)
 }
 
 #[cfg(test)]
@@ -459,11 +539,26 @@ mod tests {
     #[test]
     fn state_words_round_trip_and_match_the_schema_checks() {
         let schema = include_str!("../../../../migrations/0002_create_orders.sql");
-        for p in [Payment::Pending, Payment::CheckoutFailed, Payment::PaymentFailed, Payment::Expired, Payment::Paid, Payment::Refunded] {
+        for p in [
+            Payment::Pending,
+            Payment::CheckoutFailed,
+            Payment::PaymentFailed,
+            Payment::Expired,
+            Payment::Paid,
+            Payment::Refunded,
+        ] {
             assert_eq!(parse_payment(payment_str(p)), Some(p));
             assert!(schema.contains(&format!("'{}'", payment_str(p))));
         }
-        for f in [Fulfillment::None, Fulfillment::Submitted, Fulfillment::InProduction, Fulfillment::PartiallyShipped, Fulfillment::Shipped, Fulfillment::Delivered, Fulfillment::Canceled] {
+        for f in [
+            Fulfillment::None,
+            Fulfillment::Submitted,
+            Fulfillment::InProduction,
+            Fulfillment::PartiallyShipped,
+            Fulfillment::Shipped,
+            Fulfillment::Delivered,
+            Fulfillment::Canceled,
+        ] {
             assert_eq!(parse_fulfillment(fulfillment_str(f)), Some(f));
             assert!(schema.contains(&format!("'{}'", fulfillment_str(f))));
         }
