@@ -136,11 +136,11 @@ impl Db {
             Ok(value)
         }
         .await;
-        if let Err(TxError::Db(e)) = &result {
-            if e.is_connection_lost() {
-                // Do not hand a dead or unauthorised connection to the next caller.
-                let _ = managed::Object::take(conn);
-            }
+        if let Err(TxError::Db(e)) = &result
+            && e.is_connection_lost()
+        {
+            // Do not hand a dead or unauthorised connection to the next caller.
+            let _ = managed::Object::take(conn);
         }
         result
     }

@@ -112,10 +112,10 @@ impl OrderStore for Store {
             .with_retry(|tx| {
                 let (fact, cause, claim) = (fact.clone(), cause.clone(), claim.cloned());
                 Box::pin(async move {
-                    if let Some(claim) = &claim {
-                        if !claim_in(tx, claim, Some(id.uuid())).await? {
-                            return Ok(Applied::AlreadyProcessed);
-                        }
+                    if let Some(claim) = &claim
+                        && !claim_in(tx, claim, Some(id.uuid())).await?
+                    {
+                        return Ok(Applied::AlreadyProcessed);
                     }
                     apply_in(tx, id, &fact, &cause).await
                 })

@@ -1,0 +1,203 @@
+//! `backroom orders list|show`.
+
+use anyhow::{Context, bail};
+use backroom_core::ports::{OrderFilter, OrderStore};
+use backroom_core::{Money, Order, OrderId, OrderStatus, TimelineEntry};
+use backroom_db::Store;
+use clap::Subcommand;
+use serde::Serialize;
+
+#[derive(Subcommand)]
+pub enum OrdersCommand {
+    /// List orders, newest first.
+    List {
+        /// Only orders in this status (for example paid, submitted, needs_attention).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one order with its lines and timeline.
+    Show {
+        /// The order id (with or without dashes).
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(store: &Store, cmd: OrdersCommand) -> anyhow::Result<()> {
+    match cmd {
+        OrdersCommand::List {
+            status,
+            limit,
+            json,
+        } => {
+            let status = match status {
+                None => None,
+                Some(s) => Some(OrderStatus::parse(&s).with_context(|| {
+                    let names: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+                    format!("unknown status {s:?}; use one of {}", names.join(", "))
+                })?),
+            };
+            let orders = store
+                .orders(&OrderFilter {
+                    status,
+                    limit: Some(limit),
+                })
+                .await?;
+            if json {
+                let views: Vec<OrderView> = orders.iter().map(|o| OrderView::of(o, None)).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "orders": views }))?
+                );
+            } else {
+                print_table(&orders);
+            }
+        }
+        OrdersCommand::Show { id, json } => {
+            let id = OrderId::parse(&id).map_err(|e| anyhow::anyhow!("{id:?}: {e}"))?;
+            let Some(order) = store.order(id).await? else {
+                bail!("no order {id}");
+            };
+            let timeline = store.timeline(id).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&OrderView::of(&order, Some(&timeline)))?
+                );
+            } else {
+                print_order(&order, &timeline);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct OrderView<'a> {
+    order_id: OrderId,
+    number: i64,
+    status: OrderStatus,
+    total: TotalView,
+    email: Option<&'a str>,
+    items: Vec<ItemView<'a>>,
+    stripe_session_id: Option<&'a str>,
+    printful_order_id: Option<i64>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeline: Option<&'a [TimelineEntry]>,
+}
+
+#[derive(Serialize)]
+struct TotalView {
+    amount: i64,
+    currency: &'static str,
+}
+
+#[derive(Serialize)]
+struct ItemView<'a> {
+    sku: &'a str,
+    name: &'a str,
+    size: &'a str,
+    quantity: u32,
+    unit_price: i64,
+}
+
+impl<'a> OrderView<'a> {
+    fn of(o: &'a Order, timeline: Option<&'a [TimelineEntry]>) -> OrderView<'a> {
+        OrderView {
+            order_id: o.id,
+            number: o.number,
+            status: o.status(),
+            total: TotalView {
+                amount: o.total.amount.get(),
+                currency: o.total.currency.code(),
+            },
+            email: o.email.as_ref().map(|e| e.as_str()),
+            items: o
+                .items
+                .iter()
+                .map(|i| ItemView {
+                    sku: i.sku.as_str(),
+                    name: &i.name,
+                    size: &i.size,
+                    quantity: i.quantity,
+                    unit_price: i.unit_price.get(),
+                })
+                .collect(),
+            stripe_session_id: o.stripe_session_id.as_deref(),
+            printful_order_id: o.printful_order_id,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            timeline,
+        }
+    }
+}
+
+fn print_table(orders: &[Order]) {
+    if orders.is_empty() {
+        println!("no orders");
+        return;
+    }
+    println!(
+        "{:>6}  {:<36}  {:<17}  {:>14}  {:>6}  PLACED",
+        "NUMBER", "ORDER", "STATUS", "TOTAL", "PIECES"
+    );
+    for o in orders {
+        let pieces: u32 = o.items.iter().map(|i| i.quantity).sum();
+        println!(
+            "{:>6}  {:<36}  {:<17}  {:>14}  {:>6}  {}",
+            o.number,
+            o.id.to_string(),
+            o.status().as_str(),
+            o.total.to_string(),
+            pieces,
+            o.created_at.format("%Y-%m-%d %H:%M")
+        );
+    }
+}
+
+fn print_order(o: &Order, timeline: &[TimelineEntry]) {
+    println!("order #{} ({})", o.number, o.id);
+    println!("status:   {}", o.status());
+    println!("total:    {}", o.total);
+    if let Some(email) = &o.email {
+        println!("email:    {email}");
+    }
+    if let Some(s) = &o.stripe_session_id {
+        println!("stripe:   {s}");
+    }
+    if let Some(p) = o.printful_order_id {
+        println!("printful: {p}");
+    }
+    println!("placed:   {}", o.created_at.format("%Y-%m-%d %H:%M:%S UTC"));
+    println!("items:");
+    for i in &o.items {
+        let price = Money::new(i.unit_price, o.total.currency);
+        println!(
+            "  {} x {} {} ({}) at {}",
+            i.quantity, i.name, i.size, i.sku, price
+        );
+    }
+    println!("timeline:");
+    for e in timeline {
+        let change = if e.from == e.to {
+            e.to.to_string()
+        } else {
+            format!("{} -> {}", e.from, e.to)
+        };
+        println!(
+            "  {}  {:<32}  {}  ({})",
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            change,
+            e.detail,
+            e.cause
+        );
+    }
+}
