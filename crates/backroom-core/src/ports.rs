@@ -34,7 +34,11 @@ pub enum CreateOrderError {
     #[error("{sku} is not for sale at the moment")]
     Inactive { index: usize, sku: Sku },
     #[error("{sku} is out of stock ({available} left)")]
-    OutOfStock { index: usize, sku: Sku, available: u32 },
+    OutOfStock {
+        index: usize,
+        sku: Sku,
+        available: u32,
+    },
     #[error("all items of one order must be in one currency")]
     MixedCurrencies { index: usize },
     #[error("the order is empty")]
@@ -99,15 +103,24 @@ pub struct OrderFilter {
 pub trait OrderStore: Send + Sync {
     /// Prices the lines from the stored catalog, holds stock for limited SKUs and writes the
     /// order as `pending_payment`, all in one transaction. Nothing is written on a refusal.
-    fn create_order(&self, order: NewOrder) -> impl Future<Output = Result<Order, CreateOrderError>> + Send;
+    fn create_order(
+        &self,
+        order: NewOrder,
+    ) -> impl Future<Output = Result<Order, CreateOrderError>> + Send;
 
     fn order(&self, id: OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 
     /// Newest first.
-    fn orders(&self, filter: &OrderFilter) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
+    fn orders(
+        &self,
+        filter: &OrderFilter,
+    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
 
     /// Oldest first.
-    fn timeline(&self, id: OrderId) -> impl Future<Output = Result<Vec<TimelineEntry>, StoreError>> + Send;
+    fn timeline(
+        &self,
+        id: OrderId,
+    ) -> impl Future<Output = Result<Vec<TimelineEntry>, StoreError>> + Send;
 
     /// Applies a fact through the state machine and appends the timeline entry in one
     /// transaction; with a claim, the event is marked processed in that same transaction, and
@@ -119,13 +132,32 @@ pub trait OrderStore: Send + Sync {
         cause: &Cause,
         claim: Option<&EventClaim>,
     ) -> impl Future<Output = Result<Applied, ApplyError>> + Send;
+
+    /// Records the checkout session made for an order (idempotent).
+    fn attach_checkout_session(
+        &self,
+        id: OrderId,
+        session_id: &str,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records what the payment provider says about the payment (idempotent; a known value is
+    /// never erased by a missing one).
+    fn record_payment_details(&self, id: OrderId, details: &PaymentDetails) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The order paid through this payment intent, if any.
+    fn order_by_payment_intent(&self, payment_intent_id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 }
 
 pub trait Inbox: Send + Sync {
     /// Marks an event processed; false if it already was.
     fn claim(&self, claim: &EventClaim) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    fn is_processed(&self, source: EventSource, event_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn is_processed(
+        &self,
+        source: EventSource,
+        event_id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Where a catch-up job got to.
@@ -136,8 +168,13 @@ pub struct Cursor {
 }
 
 pub trait CursorStore: Send + Sync {
-    fn cursor(&self, name: &str) -> impl Future<Output = Result<Option<Cursor>, StoreError>> + Send;
-    fn set_cursor(&self, name: &str, cursor: &Cursor) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn cursor(&self, name: &str)
+    -> impl Future<Output = Result<Option<Cursor>, StoreError>> + Send;
+    fn set_cursor(
+        &self,
+        name: &str,
+        cursor: &Cursor,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -201,7 +238,11 @@ pub enum AlertOutcome {
 }
 
 pub trait AlertStore: Send + Sync {
-    fn record_alert(&self, alert: &NewAlert, cooldown: Duration) -> impl Future<Output = Result<AlertOutcome, StoreError>> + Send;
+    fn record_alert(
+        &self,
+        alert: &NewAlert,
+        cooldown: Duration,
+    ) -> impl Future<Output = Result<AlertOutcome, StoreError>> + Send;
     /// Newest first.
     fn alerts(&self, limit: u32) -> impl Future<Output = Result<Vec<Alert>, StoreError>> + Send;
 }
@@ -228,7 +269,44 @@ pub struct SyncReport {
 }
 
 pub trait CatalogStore: Send + Sync {
-    fn sync_catalog(&self, catalog: &Catalog) -> impl Future<Output = Result<SyncReport, StoreError>> + Send;
+    fn sync_catalog(
+        &self,
+        catalog: &Catalog,
+    ) -> impl Future<Output = Result<SyncReport, StoreError>> + Send;
     /// In catalog order, active and inactive.
     fn catalog(&self) -> impl Future<Output = Result<Vec<CatalogEntry>, StoreError>> + Send;
+}
+
+/// A provider event on its way from a webhook function to the worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub source: EventSource,
+    /// The provider's event id (Stripe) or a stable id made from the webhook (Printful).
+    pub event_id: String,
+    pub event_type: String,
+    /// The raw body, exactly as received.
+    pub body: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the events queue is unavailable: {0}")]
+pub struct QueueError(pub String);
+
+/// The events queue: SQS in AWS, in process for `backroom dev` and tests.
+pub trait EventQueue: Send + Sync {
+    fn send(&self, message: &QueueMessage) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// Where the owner hears about alerts: SNS topics in AWS, the console locally.
+pub trait AlertSink: Send + Sync {
+    fn publish(&self, alert: &NewAlert) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What the payment provider says about a paid checkout, kept with the order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaymentDetails {
+    pub payment_intent_id: Option<String>,
+    pub email: Option<Email>,
+    /// The shipping name and address as JSON, exactly as the provider gave them.
+    pub shipping: Option<serde_json::Value>,
 }

@@ -4,8 +4,7 @@ use std::sync::Arc;
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
 use backroom_core::order::total_of;
 use backroom_core::ports::{
-    Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderFilter, OrderStore,
-    StoreError,
+    Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderFilter, OrderStore, PaymentDetails, StoreError,
 };
 use backroom_core::{
     Cause, Cents, Currency, Email, Fact, Money, Order, OrderId, OrderItem, OrderState, OrderStatus,
@@ -14,7 +13,7 @@ use backroom_core::{
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
-use super::Store;
+use super::{Store, store_err};
 use super::inbox::claim_in;
 use crate::error::DbError;
 use crate::retry::TxError;
@@ -126,6 +125,62 @@ impl OrderStore for Store {
             Err(TxError::Abort(e)) => Err(e),
             Err(TxError::Db(e)) => Err(ApplyError::Store(e.into())),
         }
+    }
+
+    async fn attach_checkout_session(
+        &self,
+        id: OrderId,
+        session_id: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .with_retry(|tx| {
+                let session_id = session_id.to_string();
+                Box::pin(async move {
+                    tx.execute(
+                        "UPDATE orders SET stripe_session_id = $2, checkout_expires_at = $3, updated_at = now() WHERE id = $1",
+                        &[&id.uuid(), &session_id, &expires_at],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(store_err)
+    }
+
+    async fn record_payment_details(&self, id: OrderId, details: &PaymentDetails) -> Result<(), StoreError> {
+        self.db
+            .with_retry(|tx| {
+                let details = details.clone();
+                Box::pin(async move {
+                    tx.execute(
+                        "UPDATE orders SET stripe_payment_intent_id = coalesce($2, stripe_payment_intent_id), \
+                         email = coalesce($3, email), shipping = coalesce($4, shipping), updated_at = now() WHERE id = $1",
+                        &[
+                            &id.uuid(),
+                            &details.payment_intent_id,
+                            &details.email.as_ref().map(Email::as_str),
+                            &details.shipping,
+                        ],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(store_err)
+    }
+
+    async fn order_by_payment_intent(&self, payment_intent_id: &str) -> Result<Option<Order>, StoreError> {
+        let pi = payment_intent_id.to_string();
+        Ok(self
+            .db
+            .read(|c| {
+                let pi = pi.clone();
+                Box::pin(async move { Ok(load_orders(c, "WHERE stripe_payment_intent_id = $1", &[&pi]).await?.pop()) })
+            })
+            .await?)
     }
 }
 
