@@ -97,14 +97,10 @@ fn yes() -> bool {
 impl Catalog {
     /// Parses and validates the TOML text of a catalog file.
     pub fn from_toml(text: &str) -> Result<Catalog, CatalogError> {
-        let raw: RawCatalog = toml::from_str(text)
-            .map_err(|e| CatalogError::new("(file)", "syntax", e.message().trim()))?;
+        let raw: RawCatalog =
+            toml::from_str(text).map_err(|e| CatalogError::new("(file)", "syntax", e.message().trim()))?;
         if raw.products.is_empty() {
-            return Err(CatalogError::new(
-                "(file)",
-                "products",
-                "the catalog has no products",
-            ));
+            return Err(CatalogError::new("(file)", "products", "the catalog has no products"));
         }
         let mut seen_skus = HashSet::new();
         let mut seen_slugs = HashSet::new();
@@ -115,11 +111,7 @@ impl Catalog {
                 return Err(CatalogError::new(&p.name, "slug", "must not be empty"));
             }
             if !seen_slugs.insert(slug.clone()) {
-                return Err(CatalogError::new(
-                    &slug,
-                    "slug",
-                    "is used by another product",
-                ));
+                return Err(CatalogError::new(&slug, "slug", "is used by another product"));
             }
             if p.name.trim().is_empty() {
                 return Err(CatalogError::new(&slug, "name", "must not be empty"));
@@ -134,30 +126,15 @@ impl Catalog {
             let mut variants = Vec::with_capacity(p.variants.len());
             for (i, v) in p.variants.into_iter().enumerate() {
                 let field = |name: &str| format!("variants[{i}].{name}");
-                let sku = Sku::parse(v.sku.trim())
-                    .map_err(|e| CatalogError::new(&slug, field("sku"), e))?;
+                let sku = Sku::parse(v.sku.trim()).map_err(|e| CatalogError::new(&slug, field("sku"), e))?;
                 if !seen_skus.insert(sku.clone()) {
-                    return Err(CatalogError::new(
-                        &slug,
-                        field("sku"),
-                        format!("{sku} is used twice"),
-                    ));
+                    return Err(CatalogError::new(&slug, field("sku"), format!("{sku} is used twice")));
                 }
-                let price = Cents::positive(v.price)
-                    .map_err(|e| CatalogError::new(&slug, field("price"), e))?;
-                let code = v
-                    .currency
-                    .as_deref()
-                    .or(p.currency.as_deref())
-                    .ok_or_else(|| {
-                        CatalogError::new(
-                            &slug,
-                            field("currency"),
-                            "set a currency on the variant or the product",
-                        )
-                    })?;
-                let currency = Currency::parse(code)
-                    .map_err(|e| CatalogError::new(&slug, field("currency"), e))?;
+                let price = Cents::positive(v.price).map_err(|e| CatalogError::new(&slug, field("price"), e))?;
+                let code = v.currency.as_deref().or(p.currency.as_deref()).ok_or_else(|| {
+                    CatalogError::new(&slug, field("currency"), "set a currency on the variant or the product")
+                })?;
+                let currency = Currency::parse(code).map_err(|e| CatalogError::new(&slug, field("currency"), e))?;
                 if v.printful_sync_variant_id <= 0 {
                     return Err(CatalogError::new(
                         &slug,
@@ -168,11 +145,7 @@ impl Catalog {
                 let stock_limit = match v.stock_limit {
                     None => None,
                     Some(n) => Some(u32::try_from(n).map_err(|_| {
-                        CatalogError::new(
-                            &slug,
-                            field("stock_limit"),
-                            "must be between 0 and 4294967295",
-                        )
+                        CatalogError::new(&slug, field("stock_limit"), "must be between 0 and 4294967295")
                     })?),
                 };
                 variants.push(Variant {
@@ -249,16 +222,10 @@ mod tests {
     fn errors_name_the_product_and_the_field() {
         let dup = GOOD.replace("TEE-M", "TEE-S");
         let e = error_of(&dup);
-        assert_eq!(
-            (e.product.as_str(), e.field.as_str()),
-            ("tee", "variants[1].sku")
-        );
+        assert_eq!((e.product.as_str(), e.field.as_str()), ("tee", "variants[1].sku"));
 
         let e = error_of(&GOOD.replacen("price = 2500", "price = 0", 1));
-        assert_eq!(
-            (e.product.as_str(), e.field.as_str()),
-            ("tee", "variants[0].price")
-        );
+        assert_eq!((e.product.as_str(), e.field.as_str()), ("tee", "variants[0].price"));
         assert!(e.to_string().contains("greater than zero"), "{e}");
 
         let e = error_of(&GOOD.replace("currency = \"EUR\"", "currency = \"EURO\""));
@@ -270,11 +237,7 @@ mod tests {
         let e = error_of(&GOOD.replace("stock_limit = 3", "stock_limit = -1"));
         assert_eq!(e.field, "variants[1].stock_limit");
 
-        let e = error_of(&GOOD.replacen(
-            "printful_sync_variant_id = 11",
-            "printful_sync_variant_id = 0",
-            1,
-        ));
+        let e = error_of(&GOOD.replacen("printful_sync_variant_id = 11", "printful_sync_variant_id = 0", 1));
         assert_eq!(e.field, "variants[0].printful_sync_variant_id");
 
         let e = error_of("[[products]]\nslug = \"x\"\nname = \"X\"\nprice = 1\n");

@@ -27,11 +27,7 @@ impl Sku {
             && s.len() <= 64
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if ok {
-            Ok(Sku(s.to_string()))
-        } else {
-            Err(IdError::Sku)
-        }
+        if ok { Ok(Sku(s.to_string())) } else { Err(IdError::Sku) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -72,9 +68,7 @@ impl OrderId {
         if s.len() != 36 && s.len() != 32 {
             return Err(IdError::OrderId);
         }
-        Uuid::try_parse(s)
-            .map(OrderId)
-            .map_err(|_| IdError::OrderId)
+        Uuid::try_parse(s).map(OrderId).map_err(|_| IdError::OrderId)
     }
 
     pub fn uuid(self) -> Uuid {
@@ -173,10 +167,7 @@ mod tests {
         let id = OrderId::new_random();
         let ext = id.external_id();
         assert_eq!(ext.len(), 32);
-        assert!(
-            ext.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        );
+        assert!(ext.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_eq!(OrderId::parse(&ext).unwrap(), id);
         assert_eq!(OrderId::parse(&id.to_string()).unwrap(), id);
         for bad in [
@@ -191,10 +182,7 @@ mod tests {
 
     #[test]
     fn emails_are_checked_for_shape() {
-        assert_eq!(
-            Email::parse("Ann@Example.COM").unwrap().as_str(),
-            "Ann@example.com"
-        );
+        assert_eq!(Email::parse("Ann@Example.COM").unwrap().as_str(), "Ann@example.com");
         assert!(Email::parse("a.b+tag@shop.co.uk").is_ok());
         for bad in [
             "",

@@ -121,10 +121,7 @@ pub enum Fact {
     /// The payment has been refunded by this much in all so far.
     Refunded { amount_refunded: Cents },
     /// Printful reports this status for the order, as of `at` (Printful's time).
-    Printful {
-        status: PrintfulStatus,
-        at: DateTime<Utc>,
-    },
+    Printful { status: PrintfulStatus, at: DateTime<Utc> },
     /// The carrier reports every package delivered.
     Delivered,
 }
@@ -353,9 +350,7 @@ fn effect(expected: Money, fact: &Fact) -> Effect {
         }
         Fact::Printful { status, at } => {
             let (fulfillment, exception) = match status {
-                PrintfulStatus::Draft | PrintfulStatus::Pending => {
-                    (Fulfillment::Submitted, Exception::Clear)
-                }
+                PrintfulStatus::Draft | PrintfulStatus::Pending => (Fulfillment::Submitted, Exception::Clear),
                 PrintfulStatus::Inprocess => (Fulfillment::InProduction, Exception::Clear),
                 PrintfulStatus::Onhold => (Fulfillment::Submitted, Exception::OnHold),
                 PrintfulStatus::Failed => (Fulfillment::Submitted, Exception::Failed),
@@ -410,10 +405,7 @@ mod tests {
     }
 
     fn printful(status: PrintfulStatus, secs: i64) -> Fact {
-        Fact::Printful {
-            status,
-            at: at(secs),
-        }
+        Fact::Printful { status, at: at(secs) }
     }
 
     /// Runs facts through the machine, returning the final state and the status after each step.
@@ -443,14 +435,7 @@ mod tests {
         ]);
         assert_eq!(
             seen,
-            [
-                Paid,
-                Submitted,
-                InProduction,
-                PartiallyShipped,
-                Shipped,
-                Delivered
-            ]
+            [Paid, Submitted, InProduction, PartiallyShipped, Shipped, Delivered]
         );
     }
 
@@ -509,10 +494,7 @@ mod tests {
             amount: Cents::new(5000).unwrap(),
             currency: Currency::parse("USD").unwrap(),
         };
-        assert_eq!(
-            run(&[other_currency]).0.status(),
-            OrderStatus::NeedsAttention
-        );
+        assert_eq!(run(&[other_currency]).0.status(), OrderStatus::NeedsAttention);
     }
 
     #[test]
@@ -557,20 +539,11 @@ mod tests {
 
     #[test]
     fn unpaid_endings() {
-        assert_eq!(
-            run(&[Fact::SessionExpired]).0.status(),
-            OrderStatus::Expired
-        );
-        assert_eq!(
-            run(&[Fact::PaymentFailed]).0.status(),
-            OrderStatus::PaymentFailed
-        );
+        assert_eq!(run(&[Fact::SessionExpired]).0.status(), OrderStatus::Expired);
+        assert_eq!(run(&[Fact::PaymentFailed]).0.status(), OrderStatus::PaymentFailed);
         assert_eq!(run(&[Fact::CheckoutFailed]).0.status(), OrderStatus::Failed);
         // A late payment after an expiry still counts: the money was taken.
-        assert_eq!(
-            run(&[Fact::SessionExpired, paid(5000)]).0.status(),
-            OrderStatus::Paid
-        );
+        assert_eq!(run(&[Fact::SessionExpired, paid(5000)]).0.status(), OrderStatus::Paid);
     }
 
     #[test]

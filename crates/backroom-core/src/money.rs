@@ -6,9 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// An amount in the minor unit of its currency (cents for EUR, yen for JPY).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Cents(i64);
 
@@ -48,10 +46,7 @@ impl Cents {
     }
 
     pub fn checked_add(self, other: Cents) -> Result<Cents, MoneyError> {
-        self.0
-            .checked_add(other.0)
-            .map(Cents)
-            .ok_or(MoneyError::Overflow)
+        self.0.checked_add(other.0).map(Cents).ok_or(MoneyError::Overflow)
     }
 
     pub fn checked_mul(self, quantity: u32) -> Result<Cents, MoneyError> {
@@ -214,10 +209,7 @@ mod tests {
         assert_eq!(Currency::parse("eur").unwrap().code(), "EUR");
         assert_eq!(Currency::parse("JPY").unwrap().exponent(), 0);
         assert_eq!(Currency::parse("kwd").unwrap().exponent(), 3);
-        assert_eq!(
-            Currency::parse("XYZ"),
-            Err(MoneyError::UnknownCurrency("XYZ".into()))
-        );
+        assert_eq!(Currency::parse("XYZ"), Err(MoneyError::UnknownCurrency("XYZ".into())));
         assert!(Currency::parse("").is_err());
     }
 
@@ -226,31 +218,16 @@ mod tests {
         let eur = Currency::parse("EUR").unwrap();
         let jpy = Currency::parse("JPY").unwrap();
         let kwd = Currency::parse("KWD").unwrap();
-        assert_eq!(
-            Money::new(Cents::new(1250).unwrap(), eur).to_string(),
-            "12.50 EUR"
-        );
-        assert_eq!(
-            Money::new(Cents::new(5).unwrap(), eur).to_string(),
-            "0.05 EUR"
-        );
-        assert_eq!(
-            Money::new(Cents::new(1500).unwrap(), jpy).to_string(),
-            "1500 JPY"
-        );
-        assert_eq!(
-            Money::new(Cents::new(1250).unwrap(), kwd).to_string(),
-            "1.250 KWD"
-        );
+        assert_eq!(Money::new(Cents::new(1250).unwrap(), eur).to_string(), "12.50 EUR");
+        assert_eq!(Money::new(Cents::new(5).unwrap(), eur).to_string(), "0.05 EUR");
+        assert_eq!(Money::new(Cents::new(1500).unwrap(), jpy).to_string(), "1500 JPY");
+        assert_eq!(Money::new(Cents::new(1250).unwrap(), kwd).to_string(), "1.250 KWD");
     }
 
     #[test]
     fn arithmetic_is_checked() {
         let max = Cents::new(i64::MAX).unwrap();
-        assert_eq!(
-            max.checked_add(Cents::new(1).unwrap()),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(max.checked_add(Cents::new(1).unwrap()), Err(MoneyError::Overflow));
         assert_eq!(max.checked_mul(2), Err(MoneyError::Overflow));
         assert_eq!(Cents::new(7).unwrap().checked_mul(3).unwrap().get(), 21);
         assert_eq!(Cents::new(-1), Err(MoneyError::Negative));

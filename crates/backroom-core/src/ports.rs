@@ -34,11 +34,7 @@ pub enum CreateOrderError {
     #[error("{sku} is not for sale at the moment")]
     Inactive { index: usize, sku: Sku },
     #[error("{sku} is out of stock ({available} left)")]
-    OutOfStock {
-        index: usize,
-        sku: Sku,
-        available: u32,
-    },
+    OutOfStock { index: usize, sku: Sku, available: u32 },
     #[error("all items of one order must be in one currency")]
     MixedCurrencies { index: usize },
     #[error("the order is empty")]
@@ -103,24 +99,15 @@ pub struct OrderFilter {
 pub trait OrderStore: Send + Sync {
     /// Prices the lines from the stored catalog, holds stock for limited SKUs and writes the
     /// order as `pending_payment`, all in one transaction. Nothing is written on a refusal.
-    fn create_order(
-        &self,
-        order: NewOrder,
-    ) -> impl Future<Output = Result<Order, CreateOrderError>> + Send;
+    fn create_order(&self, order: NewOrder) -> impl Future<Output = Result<Order, CreateOrderError>> + Send;
 
     fn order(&self, id: OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 
     /// Newest first.
-    fn orders(
-        &self,
-        filter: &OrderFilter,
-    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
+    fn orders(&self, filter: &OrderFilter) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
 
     /// Oldest first.
-    fn timeline(
-        &self,
-        id: OrderId,
-    ) -> impl Future<Output = Result<Vec<TimelineEntry>, StoreError>> + Send;
+    fn timeline(&self, id: OrderId) -> impl Future<Output = Result<Vec<TimelineEntry>, StoreError>> + Send;
 
     /// Applies a fact through the state machine and appends the timeline entry in one
     /// transaction; with a claim, the event is marked processed in that same transaction, and
@@ -143,10 +130,49 @@ pub trait OrderStore: Send + Sync {
 
     /// Records what the payment provider says about the payment (idempotent; a known value is
     /// never erased by a missing one).
-    fn record_payment_details(&self, id: OrderId, details: &PaymentDetails) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn record_payment_details(
+        &self,
+        id: OrderId,
+        details: &PaymentDetails,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The order paid through this payment intent, if any.
-    fn order_by_payment_intent(&self, payment_intent_id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+    fn order_by_payment_intent(
+        &self,
+        payment_intent_id: &str,
+    ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+
+    /// Records the Printful order made for an order (idempotent).
+    fn set_printful_order_id(
+        &self,
+        id: OrderId,
+        printful_order_id: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Adds or updates a shipment; a known tracking number or URL is never erased.
+    fn record_shipment(
+        &self,
+        id: OrderId,
+        shipment: &ShipmentRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Oldest first.
+    fn shipments(&self, id: OrderId) -> impl Future<Output = Result<Vec<ShipmentRecord>, StoreError>> + Send;
+
+    /// Lets a paid order go to Printful while fulfillment is paused; false if it was already released.
+    fn release_fulfillment(&self, id: OrderId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// A parcel on its way, as the fulfillment provider reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShipmentRecord {
+    pub provider_shipment_id: i64,
+    pub carrier: String,
+    pub service: String,
+    pub tracking_number: String,
+    pub tracking_url: String,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub reshipment: bool,
 }
 
 pub trait Inbox: Send + Sync {
@@ -168,13 +194,8 @@ pub struct Cursor {
 }
 
 pub trait CursorStore: Send + Sync {
-    fn cursor(&self, name: &str)
-    -> impl Future<Output = Result<Option<Cursor>, StoreError>> + Send;
-    fn set_cursor(
-        &self,
-        name: &str,
-        cursor: &Cursor,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn cursor(&self, name: &str) -> impl Future<Output = Result<Option<Cursor>, StoreError>> + Send;
+    fn set_cursor(&self, name: &str, cursor: &Cursor) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -269,10 +290,7 @@ pub struct SyncReport {
 }
 
 pub trait CatalogStore: Send + Sync {
-    fn sync_catalog(
-        &self,
-        catalog: &Catalog,
-    ) -> impl Future<Output = Result<SyncReport, StoreError>> + Send;
+    fn sync_catalog(&self, catalog: &Catalog) -> impl Future<Output = Result<SyncReport, StoreError>> + Send;
     /// In catalog order, active and inactive.
     fn catalog(&self) -> impl Future<Output = Result<Vec<CatalogEntry>, StoreError>> + Send;
 }

@@ -29,11 +29,7 @@ pub struct DsqlConfig {
 }
 
 impl DsqlConfig {
-    pub fn new(
-        endpoint: impl Into<String>,
-        region: impl Into<String>,
-        role: DsqlRole,
-    ) -> DsqlConfig {
+    pub fn new(endpoint: impl Into<String>, region: impl Into<String>, role: DsqlRole) -> DsqlConfig {
         DsqlConfig {
             endpoint: endpoint.into(),
             region: region.into(),
@@ -88,15 +84,11 @@ impl Connection {
 pub async fn connect(config: &DbConfig) -> Result<Connection, DbError> {
     match config {
         DbConfig::Url(url) => {
-            let pg: tokio_postgres::Config = url.expose_secret().parse().map_err(|e| {
-                DbError::Connect(format!(
-                    "DATABASE_URL is not a valid connection string: {e}"
-                ))
-            })?;
-            let (client, connection) = pg
-                .connect(NoTls)
-                .await
-                .map_err(|e| DbError::Connect(e.to_string()))?;
+            let pg: tokio_postgres::Config = url
+                .expose_secret()
+                .parse()
+                .map_err(|e| DbError::Connect(format!("DATABASE_URL is not a valid connection string: {e}")))?;
+            let (client, connection) = pg.connect(NoTls).await.map_err(|e| DbError::Connect(e.to_string()))?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::debug!(error = %e, "database connection ended");
@@ -202,11 +194,7 @@ mod tests {
     fn dsql(port: u16) -> DsqlConfig {
         DsqlConfig {
             port,
-            ..DsqlConfig::new(
-                "localhost",
-                "us-east-1",
-                DsqlRole::App("backroom_app".into()),
-            )
+            ..DsqlConfig::new("localhost", "us-east-1", DsqlRole::App("backroom_app".into()))
         }
     }
 
@@ -242,12 +230,9 @@ mod tests {
     fn the_tls_config_verifies_against_public_roots_including_amazon_root_ca_1() {
         let config = dsql_tls_config();
         assert!(config.enable_sni);
-        let amazon = webpki_roots::TLS_SERVER_ROOTS.iter().any(|root| {
-            root.subject
-                .as_ref()
-                .windows(16)
-                .any(|w| w == b"Amazon Root CA 1")
-        });
+        let amazon = webpki_roots::TLS_SERVER_ROOTS
+            .iter()
+            .any(|root| root.subject.as_ref().windows(16).any(|w| w == b"Amazon Root CA 1"));
         assert!(amazon, "Amazon Root CA 1 signs the DSQL endpoints");
     }
 
@@ -271,11 +256,7 @@ mod tests {
             rest
         });
         let pg = dsql_pg_config(&dsql(port), &SecretString::from("secret-token"));
-        let err = pg
-            .connect(dsql_tls())
-            .await
-            .err()
-            .expect("the connection must fail");
+        let err = pg.connect(dsql_tls()).await.err().expect("the connection must fail");
         assert!(err.to_string().to_lowercase().contains("tls"), "{err}");
         let sent_after_refusal = server.await.unwrap();
         assert!(
@@ -288,16 +269,14 @@ mod tests {
     #[tokio::test]
     async fn a_certificate_nobody_trusts_is_refused() {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let key =
-            rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
-        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key)
-        .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+        let server_config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.cert.der().clone()], key)
+                .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -308,20 +287,13 @@ mod tests {
             acceptor.accept(socket).await.map(|_| ())
         });
         let pg = dsql_pg_config(&dsql(port), &SecretString::from("secret-token"));
-        let err = pg
-            .connect(dsql_tls())
-            .await
-            .err()
-            .expect("the connection must fail");
+        let err = pg.connect(dsql_tls()).await.err().expect("the connection must fail");
         let text = format!("{err:?}");
         assert!(
             text.contains("UnknownIssuer") || text.to_lowercase().contains("certificate"),
             "{text}"
         );
-        assert!(
-            server.await.unwrap().is_err(),
-            "the handshake never completed"
-        );
+        assert!(server.await.unwrap().is_err(), "the handshake never completed");
     }
 
     #[tokio::test]
@@ -330,10 +302,7 @@ mod tests {
         // SAFETY: tests in this module do not read these variables concurrently elsewhere.
         unsafe {
             std::env::set_var("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
-            std::env::set_var(
-                "AWS_SECRET_ACCESS_KEY",
-                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            );
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
         }
         let cfg = DsqlConfig::new("abc123.dsql.us-east-1.on.aws", "us-east-1", DsqlRole::Admin);
         let token = dsql_token(&cfg).await.unwrap();

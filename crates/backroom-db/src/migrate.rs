@@ -72,11 +72,7 @@ pub enum MigrateError {
         source: DbError,
     },
     #[error("index job {job} of migration {version} ({name}) did not finish successfully")]
-    IndexJob {
-        version: i64,
-        name: String,
-        job: String,
-    },
+    IndexJob { version: i64, name: String, job: String },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -110,26 +106,18 @@ pub fn embedded() -> Result<Vec<Migration>, MigrateError> {
         .files()
         .filter(|f| f.path().extension().is_some_and(|e| e == "sql"))
         .map(|f| {
-            let name = f
-                .path()
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let name = f.path().file_name().unwrap_or_default().to_string_lossy().into_owned();
             (name, f.contents_utf8().unwrap_or_default().to_string())
         });
     from_files(files)
 }
 
 /// Orders named files into migrations, refusing bad names and duplicate versions.
-pub fn from_files(
-    files: impl IntoIterator<Item = (String, String)>,
-) -> Result<Vec<Migration>, MigrateError> {
+pub fn from_files(files: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Migration>, MigrateError> {
     let mut out: Vec<Migration> = vec![];
     for (name, sql) in files {
         let digits: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
-        let valid =
-            !digits.is_empty() && name[digits.len()..].starts_with('_') && name.ends_with(".sql");
+        let valid = !digits.is_empty() && name[digits.len()..].starts_with('_') && name.ends_with(".sql");
         let version = digits
             .parse::<i64>()
             .ok()
@@ -159,10 +147,7 @@ pub async fn run_embedded(client: &Client) -> Result<Report, MigrateError> {
 /// DSQL has a `sys` schema with its job views; PostgreSQL does not.
 pub async fn detect_target(client: &Client) -> Result<Target, DbError> {
     let row = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'sys')",
-            &[],
-        )
+        .query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'sys')", &[])
         .await?;
     Ok(if row.get::<_, bool>(0) {
         Target::Dsql
@@ -179,17 +164,10 @@ const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 )";
 
 /// Applies every migration not yet recorded, in version order.
-pub async fn run(
-    client: &Client,
-    target: Target,
-    migrations: &[Migration],
-) -> Result<Report, MigrateError> {
+pub async fn run(client: &Client, target: Target, migrations: &[Migration]) -> Result<Report, MigrateError> {
     let policy = RetryPolicy::default();
     retrying(&policy, || async {
-        client
-            .batch_execute(CREATE_LEDGER)
-            .await
-            .map_err(DbError::from)
+        client.batch_execute(CREATE_LEDGER).await.map_err(DbError::from)
     })
     .await?;
     let mut report = Report::default();
@@ -253,10 +231,7 @@ fn check_unchanged(m: &Migration, applied: &str) -> Result<(), MigrateError> {
 
 async fn recorded_checksum(client: &Client, version: i64) -> Result<Option<String>, DbError> {
     let row = client
-        .query_opt(
-            "SELECT checksum FROM schema_migrations WHERE version = $1",
-            &[&version],
-        )
+        .query_opt("SELECT checksum FROM schema_migrations WHERE version = $1", &[&version])
         .await?;
     Ok(row.map(|r| r.get(0)))
 }

@@ -176,8 +176,6 @@ impl Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db")
-            .field("status", &self.pool.status())
-            .finish()
+        f.debug_struct("Db").field("status", &self.pool.status()).finish()
     }
 }

@@ -50,9 +50,7 @@ impl RetryPolicy {
     /// The pause after the given failed attempt (1-based): a random time between half and all of
     /// `base * 2^(attempt-1)`, capped.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self.base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let ceiling = exp.min(self.cap);
         let half = ceiling / 2;
         let jitter = rand::rng().random_range(0..=half.as_micros() as u64);

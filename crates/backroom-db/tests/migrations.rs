@@ -13,10 +13,7 @@ async fn empty_database() -> TestDatabase {
 }
 
 async fn client(t: &TestDatabase) -> tokio_postgres::Client {
-    connect(&DbConfig::Url(t.url.clone().into()))
-        .await
-        .unwrap()
-        .client
+    connect(&DbConfig::Url(t.url.clone().into())).await.unwrap().client
 }
 
 #[tokio::test]
@@ -77,12 +74,8 @@ async fn a_changed_applied_file_is_refused() {
     let c = client(&t).await;
     migrate::run_embedded(&c).await.unwrap();
     let mut changed = migrate::embedded().unwrap();
-    changed[1]
-        .sql
-        .push_str("\n-- edited after it was applied\n");
-    let err = migrate::run(&c, Target::Postgres, &changed)
-        .await
-        .unwrap_err();
+    changed[1].sql.push_str("\n-- edited after it was applied\n");
+    let err = migrate::run(&c, Target::Postgres, &changed).await.unwrap_err();
     match err {
         MigrateError::Changed { version, name, .. } => {
             assert_eq!(version, 2);
@@ -115,10 +108,7 @@ async fn a_new_file_is_applied_after_the_others_and_async_is_rewritten() {
         .get(0);
     assert_eq!(idx, 1);
     let unnamed: i64 = c
-        .query_one(
-            "SELECT count(*) FROM pg_indexes WHERE indexname = 'async'",
-            &[],
-        )
+        .query_one("SELECT count(*) FROM pg_indexes WHERE indexname = 'async'", &[])
         .await
         .unwrap()
         .get(0);
@@ -132,11 +122,7 @@ fn every_migration_obeys_the_project_rules() {
         violations.extend(lint::lint(&format!("migrations/{}", m.name), &m.sql));
     }
     let text: Vec<String> = violations.iter().map(ToString::to_string).collect();
-    assert!(
-        text.is_empty(),
-        "migration rule violations:\n{}",
-        text.join("\n")
-    );
+    assert!(text.is_empty(), "migration rule violations:\n{}", text.join("\n"));
 }
 
 fn workspace() -> PathBuf {

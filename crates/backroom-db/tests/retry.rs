@@ -21,7 +21,11 @@ async fn setup(t: &TestDatabase, sql: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_overlapping_transactions_on_one_row_both_land_after_a_retry() {
     let (db, t) = db().await;
-    setup(&t, "CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0);").await;
+    setup(
+        &t,
+        "CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0);",
+    )
+    .await;
     let attempts = Arc::new(AtomicU32::new(0));
     // Both first attempts take their snapshot before either writes, so one of them must meet
     // a real serialization failure (40001) and run again.
@@ -32,13 +36,11 @@ async fn two_overlapping_transactions_on_one_row_both_land_after_a_retry() {
             let barrier = barrier.clone();
             Box::pin(async move {
                 let n = attempts.fetch_add(1, Ordering::SeqCst);
-                tx.query_one("SELECT n FROM counter WHERE id = 1", &[])
-                    .await?;
+                tx.query_one("SELECT n FROM counter WHERE id = 1", &[]).await?;
                 if n < 2 {
                     barrier.wait().await;
                 }
-                tx.execute("UPDATE counter SET n = n + 1 WHERE id = 1", &[])
-                    .await?;
+                tx.execute("UPDATE counter SET n = n + 1 WHERE id = 1", &[]).await?;
                 Ok(())
             })
         })
@@ -113,12 +115,7 @@ async fn a_conflict_reported_at_commit_is_retried() {
     let attempts = Arc::new(AtomicU32::new(0));
     insert_guarded(&db, &attempts).await.unwrap();
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
-    let rows = t
-        .connect()
-        .await
-        .query("SELECT id FROM guarded", &[])
-        .await
-        .unwrap();
+    let rows = t.connect().await.query("SELECT id FROM guarded", &[]).await.unwrap();
     assert_eq!(rows.len(), 1);
 }
 
@@ -201,12 +198,7 @@ async fn transactions_run_at_repeatable_read() {
     let (db, _t) = db().await;
     let level = db
         .with_retry::<String, (), _>(|tx| {
-            Box::pin(async move {
-                Ok(tx
-                    .query_one("SHOW transaction_isolation", &[])
-                    .await?
-                    .get(0))
-            })
+            Box::pin(async move { Ok(tx.query_one("SHOW transaction_isolation", &[]).await?.get(0)) })
         })
         .await
         .unwrap();
@@ -214,11 +206,9 @@ async fn transactions_run_at_repeatable_read() {
 }
 
 async fn backend_pid(db: &Db) -> i32 {
-    db.read(|c| {
-        Box::pin(async move { Ok(c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0)) })
-    })
-    .await
-    .unwrap()
+    db.read(|c| Box::pin(async move { Ok(c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0)) }))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

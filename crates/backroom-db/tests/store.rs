@@ -4,13 +4,10 @@ use std::time::Duration;
 
 use backroom_core::machine::PrintfulStatus;
 use backroom_core::ports::{
-    AlertOutcome, AlertStore, Applied, ApplyError, CatalogStore, CreateOrderError, Cursor,
-    CursorStore, EventClaim, EventSource, Inbox, NewAlert, NewOrder, OrderFilter, OrderStore,
-    Severity,
+    AlertOutcome, AlertStore, Applied, ApplyError, CatalogStore, CreateOrderError, Cursor, CursorStore, EventClaim,
+    EventSource, Inbox, NewAlert, NewOrder, OrderFilter, OrderStore, Severity,
 };
-use backroom_core::{
-    Catalog, Cause, Cents, Currency, Email, Fact, NewOrderItem, OrderId, OrderStatus, Refusal, Sku,
-};
+use backroom_core::{Catalog, Cause, Cents, Currency, Email, Fact, NewOrderItem, OrderId, OrderStatus, Refusal, Sku};
 use backroom_db::{Db, DbConfig, Store};
 use backroom_testkit::TestDatabase;
 use chrono::{TimeZone, Utc};
@@ -56,10 +53,7 @@ active = false
 async fn store() -> (Store, TestDatabase) {
     let t = TestDatabase::new().await;
     let store = Store::new(Db::new(DbConfig::Url(t.url.clone().into()), 8));
-    store
-        .sync_catalog(&Catalog::from_toml(CATALOG).unwrap())
-        .await
-        .unwrap();
+    store.sync_catalog(&Catalog::from_toml(CATALOG).unwrap()).await.unwrap();
     (store, t)
 }
 
@@ -136,9 +130,7 @@ async fn refused_orders_write_nothing() {
             | (
                 "stock",
                 CreateOrderError::OutOfStock {
-                    index: 0,
-                    available: 3,
-                    ..
+                    index: 0, available: 3, ..
                 },
             )
             | ("empty", CreateOrderError::Empty) => {}
@@ -155,9 +147,7 @@ async fn twenty_checkouts_for_the_last_three_units_sell_exactly_three() {
     for _ in 0..20 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store
-                .create_order(new_order(vec![line("PRINT-A3", 1)]))
-                .await
+            store.create_order(new_order(vec![line("PRINT-A3", 1)])).await
         }));
     }
     let mut sold = 0;
@@ -192,14 +182,9 @@ async fn twenty_checkouts_for_the_last_three_units_sell_exactly_three() {
 #[tokio::test]
 async fn an_expired_order_gives_its_stock_back() {
     let (store, _t) = store().await;
-    let order = store
-        .create_order(new_order(vec![line("PRINT-A3", 3)]))
-        .await
-        .unwrap();
+    let order = store.create_order(new_order(vec![line("PRINT-A3", 3)])).await.unwrap();
     assert!(matches!(
-        store
-            .create_order(new_order(vec![line("PRINT-A3", 1)]))
-            .await,
+        store.create_order(new_order(vec![line("PRINT-A3", 1)])).await,
         Err(CreateOrderError::OutOfStock { .. })
     ));
     let applied = store
@@ -212,19 +197,13 @@ async fn an_expired_order_gives_its_stock_back() {
         .await
         .unwrap();
     assert!(matches!(applied, Applied::Transitioned(ref t) if t.to == OrderStatus::Expired));
-    store
-        .create_order(new_order(vec![line("PRINT-A3", 1)]))
-        .await
-        .unwrap();
+    store.create_order(new_order(vec![line("PRINT-A3", 1)])).await.unwrap();
 }
 
 #[tokio::test]
 async fn facts_move_an_order_forward_and_never_back() {
     let (store, _t) = store().await;
-    let order = store
-        .create_order(new_order(vec![line("TEE-S", 2)]))
-        .await
-        .unwrap();
+    let order = store.create_order(new_order(vec![line("TEE-S", 2)])).await.unwrap();
     let id = order.id;
     let cause = |e: &str| Cause::StripeEvent(e.into());
 
@@ -269,10 +248,7 @@ async fn facts_move_an_order_forward_and_never_back() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        store.order(id).await.unwrap().unwrap().status(),
-        OrderStatus::OnHold
-    );
+    assert_eq!(store.order(id).await.unwrap().unwrap().status(), OrderStatus::OnHold);
     store
         .apply_fact(
             id,
@@ -314,15 +290,9 @@ async fn facts_move_an_order_forward_and_never_back() {
     let timeline = store.timeline(id).await.unwrap();
     let path: Vec<_> = timeline.iter().map(|e| e.to).collect();
     use OrderStatus::*;
-    assert_eq!(
-        path,
-        [PendingPayment, Paid, InProduction, OnHold, Shipped, Shipped]
-    );
+    assert_eq!(path, [PendingPayment, Paid, InProduction, OnHold, Shipped, Shipped]);
     assert_eq!(timeline[1].cause, cause("evt_paid"));
-    assert_eq!(
-        timeline[5].detail,
-        "partially refunded: 1.00 EUR of 50.00 EUR"
-    );
+    assert_eq!(timeline[5].detail, "partially refunded: 1.00 EUR of 50.00 EUR");
 
     let missing = OrderId::new_random();
     assert!(
@@ -351,10 +321,7 @@ async fn facts_move_an_order_forward_and_never_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_event_delivered_five_times_at_once_transitions_once() {
     let (store, t) = store().await;
-    let order = store
-        .create_order(new_order(vec![line("TEE-S", 2)]))
-        .await
-        .unwrap();
+    let order = store.create_order(new_order(vec![line("TEE-S", 2)])).await.unwrap();
     let claim = EventClaim {
         source: EventSource::Stripe,
         event_id: "evt_dup".into(),
@@ -390,25 +357,11 @@ async fn one_event_delivered_five_times_at_once_transitions_once() {
             .all(|a| matches!(a, Applied::Transitioned(_) | Applied::AlreadyProcessed))
     );
     assert_eq!(
-        count(
-            &t,
-            "SELECT count(*) FROM order_timeline WHERE to_status = 'paid'"
-        )
-        .await,
+        count(&t, "SELECT count(*) FROM order_timeline WHERE to_status = 'paid'").await,
         1
     );
-    assert!(
-        store
-            .is_processed(EventSource::Stripe, "evt_dup")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .is_processed(EventSource::Printful, "evt_dup")
-            .await
-            .unwrap()
-    );
+    assert!(store.is_processed(EventSource::Stripe, "evt_dup").await.unwrap());
+    assert!(!store.is_processed(EventSource::Printful, "evt_dup").await.unwrap());
 }
 
 #[tokio::test]
@@ -429,10 +382,7 @@ async fn a_claim_is_undone_when_its_order_is_missing() {
         .await;
     assert!(matches!(err, Err(ApplyError::NotFound(_))));
     assert!(
-        !store
-            .is_processed(EventSource::Stripe, "evt_lost")
-            .await
-            .unwrap(),
+        !store.is_processed(EventSource::Stripe, "evt_lost").await.unwrap(),
         "the event can be processed later"
     );
     assert!(store.claim(&claim).await.unwrap());
@@ -442,17 +392,9 @@ async fn a_claim_is_undone_when_its_order_is_missing() {
 #[tokio::test]
 async fn catalog_sync_inserts_updates_and_deactivates() {
     let (store, _t) = store().await;
-    let again = store
-        .sync_catalog(&Catalog::from_toml(CATALOG).unwrap())
-        .await
-        .unwrap();
+    let again = store.sync_catalog(&Catalog::from_toml(CATALOG).unwrap()).await.unwrap();
     assert_eq!(
-        (
-            again.inserted,
-            again.updated,
-            again.unchanged,
-            again.deactivated
-        ),
+        (again.inserted, again.updated, again.unchanged, again.deactivated),
         (0, 0, 4, 0)
     );
 
@@ -466,22 +408,12 @@ async fn catalog_sync_inserts_updates_and_deactivates() {
         .unwrap();
     // TEE-S has a new price; the two variants after TEE-M moved up one place.
     assert_eq!(
-        (
-            report.inserted,
-            report.updated,
-            report.unchanged,
-            report.deactivated
-        ),
+        (report.inserted, report.updated, report.unchanged, report.deactivated),
         (0, 3, 0, 1)
     );
 
     let entries = store.catalog().await.unwrap();
-    let get = |sku: &str| {
-        entries
-            .iter()
-            .find(|e| e.variant.sku.as_str() == sku)
-            .unwrap()
-    };
+    let get = |sku: &str| entries.iter().find(|e| e.variant.sku.as_str() == sku).unwrap();
     assert_eq!(get("TEE-S").variant.price.get(), 2700);
     assert!(
         !get("TEE-M").variant.active,
@@ -489,11 +421,7 @@ async fn catalog_sync_inserts_updates_and_deactivates() {
     );
     assert_eq!(get("PRINT-A3").available, Some(3));
     assert_eq!(get("TEE-S").available, None);
-    assert_eq!(
-        entries[0].variant.sku.as_str(),
-        "TEE-S",
-        "catalog order is kept"
-    );
+    assert_eq!(entries[0].variant.sku.as_str(), "TEE-S", "catalog order is kept");
 }
 
 #[tokio::test]
@@ -507,10 +435,7 @@ async fn alerts_are_deduplicated_with_a_cool_down() {
         message: "Printful has order 42, which backroom never made.".into(),
     };
     let hour = Duration::from_secs(3600);
-    assert_eq!(
-        store.record_alert(&alert, hour).await.unwrap(),
-        AlertOutcome::Raise
-    );
+    assert_eq!(store.record_alert(&alert, hour).await.unwrap(), AlertOutcome::Raise);
     assert_eq!(
         store.record_alert(&alert, hour).await.unwrap(),
         AlertOutcome::Suppressed { occurrences: 2 }
@@ -525,16 +450,10 @@ async fn alerts_are_deduplicated_with_a_cool_down() {
         severity: Severity::Ops,
         ..alert.clone()
     };
-    assert_eq!(
-        store.record_alert(&other, hour).await.unwrap(),
-        AlertOutcome::Raise
-    );
+    assert_eq!(store.record_alert(&other, hour).await.unwrap(), AlertOutcome::Raise);
     let listed = store.alerts(10).await.unwrap();
     assert_eq!(listed.len(), 2);
-    let security = listed
-        .iter()
-        .find(|a| a.severity == Severity::Security)
-        .unwrap();
+    let security = listed.iter().find(|a| a.severity == Severity::Security).unwrap();
     assert_eq!(security.occurrences, 3);
     assert_eq!(security.kind, "unknown_printful_order");
 }
@@ -556,4 +475,56 @@ async fn cursors_are_stored_and_moved() {
     store.set_cursor("stripe", &second).await.unwrap();
     assert_eq!(store.cursor("stripe").await.unwrap(), Some(second));
     assert_eq!(store.cursor("printful").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_known_tracking_number_is_never_erased() {
+    use backroom_core::ports::ShipmentRecord;
+    let (store, _t) = store().await;
+    let order = store.create_order(new_order(vec![line("TEE-S", 1)])).await.unwrap();
+    let shipped = ShipmentRecord {
+        provider_shipment_id: 7,
+        carrier: "DHL".into(),
+        service: "Express".into(),
+        tracking_number: "JD0001".into(),
+        tracking_url: "https://track.example/JD0001".into(),
+        shipped_at: Some(Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap()),
+        reshipment: false,
+    };
+    store.record_shipment(order.id, &shipped).await.unwrap();
+    // A later, thinner report of the same shipment (as a v2 webhook gives) keeps what was known.
+    let thin = ShipmentRecord {
+        carrier: String::new(),
+        tracking_number: String::new(),
+        tracking_url: String::new(),
+        shipped_at: None,
+        ..shipped.clone()
+    };
+    store.record_shipment(order.id, &thin).await.unwrap();
+    let reship = ShipmentRecord {
+        provider_shipment_id: 8,
+        tracking_number: "JD0002".into(),
+        reshipment: true,
+        ..shipped.clone()
+    };
+    store.record_shipment(order.id, &reship).await.unwrap();
+    let all = store.shipments(order.id).await.unwrap();
+    assert_eq!(all, [shipped, reship]);
+}
+
+#[tokio::test]
+async fn printful_ids_and_releases_are_recorded_once() {
+    let (store, _t) = store().await;
+    let order = store.create_order(new_order(vec![line("TEE-S", 1)])).await.unwrap();
+    assert_eq!(order.fulfillment_released_at, None);
+    store.set_printful_order_id(order.id, 4242).await.unwrap();
+    store.set_printful_order_id(order.id, 4242).await.unwrap();
+    assert!(store.release_fulfillment(order.id).await.unwrap());
+    assert!(
+        !store.release_fulfillment(order.id).await.unwrap(),
+        "a second release changes nothing"
+    );
+    let back = store.order(order.id).await.unwrap().unwrap();
+    assert_eq!(back.printful_order_id, Some(4242));
+    assert!(back.fulfillment_released_at.is_some());
 }

@@ -15,11 +15,7 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: [{}] {}",
-            self.file, self.line, self.rule, self.message
-        )
+        write!(f, "{}:{}: [{}] {}", self.file, self.line, self.rule, self.message)
     }
 }
 
@@ -98,9 +94,7 @@ fn tokenize(sql: &str) -> Vec<Token> {
             i = (i + 2).min(b.len());
         } else if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
             let start = i;
-            while i < b.len()
-                && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80)
-            {
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80) {
                 i += 1;
             }
             out.push(Token {
@@ -121,17 +115,11 @@ fn tokenize(sql: &str) -> Vec<Token> {
 }
 
 fn line_of(sql: &str, offset: usize) -> usize {
-    sql[..offset.min(sql.len())]
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        + 1
+    sql[..offset.min(sql.len())].bytes().filter(|&b| b == b'\n').count() + 1
 }
 
 const DDL: &[&str] = &["CREATE", "ALTER", "DROP", "COMMENT", "GRANT", "REVOKE"];
-const DML: &[&str] = &[
-    "INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "SELECT", "WITH",
-];
+const DML: &[&str] = &["INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "SELECT", "WITH"];
 const TRANSACTION: &[&str] = &[
     "BEGIN",
     "COMMIT",
@@ -168,10 +156,7 @@ pub fn lint(file: &str, sql: &str) -> Vec<Violation> {
         });
     };
 
-    let statements: Vec<&[Token]> = tokens
-        .split(|t| t.is_punct(';'))
-        .filter(|s| !s.is_empty())
-        .collect();
+    let statements: Vec<&[Token]> = tokens.split(|t| t.is_punct(';')).filter(|s| !s.is_empty()).collect();
     if statements.is_empty() {
         report(0, "one-statement", "the file holds no statement".into());
     }
@@ -189,9 +174,7 @@ pub fn lint(file: &str, sql: &str) -> Vec<Violation> {
         Kind::Word(w) => w.clone(),
         _ => String::new(),
     };
-    let has_ddl = statements
-        .iter()
-        .any(|s| DDL.contains(&first_word(s).as_str()));
+    let has_ddl = statements.iter().any(|s| DDL.contains(&first_word(s).as_str()));
     for s in &statements {
         let head = first_word(s);
         if TRANSACTION.contains(&head.as_str()) {
@@ -233,16 +216,8 @@ fn lint_statement(s: &[Token], report: &mut impl FnMut(usize, &'static str, Stri
                 "no-serial",
                 format!("{w} does not exist on DSQL; use uuid keys"),
             ),
-            "TRUNCATE" => report(
-                t.start,
-                "no-truncate",
-                "TRUNCATE is not supported on DSQL".into(),
-            ),
-            "TEMP" | "TEMPORARY" => report(
-                t.start,
-                "no-temp",
-                "temporary tables are not supported on DSQL".into(),
-            ),
+            "TRUNCATE" => report(t.start, "no-truncate", "TRUNCATE is not supported on DSQL".into()),
+            "TEMP" | "TEMPORARY" => report(t.start, "no-temp", "temporary tables are not supported on DSQL".into()),
             "TRIGGER" | "EXTENSION" if i > 0 && s[i - 1].is("CREATE") => report(
                 t.start,
                 "no-unsupported-object",
@@ -293,16 +268,12 @@ fn lint_statement(s: &[Token], report: &mut impl FnMut(usize, &'static str, Stri
             report(
                 index.start,
                 "index-named",
-                "every index needs a name (PostgreSQL names an unnamed ASYNC index \"async\")"
-                    .into(),
+                "every index needs a name (PostgreSQL names an unnamed ASYNC index \"async\")".into(),
             );
         }
         return;
     }
-    if s[0].is("CREATE")
-        && word_at(1, "TABLE")
-        && !(word_at(2, "IF") && word_at(3, "NOT") && word_at(4, "EXISTS"))
-    {
+    if s[0].is("CREATE") && word_at(1, "TABLE") && !(word_at(2, "IF") && word_at(3, "NOT") && word_at(4, "EXISTS")) {
         report(
             s[1].start,
             "create-if-not-exists",
@@ -341,9 +312,7 @@ fn lint_add_columns(s: &[Token], report: &mut impl FnMut(usize, &'static str, St
                     report(
                         add,
                         "add-column-plain",
-                        format!(
-                            "ADD COLUMN takes a name and a type only, not {w} (DSQL refuses it)"
-                        ),
+                        format!("ADD COLUMN takes a name and a type only, not {w} (DSQL refuses it)"),
                     );
                     break;
                 }
@@ -361,11 +330,7 @@ pub fn without_async(sql: &str) -> String {
     for (i, t) in tokens.iter().enumerate() {
         if t.is("ASYNC") && i > 0 && tokens[i - 1].is("INDEX") {
             let mut end = t.end;
-            while sql
-                .as_bytes()
-                .get(end)
-                .is_some_and(|b| b.is_ascii_whitespace())
-            {
+            while sql.as_bytes().get(end).is_some_and(|b| b.is_ascii_whitespace()) {
                 end += 1;
             }
             cut.push(t.start..end);
@@ -383,24 +348,16 @@ mod tests {
     use super::*;
 
     fn rules(sql: &str) -> Vec<(usize, &'static str)> {
-        lint("0009_x.sql", sql)
-            .into_iter()
-            .map(|v| (v.line, v.rule))
-            .collect()
+        lint("0009_x.sql", sql).into_iter().map(|v| (v.line, v.rule)).collect()
     }
 
     #[test]
     fn a_good_file_passes() {
         assert_eq!(
-            rules(
-                "-- a comment; with a semicolon\nCREATE TABLE IF NOT EXISTS t (a text DEFAULT 'x;y');\n"
-            ),
+            rules("-- a comment; with a semicolon\nCREATE TABLE IF NOT EXISTS t (a text DEFAULT 'x;y');\n"),
             []
         );
-        assert_eq!(
-            rules("CREATE UNIQUE INDEX ASYNC IF NOT EXISTS t_a ON t (a);"),
-            []
-        );
+        assert_eq!(rules("CREATE UNIQUE INDEX ASYNC IF NOT EXISTS t_a ON t (a);"), []);
         assert_eq!(rules("ALTER TABLE t ADD COLUMN IF NOT EXISTS b bigint"), []);
         assert_eq!(
             rules("ALTER TABLE t ADD COLUMN c numeric(10, 2), ADD COLUMN d text"),
@@ -412,9 +369,7 @@ mod tests {
     #[test]
     fn each_rule_names_its_line() {
         assert_eq!(
-            rules(
-                "CREATE TABLE IF NOT EXISTS a (x text);\n\nCREATE TABLE IF NOT EXISTS b (y text);"
-            ),
+            rules("CREATE TABLE IF NOT EXISTS a (x text);\n\nCREATE TABLE IF NOT EXISTS b (y text);"),
             [(3, "one-statement")]
         );
         assert_eq!(rules("-- nothing here\n"), [(1, "one-statement")]);
@@ -430,10 +385,7 @@ mod tests {
             rules("CREATE TABLE IF NOT EXISTS a (x text);\nINSERT INTO a VALUES ('1');"),
             [(2, "one-statement"), (2, "no-ddl-with-dml")]
         );
-        assert_eq!(
-            rules("\nCREATE INDEX IF NOT EXISTS i ON t (a);"),
-            [(2, "index-async")]
-        );
+        assert_eq!(rules("\nCREATE INDEX IF NOT EXISTS i ON t (a);"), [(2, "index-async")]);
         assert_eq!(
             rules("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);"),
             [(1, "index-async")]
@@ -446,10 +398,7 @@ mod tests {
             rules("CREATE INDEX ASYNC IF NOT EXISTS ON t (a);"),
             [(1, "index-named")]
         );
-        assert_eq!(
-            rules("CREATE TABLE t (a text);"),
-            [(1, "create-if-not-exists")]
-        );
+        assert_eq!(rules("CREATE TABLE t (a text);"), [(1, "create-if-not-exists")]);
         assert_eq!(
             rules("ALTER TABLE t\n  ADD COLUMN b bigint NOT NULL;"),
             [(2, "add-column-plain")]
@@ -458,23 +407,14 @@ mod tests {
             rules("ALTER TABLE t ADD b text DEFAULT 'x';"),
             [(1, "add-column-plain")]
         );
-        assert_eq!(
-            rules("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;"),
-            []
-        );
+        assert_eq!(rules("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;"), []);
         assert_eq!(
             rules("CREATE TABLE IF NOT EXISTS t (\n id serial);"),
             [(2, "no-serial")]
         );
-        assert_eq!(
-            rules("CREATE TABLE IF NOT EXISTS t (tags text[]);"),
-            [(1, "no-arrays")]
-        );
+        assert_eq!(rules("CREATE TABLE IF NOT EXISTS t (tags text[]);"), [(1, "no-arrays")]);
         assert_eq!(rules("TRUNCATE t;"), [(1, "no-truncate")]);
-        assert_eq!(
-            rules("SELECT pg_advisory_lock(1);"),
-            [(1, "no-advisory-locks")]
-        );
+        assert_eq!(rules("SELECT pg_advisory_lock(1);"), [(1, "no-advisory-locks")]);
         assert_eq!(
             rules("CREATE EXTENSION IF NOT EXISTS pgcrypto;"),
             [(1, "no-unsupported-object")]
@@ -483,10 +423,7 @@ mod tests {
 
     #[test]
     fn violations_read_as_file_line_rule() {
-        let v = &lint(
-            "0007_bad.sql",
-            "\n\nCREATE INDEX ASYNC IF NOT EXISTS ON t (a);",
-        )[0];
+        let v = &lint("0007_bad.sql", "\n\nCREATE INDEX ASYNC IF NOT EXISTS ON t (a);")[0];
         assert_eq!(
             v.to_string(),
             "0007_bad.sql:3: [index-named] every index needs a name (PostgreSQL names an unnamed ASYNC index \"async\")"

@@ -8,11 +8,7 @@ use super::{Store, store_err};
 use crate::error::DbError;
 
 impl AlertStore for Store {
-    async fn record_alert(
-        &self,
-        alert: &NewAlert,
-        cooldown: Duration,
-    ) -> Result<AlertOutcome, StoreError> {
+    async fn record_alert(&self, alert: &NewAlert, cooldown: Duration) -> Result<AlertOutcome, StoreError> {
         let cooldown = chrono::Duration::from_std(cooldown).unwrap_or(chrono::Duration::MAX);
         self.db
             .with_retry(|tx| {

@@ -60,10 +60,7 @@ impl CursorStore for Store {
                 let name = name.clone();
                 Box::pin(async move {
                     let row = c
-                        .query_opt(
-                            "SELECT position_at, position_id FROM cursors WHERE name = $1",
-                            &[&name],
-                        )
+                        .query_opt("SELECT position_at, position_id FROM cursors WHERE name = $1", &[&name])
                         .await?;
                     Ok(row.map(|r| Cursor {
                         at: r.get(0),

@@ -4,25 +4,25 @@ use std::sync::Arc;
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
 use backroom_core::order::total_of;
 use backroom_core::ports::{
-    Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderFilter, OrderStore, PaymentDetails, StoreError,
+    Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderFilter, OrderStore, PaymentDetails,
+    ShipmentRecord, StoreError,
 };
 use backroom_core::{
-    Cause, Cents, Currency, Email, Fact, Money, Order, OrderId, OrderItem, OrderState, OrderStatus,
-    Sku, TimelineEntry,
+    Cause, Cents, Currency, Email, Fact, Money, Order, OrderId, OrderItem, OrderState, OrderStatus, Sku, TimelineEntry,
 };
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
-use super::{Store, store_err};
 use super::inbox::claim_in;
+use super::{Store, store_err};
 use crate::error::DbError;
 use crate::retry::TxError;
 
 const ORDER_COLUMNS: &str = "id, number, payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, \
-     total_cents, currency, email, stripe_session_id, stripe_payment_intent_id, printful_order_id, created_at, updated_at";
+     total_cents, currency, email, stripe_session_id, stripe_payment_intent_id, printful_order_id, created_at, updated_at, \
+     fulfillment_released_at";
 
-const ITEM_COLUMNS: &str =
-    "order_id, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id";
+const ITEM_COLUMNS: &str = "order_id, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id";
 
 impl OrderStore for Store {
     async fn create_order(&self, new: NewOrder) -> Result<Order, CreateOrderError> {
@@ -47,11 +47,7 @@ impl OrderStore for Store {
     async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         Ok(self
             .db
-            .read(|c| {
-                Box::pin(
-                    async move { Ok(load_orders(c, "WHERE id = $1", &[&id.uuid()]).await?.pop()) },
-                )
-            })
+            .read(|c| Box::pin(async move { Ok(load_orders(c, "WHERE id = $1", &[&id.uuid()]).await?.pop()) }))
             .await?)
     }
 
@@ -72,9 +68,7 @@ impl OrderStore for Store {
                             )
                             .await
                         }
-                        None => {
-                            load_orders(c, "ORDER BY created_at DESC, id LIMIT $1", &[&limit]).await
-                        }
+                        None => load_orders(c, "ORDER BY created_at DESC, id LIMIT $1", &[&limit]).await,
                     }
                 })
             })
@@ -172,15 +166,124 @@ impl OrderStore for Store {
             .map_err(store_err)
     }
 
+    async fn set_printful_order_id(&self, id: OrderId, printful_order_id: i64) -> Result<(), StoreError> {
+        self.write(
+            "UPDATE orders SET printful_order_id = $2, updated_at = now() WHERE id = $1 AND printful_order_id IS DISTINCT FROM $2",
+            id,
+            printful_order_id,
+        )
+        .await
+    }
+
+    async fn record_shipment(&self, id: OrderId, shipment: &ShipmentRecord) -> Result<(), StoreError> {
+        self.db
+            .with_retry(|tx| {
+                let s = shipment.clone();
+                Box::pin(async move {
+                    tx.execute(
+                        "INSERT INTO shipments (order_id, provider_shipment_id, carrier, service, tracking_number, tracking_url, \
+                         shipped_at, reshipment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (order_id, provider_shipment_id) DO UPDATE SET \
+                         carrier = coalesce(nullif(EXCLUDED.carrier, ''), shipments.carrier), \
+                         service = coalesce(nullif(EXCLUDED.service, ''), shipments.service), \
+                         tracking_number = coalesce(nullif(EXCLUDED.tracking_number, ''), shipments.tracking_number), \
+                         tracking_url = coalesce(nullif(EXCLUDED.tracking_url, ''), shipments.tracking_url), \
+                         shipped_at = coalesce(EXCLUDED.shipped_at, shipments.shipped_at), \
+                         reshipment = EXCLUDED.reshipment OR shipments.reshipment, updated_at = now()",
+                        &[
+                            &id.uuid(),
+                            &s.provider_shipment_id,
+                            &s.carrier,
+                            &s.service,
+                            &s.tracking_number,
+                            &s.tracking_url,
+                            &s.shipped_at,
+                            &s.reshipment,
+                        ],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(store_err)
+    }
+
+    async fn shipments(&self, id: OrderId) -> Result<Vec<ShipmentRecord>, StoreError> {
+        Ok(self
+            .db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query(
+                            "SELECT provider_shipment_id, carrier, service, tracking_number, tracking_url, shipped_at, reshipment \
+                             FROM shipments WHERE order_id = $1 ORDER BY shipped_at NULLS LAST, provider_shipment_id",
+                            &[&id.uuid()],
+                        )
+                        .await?;
+                    Ok(rows
+                        .iter()
+                        .map(|r| ShipmentRecord {
+                            provider_shipment_id: r.get(0),
+                            carrier: r.get(1),
+                            service: r.get(2),
+                            tracking_number: r.get(3),
+                            tracking_url: r.get(4),
+                            shipped_at: r.get(5),
+                            reshipment: r.get(6),
+                        })
+                        .collect())
+                })
+            })
+            .await?)
+    }
+
+    async fn release_fulfillment(&self, id: OrderId) -> Result<bool, StoreError> {
+        self.db
+            .with_retry(|tx| {
+                Box::pin(async move {
+                    let n = tx
+                        .execute(
+                            "UPDATE orders SET fulfillment_released_at = now(), updated_at = now() \
+                             WHERE id = $1 AND fulfillment_released_at IS NULL",
+                            &[&id.uuid()],
+                        )
+                        .await?;
+                    Ok(n == 1)
+                })
+            })
+            .await
+            .map_err(store_err)
+    }
+
     async fn order_by_payment_intent(&self, payment_intent_id: &str) -> Result<Option<Order>, StoreError> {
         let pi = payment_intent_id.to_string();
         Ok(self
             .db
             .read(|c| {
                 let pi = pi.clone();
-                Box::pin(async move { Ok(load_orders(c, "WHERE stripe_payment_intent_id = $1", &[&pi]).await?.pop()) })
+                Box::pin(async move {
+                    Ok(load_orders(c, "WHERE stripe_payment_intent_id = $1", &[&pi])
+                        .await?
+                        .pop())
+                })
             })
             .await?)
+    }
+}
+
+impl Store {
+    /// One idempotent single-row update, retried.
+    async fn write(&self, sql: &'static str, id: OrderId, value: i64) -> Result<(), StoreError> {
+        self.db
+            .with_retry(|tx| {
+                Box::pin(async move {
+                    tx.execute(sql, &[&id.uuid(), &value]).await?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(store_err)
     }
 }
 
@@ -266,10 +369,7 @@ async fn append_timeline<C: GenericClient>(
 }
 
 /// Prices, checks, holds stock and writes the order; a refusal aborts with nothing written.
-async fn create_in<C: GenericClient>(
-    tx: &C,
-    new: &NewOrder,
-) -> Result<Order, TxError<CreateOrderError>> {
+async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, TxError<CreateOrderError>> {
     let abort = |e| TxError::Abort(e);
     let skus: Vec<&str> = new.items.iter().map(|i| i.sku.as_str()).collect();
     let rows = tx
@@ -298,8 +398,7 @@ async fn create_in<C: GenericClient>(
                 sku: line.sku.clone(),
             }));
         }
-        let line_currency =
-            Currency::parse(row.get(4)).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let line_currency = Currency::parse(row.get(4)).map_err(|e| DbError::Corrupt(e.to_string()))?;
         if currency.is_some_and(|c| c != line_currency) {
             return Err(abort(CreateOrderError::MixedCurrencies { index }));
         }
@@ -410,6 +509,7 @@ async fn create_in<C: GenericClient>(
         stripe_session_id: None,
         stripe_payment_intent_id: None,
         printful_order_id: None,
+        fulfillment_released_at: None,
         created_at: row.get(1),
         updated_at: row.get(2),
     })
@@ -422,17 +522,17 @@ async fn load_orders<C: GenericClient>(
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<Order>, DbError> {
     let rows = c
-        .query(
-            &format!("SELECT {ORDER_COLUMNS} FROM orders {clause}"),
-            params,
-        )
+        .query(&format!("SELECT {ORDER_COLUMNS} FROM orders {clause}"), params)
         .await?;
     if rows.is_empty() {
         return Ok(vec![]);
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
     let item_rows = c
-        .query(&format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line"), &[&ids])
+        .query(
+            &format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line"),
+            &[&ids],
+        )
         .await?;
     let mut items: BTreeMap<Uuid, Vec<OrderItem>> = BTreeMap::new();
     for r in &item_rows {
@@ -474,6 +574,7 @@ fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
         printful_order_id: r.get(12),
         created_at: r.get(13),
         updated_at: r.get(14),
+        fulfillment_released_at: r.get(15),
     })
 }
 
@@ -487,15 +588,13 @@ fn state_from(r: &Row, at: usize) -> Result<OrderState, DbError> {
     let mark = match (mark, mark_at) {
         (Some(m), Some(at)) => Some(PrintfulMark {
             at,
-            exception: parse_exception(&m)
-                .ok_or_else(|| corrupt(format!("printful mark {m:?}")))?,
+            exception: parse_exception(&m).ok_or_else(|| corrupt(format!("printful mark {m:?}")))?,
         }),
         _ => None,
     };
     Ok(OrderState {
         payment: parse_payment(&payment).ok_or_else(|| corrupt(format!("payment {payment:?}")))?,
-        fulfillment: parse_fulfillment(&fulfillment)
-            .ok_or_else(|| corrupt(format!("fulfillment {fulfillment:?}")))?,
+        fulfillment: parse_fulfillment(&fulfillment).ok_or_else(|| corrupt(format!("fulfillment {fulfillment:?}")))?,
         mark,
         amount_mismatch: r.get(at + 4),
     })
@@ -517,8 +616,7 @@ fn timeline_entry(r: &Row) -> Result<TimelineEntry, DbError> {
         at: r.get(0),
         from: status(1)?,
         to: status(2)?,
-        cause: Cause::parse(&cause)
-            .ok_or_else(|| DbError::Corrupt(format!("timeline cause {cause:?}")))?,
+        cause: Cause::parse(&cause).ok_or_else(|| DbError::Corrupt(format!("timeline cause {cause:?}")))?,
         detail: r.get(4),
     })
 }
