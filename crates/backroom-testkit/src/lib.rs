@@ -5,12 +5,14 @@
 //! No Docker and no download: `initdb` and `pg_ctl` come from PATH, `pg_config` or
 //! `/usr/lib/postgresql/*/bin`. As root the server runs as the `postgres` system user.
 
+mod aws;
 mod binaries;
 mod cluster;
 mod database;
 mod error;
 mod process;
 
+pub use aws::{AwsEmulator, shared_aws};
 pub use binaries::find_postgres_bin_dir;
 pub use cluster::{Cluster, ClusterConfig};
 pub use database::{

@@ -1,0 +1,112 @@
+//! A local AWS emulator (ministack, pinned in scripts/requirements.txt and installed into the
+//! project's venv by scripts/setup) for tests of the real AWS adapters: one per test process,
+//! on a free loopback port, stopped when the process exits however it exits.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::TestkitError;
+
+/// A running emulator.
+#[derive(Debug)]
+pub struct AwsEmulator {
+    /// `http://127.0.0.1:<port>`: what `AWS_ENDPOINT_URL` would be.
+    pub endpoint: String,
+    _child: Child,
+    _reaper: Child,
+}
+
+static SHARED: OnceLock<Result<AwsEmulator, TestkitError>> = OnceLock::new();
+
+/// The process-wide emulator, started on first use. Panics with the reason when it cannot start.
+pub fn shared_aws() -> &'static AwsEmulator {
+    match SHARED.get_or_init(start) {
+        Ok(emulator) => emulator,
+        Err(error) => panic!("The local AWS emulator could not start: {error}"),
+    }
+}
+
+fn ministack() -> Result<PathBuf, TestkitError> {
+    let path = std::env::var_os("MINISTACK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/ministack"));
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(TestkitError::new(format!(
+            "ministack is not installed at {}: run ./scripts/test (or ./scripts/setup), which installs it into .venv.",
+            path.display()
+        )))
+    }
+}
+
+fn free_port() -> Result<u16, TestkitError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| TestkitError::new(format!("Could not find a free loopback port: {e}.")))?;
+    Ok(listener
+        .local_addr()
+        .map_err(|e| TestkitError::new(e.to_string()))?
+        .port())
+}
+
+fn start() -> Result<AwsEmulator, TestkitError> {
+    use std::os::unix::process::CommandExt;
+    let program = ministack()?;
+    let port = free_port()?;
+    let child = Command::new(&program)
+        .env("BIND_HOST", "127.0.0.1")
+        .env("GATEWAY_PORT", port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| TestkitError::new(format!("Could not start {}: {e}.", program.display())))?;
+    // The emulator must not outlive the tests, even when they are killed.
+    let reaper = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("trap '' HUP INT; while kill -0 \"$1\" 2>/dev/null; do sleep 0.5; done; kill -TERM -\"$2\" 2>/dev/null; sleep 1; kill -KILL -\"$2\" 2>/dev/null")
+        .arg("backroom-testkit-aws-reaper")
+        .arg(std::process::id().to_string())
+        .arg(child.id().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| TestkitError::new(format!("Could not start the emulator's reaper: {e}.")))?;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_secs(30) {
+        if health(port) {
+            return Ok(AwsEmulator {
+                endpoint,
+                _child: child,
+                _reaper: reaper,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(TestkitError::new(format!(
+        "ministack did not answer on {endpoint} within 30 s."
+    )))
+}
+
+/// `GET /_ministack/health` answered 200.
+fn health(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /_ministack/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = [0u8; 16];
+    matches!(s.read(&mut answer), Ok(n) if n >= 12 && answer[..n].starts_with(b"HTTP/1") && &answer[9..12] == b"200")
+}
