@@ -4,5 +4,5 @@ CREATE TABLE IF NOT EXISTS reconcile_runs (
     finished_at timestamptz NOT NULL,
     window_days integer NOT NULL,
     fix boolean NOT NULL,
-    discrepancies jsonb NOT NULL
+    report jsonb NOT NULL
 );

@@ -9,10 +9,41 @@ use secrecy::SecretString;
 /// The application role the functions use on DSQL when `DSQL_ROLE` is not set.
 pub const DEFAULT_DSQL_APP_ROLE: &str = "backroom_app";
 
+/// Countries Stripe Checkout collects shipping addresses for when `SHIPPING_COUNTRIES` is unset.
+pub const DEFAULT_SHIPPING_COUNTRIES: &[&str] =
+    &["AT", "AU", "BE", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE", "IT", "NL", "NO", "PT", "SE", "US"];
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where the database is, if configured.
     pub database: Option<DbConfig>,
+    pub stripe_secret_key: Option<SecretString>,
+    /// Newest first; more than one while a rotated secret is still in use.
+    pub stripe_webhook_secrets: Vec<SecretString>,
+    pub stripe_api_base: Option<String>,
+    /// Shipping rate ids offered at checkout.
+    pub stripe_shipping_rates: Vec<String>,
+    pub shipping_countries: Vec<String>,
+    /// The storefront's origin: the only origin allowed by CORS, and where Stripe sends the
+    /// buyer back.
+    pub storefront_origin: Option<String>,
+    pub events_queue_url: Option<String>,
+    /// `STRIPE_MODE=live`: the mode webhooks must carry when no key is configured.
+    pub stripe_mode_live: bool,
+    pub printful_token: Option<SecretString>,
+    /// Sent as `X-PF-Store-Id` (account-level tokens need it).
+    pub printful_store_id: Option<String>,
+    pub printful_api_base: Option<String>,
+    /// The secret path segment of our Printful webhook URL.
+    pub printful_webhook_token: Option<SecretString>,
+    /// Printful's v2 webhook secret (hex), when signed webhooks are configured.
+    pub printful_webhook_secret: Option<SecretString>,
+    /// `FULFILLMENT_PAUSED=true`: paid orders wait until released.
+    pub fulfillment_paused: bool,
+    /// Our public base URL; the reconciler checks that both providers' webhooks point at it.
+    pub webhook_base_url: Option<String>,
+    pub alerts_topic_arn: Option<String>,
+    pub security_topic_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,12 +58,44 @@ pub enum ConfigError {
     NoRegion(String),
     #[error("{name} is set but empty")]
     Empty { name: &'static str },
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("{name} is not set")]
+    Missing { name: &'static str },
 }
+
+/// Secrets that may be given as the name of an SSM SecureString parameter (`<NAME>_PARAM`)
+/// instead of a value: that is how they reach the Lambda functions.
+pub const SECRET_NAMES: [&str; 5] =
+    ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRETS", "PRINTFUL_TOKEN", "PRINTFUL_WEBHOOK_TOKEN", "PRINTFUL_WEBHOOK_SECRET"];
 
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads the process environment, fetching every secret named by a `<NAME>_PARAM` variable
+    /// from SSM Parameter Store (once, at cold start).
+    pub async fn load() -> Result<Config, ConfigError> {
+        let mut vars: HashMap<String, String> = std::env::vars().collect();
+        let wanted: Vec<(&str, String)> = SECRET_NAMES
+            .iter()
+            .filter(|name| !vars.contains_key(**name))
+            .filter_map(|name| vars.get(&format!("{name}_PARAM")).map(|param| (*name, param.clone())))
+            .collect();
+        if !wanted.is_empty() {
+            let names: Vec<String> = wanted.iter().map(|(_, p)| p.clone()).collect();
+            let values = backroom_aws::ssm::get_parameters(&names)
+                .await
+                .map_err(|reason| ConfigError::Invalid { name: "secrets", reason })?;
+            for (name, param) in wanted {
+                if let Some(value) = values.get(&param) {
+                    vars.insert(name.to_string(), value.clone());
+                }
+            }
+        }
+        Config::from_vars(&vars)
     }
 
     /// Reads a given set of variables (the environment, in production).
@@ -62,7 +125,87 @@ impl Config {
             }
             (None, None) => None,
         };
-        Ok(Config { database })
+        let list = |name: &'static str| -> Result<Vec<String>, ConfigError> {
+            Ok(get(name)?
+                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default())
+        };
+        let mut shipping_countries = list("SHIPPING_COUNTRIES")?;
+        for c in &shipping_countries {
+            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ConfigError::Invalid { name: "SHIPPING_COUNTRIES", reason: format!("{c:?} is not a two-letter country code") });
+            }
+        }
+        if shipping_countries.is_empty() {
+            shipping_countries = DEFAULT_SHIPPING_COUNTRIES.iter().map(|c| c.to_string()).collect();
+        }
+        let storefront_origin = get("STOREFRONT_ORIGIN")?.map(|o| o.trim_end_matches('/').to_string());
+        if let Some(origin) = &storefront_origin {
+            if !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                return Err(ConfigError::Invalid { name: "STOREFRONT_ORIGIN", reason: "must start with https:// or http://".into() });
+            }
+        }
+        Ok(Config {
+            database,
+            stripe_secret_key: get("STRIPE_SECRET_KEY")?.map(SecretString::from),
+            stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRETS")?.into_iter().map(SecretString::from).collect(),
+            stripe_api_base: get("STRIPE_API_BASE")?,
+            stripe_shipping_rates: list("STRIPE_SHIPPING_RATES")?,
+            shipping_countries,
+            storefront_origin,
+            events_queue_url: get("EVENTS_QUEUE_URL")?,
+            webhook_base_url: get("WEBHOOK_BASE_URL")?.map(|u| u.trim_end_matches('/').to_string()),
+            alerts_topic_arn: get("ALERTS_TOPIC_ARN")?,
+            security_topic_arn: get("SECURITY_TOPIC_ARN")?,
+            printful_token: get("PRINTFUL_TOKEN")?.map(SecretString::from),
+            printful_store_id: get("PRINTFUL_STORE_ID")?,
+            printful_api_base: get("PRINTFUL_API_BASE")?,
+            printful_webhook_token: get("PRINTFUL_WEBHOOK_TOKEN")?.map(SecretString::from),
+            printful_webhook_secret: get("PRINTFUL_WEBHOOK_SECRET")?.map(SecretString::from),
+            fulfillment_paused: match get("FULFILLMENT_PAUSED")?.as_deref() {
+                None | Some("false") | Some("0") | Some("no") => false,
+                Some("true") | Some("1") | Some("yes") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid { name: "FULFILLMENT_PAUSED", reason: format!("{other:?} is neither true nor false") });
+                }
+            },
+            stripe_mode_live: match get("STRIPE_MODE")?.as_deref() {
+                None | Some("test") => false,
+                Some("live") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid { name: "STRIPE_MODE", reason: format!("{other:?} is neither test nor live") });
+                }
+            },
+        })
+    }
+
+    pub fn require_storefront_origin(&self) -> Result<&str, ConfigError> {
+        self.storefront_origin.as_deref().ok_or(ConfigError::Missing { name: "STOREFRONT_ORIGIN" })
+    }
+
+    /// Whether Stripe events must be live-mode: from the key's prefix when the key is known
+    /// here, else from `STRIPE_MODE=live` (the webhook function has no key).
+    pub fn stripe_livemode(&self) -> bool {
+        match &self.stripe_secret_key {
+            Some(key) => {
+                let key = secrecy::ExposeSecret::expose_secret(key);
+                key.starts_with("sk_live_") || key.starts_with("rk_live_")
+            }
+            None => self.stripe_mode_live,
+        }
+    }
+
+    /// Both alert topics, when set.
+    pub fn alert_topics(&self) -> Option<(&str, &str)> {
+        Some((self.alerts_topic_arn.as_deref()?, self.security_topic_arn.as_deref()?))
+    }
+
+    pub fn require_printful_token(&self) -> Result<&SecretString, ConfigError> {
+        self.printful_token.as_ref().ok_or(ConfigError::Missing { name: "PRINTFUL_TOKEN" })
+    }
+
+    pub fn require_stripe_key(&self) -> Result<&SecretString, ConfigError> {
+        self.stripe_secret_key.as_ref().ok_or(ConfigError::Missing { name: "STRIPE_SECRET_KEY" })
     }
 
     /// The database, or the error that says how to configure one.

@@ -1,6 +1,20 @@
 //! The shop's use cases and configuration. Lambdas and the `backroom` CLI are thin adapters
-//! over this crate.
+//! over this crate: checkout, webhook ingest, event processing, and the HTTP routes.
 
+pub mod alerts;
+pub mod api;
+pub mod catchup;
+pub mod checkout;
 pub mod config;
+pub mod fulfillment;
+pub mod http;
+pub mod queue;
+pub mod queue_port;
+pub mod reconcile;
+pub mod telemetry;
+pub mod watchdog;
+pub mod wiring;
+pub mod worker;
 
 pub use config::{Config, ConfigError};
+pub use queue_port::Queue;

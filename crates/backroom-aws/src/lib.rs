@@ -4,6 +4,7 @@
 pub mod emf;
 pub mod sns;
 pub mod sqs;
+pub mod ssm;
 
 pub use sns::SnsSink;
 pub use sqs::{SqsQueue, message_from_attributes, message_from_lambda};

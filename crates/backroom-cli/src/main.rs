@@ -1,38 +1,74 @@
 //! `backroom`: the owner's and the developer's command line.
 
+mod dev;
 mod orders;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::Context;
-use backroom_app::Config;
+use anyhow::{Context, bail};
+use backroom_app::alerts::Alerts;
+use backroom_app::fulfillment::Fulfiller;
+use backroom_app::reconcile::ReconcileOptions;
+use backroom_app::worker::Worker;
+use backroom_app::{Config, catchup, reconcile, wiring};
 use backroom_core::Catalog;
-use backroom_core::ports::CatalogStore;
+use backroom_core::ports::{AlertStore, CatalogStore};
 use backroom_db::{Db, DbConfig, DsqlRole, Store, migrate};
+use backroom_printful::{PrintfulClient, PrintfulSettings};
+use backroom_stripe::{StripeClient, StripeSettings};
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 
 #[derive(Parser)]
-#[command(
-    name = "backroom",
-    version,
-    about = "The server side of a small shop: payments in, prints out."
-)]
+#[command(name = "backroom", version, about = "The server side of a small shop: payments in, prints out.")]
 struct Cli {
+    /// The data dir of a `backroom dev` whose database and simulators to use.
+    #[arg(long, global = true, default_value = ".backroom")]
+    data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole shop locally: storefront, API, simulators, worker and jobs.
+    Dev(dev::DevArgs),
     /// Apply the database migrations that are not applied yet (safe to run again).
     Migrate,
     /// The catalog of products and variants.
     #[command(subcommand)]
     Catalog(CatalogCommand),
-    /// Look at orders.
+    /// Look at orders, or let paused ones go.
     #[command(subcommand)]
     Orders(orders::OrdersCommand),
+    /// Compare Stripe, the database and Printful; with --fix, repair what can be repaired.
+    Reconcile {
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long)]
+        fix: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a catch-up job now.
+    Catchup {
+        #[arg(value_enum)]
+        provider: Provider,
+    },
+    /// Alerts raised for the owner.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+    /// The dead-letter queue of a running `backroom dev`.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Provider {
+    Stripe,
+    Printful,
 }
 
 #[derive(Subcommand)]
@@ -45,20 +81,35 @@ enum CatalogCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// Newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move every dead letter back to the queue.
+    Redrive,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // reqwest is built without a bundled crypto provider; rustls uses the process default.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let default_level = if matches!(cli.command, Command::Dev(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BACKROOM_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BACKROOM_LOG").unwrap_or_else(|_| default_level.into()))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start: {e}");
@@ -76,8 +127,18 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    if let Command::Dev(args) = cli.command {
+        return dev::run(args, config).await;
+    }
+    let dev = dev::DevFile::read(&cli.data_dir);
+    if config.database.is_none()
+        && let Some(dev) = &dev
+    {
+        config.database = Some(DbConfig::Url(SecretString::from(dev.database_url.clone())));
+    }
     match cli.command {
+        Command::Dev(_) => unreachable!("handled above"),
         Command::Migrate => {
             // Migrations change the schema: on DSQL they run as `admin`.
             let db = match config.require_database()?.clone() {
@@ -92,10 +153,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{report}");
         }
         Command::Catalog(CatalogCommand::Sync { file }) => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let catalog = Catalog::from_toml(&text)
-                .with_context(|| format!("{} is not valid", file.display()))?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let catalog = Catalog::from_toml(&text).with_context(|| format!("{} is not valid", file.display()))?;
             let report = store(&config)?.sync_catalog(&catalog).await?;
             println!(
                 "catalog synced from {}: {} new, {} updated, {} unchanged, {} no longer sold",
@@ -106,11 +165,121 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.deactivated
             );
         }
-        Command::Orders(cmd) => orders::run(&store(&config)?, cmd).await?,
+        Command::Orders(cmd) => {
+            let needs_worker = matches!(cmd, orders::OrdersCommand::Release { .. });
+            let worker = if needs_worker { Some(worker(&config, dev.as_ref())?) } else { None };
+            orders::run(&store(&config)?, worker.as_ref(), cmd).await?
+        }
+        Command::Reconcile { days, fix, json } => {
+            let worker = worker(&config, dev.as_ref())?;
+            let options = ReconcileOptions {
+                days,
+                fix,
+                webhook_base_url: config.webhook_base_url.clone().or(dev.as_ref().map(|d| d.url.clone())),
+            };
+            let run = reconcile::reconcile(&worker, &options, chrono::Utc::now()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&run)?);
+            } else {
+                print!("{}", reconcile::table(&run));
+            }
+        }
+        Command::Catchup { provider } => {
+            let worker = worker(&config, dev.as_ref())?;
+            match provider {
+                Provider::Stripe => {
+                    let r = catchup::catch_up_stripe(&worker, chrono::Utc::now()).await?;
+                    println!("Stripe catch-up ({}): {} listed, {} recovered, {} failed", r.mode, r.listed, r.recovered, r.failed);
+                }
+                Provider::Printful => {
+                    let r = catchup::catch_up_printful(&worker, Duration::from_millis(500)).await?;
+                    println!(
+                        "Printful catch-up: {} checked, {} changed, {} unknown to backroom, {} failed",
+                        r.checked, r.changed, r.unknown, r.failed
+                    );
+                }
+            }
+        }
+        Command::Alerts(AlertsCommand::List { json }) => {
+            let alerts = store(&config)?.alerts(200).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "alerts": alerts }))?);
+            } else if alerts.is_empty() {
+                println!("no alerts");
+            } else {
+                for a in alerts {
+                    let order = a.order_id.map(|o| o.to_string()).unwrap_or_else(|| "-".into());
+                    println!("{}  {:<8}  {:<26}  {order}\n    {}", a.at.format("%Y-%m-%d %H:%M"), a.severity, a.kind, a.message);
+                }
+            }
+        }
+        Command::Dlq(cmd) => dlq(dev.as_ref(), &cli.data_dir, cmd).await?,
     }
     Ok(())
 }
 
 fn store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::new(Db::new(config.require_database()?.clone(), 2)))
+}
+
+/// The worker, with the providers of the environment, or those of a running `backroom dev`.
+fn worker(config: &Config, dev: Option<&dev::DevFile>) -> anyhow::Result<Worker> {
+    if config.stripe_secret_key.is_some() && config.printful_token.is_some() {
+        return wiring::worker(config, 2);
+    }
+    let Some(dev) = dev else {
+        bail!("set STRIPE_SECRET_KEY and PRINTFUL_TOKEN, or start `backroom dev` (its data dir holds the simulators' address)");
+    };
+    let store = store(config)?;
+    let stripe = match (&config.stripe_secret_key, &dev.stripe_api_base) {
+        (Some(_), _) => wiring::stripe(config)?,
+        (None, base) => StripeClient::new(StripeSettings {
+            secret_key: SecretString::from(dev::DEV_STRIPE_KEY.to_string()),
+            api_base: base.clone(),
+            timeout: Duration::from_secs(10),
+        })?,
+    };
+    let printful = match (&config.printful_token, &dev.printful_api_base) {
+        (Some(_), _) => wiring::printful(config)?,
+        (None, base) => PrintfulClient::new(PrintfulSettings {
+            api_base: base.clone(),
+            ..PrintfulSettings::new(SecretString::from(dev::DEV_PRINTFUL_TOKEN.to_string()))
+        })?,
+    };
+    let alerts = Alerts::console(store.clone());
+    let fulfiller = Fulfiller { store: store.clone(), printful, alerts: alerts.clone(), paused: config.fulfillment_paused };
+    Ok(Worker { store, stripe, alerts, fulfiller })
+}
+
+async fn dlq(dev: Option<&dev::DevFile>, data_dir: &Path, cmd: DlqCommand) -> anyhow::Result<()> {
+    let Some(dev) = dev else {
+        bail!(
+            "no backroom dev is running in {} (in AWS, see docs/operations.md: aws sqs start-message-move-task)",
+            data_dir.display()
+        );
+    };
+    let client = reqwest::Client::new();
+    match cmd {
+        DlqCommand::List { json } => {
+            let text = client.get(format!("{}/admin/api/dlq", dev.url)).send().await?.error_for_status()?.text().await?;
+            let body: serde_json::Value = serde_json::from_str(&text)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&body)?);
+            } else {
+                let messages = body["messages"].as_array().cloned().unwrap_or_default();
+                if messages.is_empty() {
+                    println!("the dead-letter queue is empty");
+                }
+                for m in messages {
+                    println!("{}  {}  {}  {} receives", m["source"], m["event_type"], m["event_id"], m["receive_count"]);
+                }
+            }
+        }
+        DlqCommand::Redrive => {
+            let text = client.post(format!("{}/admin/api/dlq/redrive", dev.url)).send().await?.error_for_status()?.text().await?;
+            let body: serde_json::Value = serde_json::from_str(&text)?;
+            println!("moved {} message(s) back to the queue", body["redriven"]);
+        }
+    }
+    Ok(())
 }

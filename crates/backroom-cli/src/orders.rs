@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use backroom_core::ports::{OrderFilter, OrderStore};
 use backroom_core::{Money, Order, OrderId, OrderStatus, TimelineEntry};
+use backroom_app::worker::Worker;
 use backroom_db::Store;
 use clap::Subcommand;
 use serde::Serialize;
@@ -20,6 +21,14 @@ pub enum OrdersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Let paid orders go to Printful while fulfillment is paused.
+    Release {
+        /// The order to release.
+        id: Option<String>,
+        /// Release every paid order that waits.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
     /// Show one order with its lines and timeline.
     Show {
         /// The order id (with or without dashes).
@@ -29,8 +38,34 @@ pub enum OrdersCommand {
     },
 }
 
-pub async fn run(store: &Store, cmd: OrdersCommand) -> anyhow::Result<()> {
+pub async fn run(store: &Store, worker: Option<&Worker>, cmd: OrdersCommand) -> anyhow::Result<()> {
     match cmd {
+        OrdersCommand::Release { id, all } => {
+            let worker = worker.context("releasing needs the providers")?;
+            let ids: Vec<OrderId> = match (id, all) {
+                (Some(id), false) => vec![OrderId::parse(&id).map_err(|e| anyhow::anyhow!("{id:?}: {e}"))?],
+                (None, true) => store
+                    .orders(&OrderFilter { status: Some(OrderStatus::Paid), limit: Some(1000) })
+                    .await?
+                    .into_iter()
+                    .filter(|o| o.fulfillment_released_at.is_none())
+                    .map(|o| o.id)
+                    .collect(),
+                _ => bail!("name an order id, or use --all"),
+            };
+            if ids.is_empty() {
+                println!("no paid orders wait to be released");
+            }
+            for id in ids {
+                let Some(order) = store.order(id).await? else { bail!("no order {id}") };
+                if order.status() != OrderStatus::Paid {
+                    bail!("order {id} is {}, not paid: there is nothing to release", order.status());
+                }
+                store.release_fulfillment(id).await?;
+                let advanced = worker.advance(id).await.map_err(|e| anyhow::anyhow!("order {id} was released but not sent: {e}"))?;
+                println!("order #{} ({id}) released: {advanced:?}", order.number);
+            }
+        }
         OrdersCommand::List {
             status,
             limit,

@@ -121,6 +121,8 @@ pub struct Order {
     pub stripe_session_id: Option<String>,
     pub stripe_payment_intent_id: Option<String>,
     pub printful_order_id: Option<i64>,
+    /// Where the buyer wants it sent, as the payment provider collected it (JSON).
+    pub shipping: Option<serde_json::Value>,
     /// When the owner let this order go to Printful while fulfillment was paused.
     pub fulfillment_released_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -5,6 +5,7 @@ mod alerts;
 mod catalog;
 mod inbox;
 mod orders;
+mod reconcile;
 
 use backroom_core::ports::StoreError;
 

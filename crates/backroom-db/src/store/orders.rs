@@ -20,7 +20,7 @@ use crate::retry::TxError;
 
 const ORDER_COLUMNS: &str = "id, number, payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, \
      total_cents, currency, email, stripe_session_id, stripe_payment_intent_id, printful_order_id, created_at, updated_at, \
-     fulfillment_released_at";
+     fulfillment_released_at, shipping";
 
 const ITEM_COLUMNS: &str = "order_id, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id";
 
@@ -510,6 +510,7 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         stripe_payment_intent_id: None,
         printful_order_id: None,
         fulfillment_released_at: None,
+        shipping: None,
         created_at: row.get(1),
         updated_at: row.get(2),
     })
@@ -575,6 +576,7 @@ fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
         created_at: r.get(13),
         updated_at: r.get(14),
         fulfillment_released_at: r.get(15),
+        shipping: r.get(16),
     })
 }
 

@@ -1,0 +1,280 @@
+//! `advance(order)`: whatever a paid order still needs at Printful. A paid order gets exactly
+//! one Printful order (its `external_id` is our order id): it is created as a draft, or, after
+//! a lost response or an OR-13, the existing one is adopted; then it is confirmed. A full
+//! refund cancels a Printful order that is not yet in production, and alerts the owner when it
+//! is. Every step reads before it writes, so running it twice, or after a crash, is harmless.
+
+use backroom_core::machine::{Fulfillment as Stage, Payment, PrintfulStatus};
+use backroom_core::ports::{Applied, ApplyError, NewAlert, OrderStore, Severity, ShipmentRecord};
+use backroom_core::{Cause, Fact, Money, Order, OrderId};
+use backroom_db::Store;
+use backroom_printful::{NewItem, NewOrder, PrintfulClient, PrintfulError, Recipient, Status};
+use backroom_stripe::ShippingDetails;
+
+use crate::alerts::Alerts;
+use crate::worker::ProcessError;
+
+#[derive(Clone)]
+pub struct Fulfiller {
+    pub store: Store,
+    pub printful: PrintfulClient,
+    pub alerts: Alerts,
+    /// `FULFILLMENT_PAUSED`: paid orders wait until released.
+    pub paused: bool,
+}
+
+/// What `advance` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Advanced {
+    /// Nothing to do in this state.
+    Nothing,
+    /// Fulfillment is paused and the order has not been released.
+    Paused,
+    /// The order is at Printful (created or adopted, and confirmed).
+    Submitted { printful_order_id: i64 },
+    /// Refunded before production: canceled at Printful.
+    Canceled { printful_order_id: i64 },
+    /// Something needs the owner; an alert says what.
+    Alerted(String),
+}
+
+impl From<PrintfulError> for ProcessError {
+    fn from(e: PrintfulError) -> Self {
+        ProcessError::Retry(anyhow::Error::new(e))
+    }
+}
+
+impl Fulfiller {
+    /// Does what the order's state still needs at Printful. `known` is the Printful order when
+    /// the caller has just read it (saves a call).
+    pub async fn advance(&self, id: OrderId, known: Option<&backroom_printful::Order>) -> Result<Advanced, ProcessError> {
+        let Some(order) = self.store.order(id).await? else {
+            return Ok(Advanced::Nothing);
+        };
+        let state = order.state;
+        if state.payment == Payment::Refunded {
+            return Box::pin(self.cancel_after_refund(&order, known)).await;
+        }
+        let needs_submit = state.payment == Payment::Paid
+            && !state.amount_mismatch
+            && (state.fulfillment == Stage::None || known.is_some_and(|pf| pf.status == Status::Known(PrintfulStatus::Draft)));
+        if !needs_submit {
+            return Ok(Advanced::Nothing);
+        }
+        if self.paused && order.fulfillment_released_at.is_none() {
+            tracing::info!(order_id = %id, "fulfillment is paused; the order waits to be released");
+            return Ok(Advanced::Paused);
+        }
+        Box::pin(self.submit(&order, known)).await
+    }
+
+    async fn submit(&self, order: &Order, known: Option<&backroom_printful::Order>) -> Result<Advanced, ProcessError> {
+        let external_id = order.id.external_id();
+        // No lookup before the create: a create of an external id Printful already has fails
+        // with OR-13, and that (like a lost answer) is when the existing order is looked up.
+        let pf = match known.cloned() {
+            Some(pf) => pf,
+            None => {
+                let request = match self.new_printful_order(order) {
+                    Ok(r) => r,
+                    Err(problem) => return self.alert_unsubmittable(order, &problem).await,
+                };
+                match self.printful.create_order(&request).await {
+                    Ok(pf) => pf,
+                    Err(e) if e.is_external_id_in_use() || e.is_retryable() => {
+                        // The create may have committed with its answer lost, or a concurrent
+                        // worker made it: adopt the order that exists.
+                        tracing::warn!(order_id = %order.id, error = %e, "create did not answer cleanly; looking the order up");
+                        match self.printful.order_by_external_id(&external_id).await? {
+                            Some(pf) => pf,
+                            None => return Err(e.into()),
+                        }
+                    }
+                    Err(e) => return self.alert_unsubmittable(order, &e.to_string()).await,
+                }
+            }
+        };
+        self.store.set_printful_order_id(order.id, pf.id).await?;
+        let pf = if pf.status == Status::Known(PrintfulStatus::Draft) {
+            match self.printful.confirm_order(pf.id).await {
+                Ok(confirmed) => confirmed,
+                Err(e) => {
+                    // A concurrent confirm may have won; only a draft still needs one.
+                    let now = self.printful.order(pf.id).await?.ok_or_else(|| ProcessError::Retry(anyhow::anyhow!(e.to_string())))?;
+                    if now.status == Status::Known(PrintfulStatus::Draft) {
+                        return Err(e.into());
+                    }
+                    now
+                }
+            }
+        } else {
+            pf
+        };
+        Box::pin(self.apply_printful(order.id, &pf, &Cause::Fulfillment)).await?;
+        Ok(Advanced::Submitted { printful_order_id: pf.id })
+    }
+
+    /// Records what Printful says about the order: its status and its shipments.
+    pub async fn apply_printful(&self, id: OrderId, pf: &backroom_printful::Order, cause: &Cause) -> Result<Option<Applied>, ProcessError> {
+        for s in &pf.shipments {
+            self.store.record_shipment(id, &shipment_record(s)).await?;
+        }
+        let Status::Known(status) = pf.status.clone() else {
+            tracing::warn!(order_id = %id, status = ?pf.status, "Printful reports a status backroom does not know");
+            return Ok(None);
+        };
+        let at = chrono::DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or_else(chrono::Utc::now);
+        match self.store.apply_fact(id, &Fact::Printful { status, at }, cause, None).await {
+            Ok(applied) => {
+                crate::worker::count_transition(&applied);
+                Ok(Some(applied))
+            }
+            Err(ApplyError::Store(e)) => Err(e.into()),
+            Err(ApplyError::NotFound(_)) => Ok(None),
+        }
+    }
+
+    async fn cancel_after_refund(&self, order: &Order, known: Option<&backroom_printful::Order>) -> Result<Advanced, ProcessError> {
+        if order.state.fulfillment == Stage::Canceled {
+            return Ok(Advanced::Nothing);
+        }
+        let pf = match known {
+            Some(pf) => Some(pf.clone()),
+            None => self.printful.order_by_external_id(&order.id.external_id()).await?,
+        };
+        let Some(pf) = pf else {
+            return Ok(Advanced::Nothing);
+        };
+        let cancellable = matches!(
+            pf.status,
+            Status::Known(PrintfulStatus::Draft | PrintfulStatus::Pending | PrintfulStatus::Failed | PrintfulStatus::Onhold)
+        );
+        if pf.status == Status::Known(PrintfulStatus::Canceled) {
+            self.apply_printful(order.id, &pf, &Cause::Fulfillment).await?;
+            return Ok(Advanced::Canceled { printful_order_id: pf.id });
+        }
+        if cancellable {
+            let canceled = self.printful.cancel_order(pf.id).await?;
+            Box::pin(self.apply_printful(order.id, &canceled, &Cause::Fulfillment)).await?;
+            return Ok(Advanced::Canceled { printful_order_id: pf.id });
+        }
+        let message = format!(
+            "Order #{} ({}) was refunded in full, but Printful already has it in production (Printful order {}, status {:?}). \
+             It will still be made and shipped: ask Printful support to stop it, or let it ship.",
+            order.number, order.id, pf.id, pf.status
+        );
+        self.alerts
+            .raise(NewAlert {
+                severity: Severity::Ops,
+                kind: "refunded_in_production".into(),
+                order_id: Some(order.id),
+                dedupe_key: format!("refunded_in_production:{}", order.id),
+                message: message.clone(),
+            })
+            .await?;
+        Ok(Advanced::Alerted(message))
+    }
+
+    async fn alert_unsubmittable(&self, order: &Order, problem: &str) -> Result<Advanced, ProcessError> {
+        let message = format!(
+            "Paid order #{} ({}) could not be sent to Printful: {problem}. Fix it (for example the address or the Printful \
+             variant ids in catalog.toml), then run `backroom reconcile --fix` or wait for the next reconcile.",
+            order.number, order.id
+        );
+        self.alerts
+            .raise(NewAlert {
+                severity: Severity::Ops,
+                kind: "submission_refused".into(),
+                order_id: Some(order.id),
+                dedupe_key: format!("submission_refused:{}", order.id),
+                message: message.clone(),
+            })
+            .await?;
+        Ok(Advanced::Alerted(message))
+    }
+
+    /// The Printful draft for an order: recipient from the collected shipping address, items by
+    /// sync variant with our retail prices.
+    fn new_printful_order(&self, order: &Order) -> Result<NewOrder, String> {
+        let shipping: ShippingDetails = order
+            .shipping
+            .clone()
+            .ok_or("the payment carries no shipping address")
+            .and_then(|v| serde_json::from_value(v).map_err(|_| "the stored shipping address is unreadable"))?;
+        let currency = order.total.currency;
+        Ok(NewOrder {
+            external_id: order.id.external_id(),
+            recipient: Recipient {
+                name: shipping.name,
+                address1: shipping.line1,
+                address2: shipping.line2.filter(|l| !l.is_empty()),
+                city: shipping.city,
+                state_code: shipping.state.filter(|s| !s.is_empty()),
+                country_code: shipping.country,
+                zip: shipping.postal_code,
+                email: order.email.as_ref().map(|e| e.as_str().to_string()),
+                phone: None,
+            },
+            items: order
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| NewItem {
+                    sync_variant_id: item.printful_sync_variant_id,
+                    quantity: item.quantity,
+                    retail_price: decimal(Money::new(item.unit_price, currency)),
+                    name: if item.size.is_empty() { item.name.clone() } else { format!("{} ({})", item.name, item.size) },
+                    external_id: format!("{}-{i}", order.id.external_id()),
+                })
+                .collect(),
+            currency: currency.code().to_string(),
+        })
+    }
+}
+
+/// "28.00" for 2800 EUR cents: Printful takes retail prices as decimal strings.
+fn decimal(m: Money) -> String {
+    let shown = m.to_string();
+    shown.split(' ').next().unwrap_or_default().to_string()
+}
+
+/// The security alert for a Printful order backroom did not make.
+pub fn unknown_printful_order_alert(printful_id: i64, external_id: Option<&str>) -> NewAlert {
+    NewAlert {
+        severity: Severity::Security,
+        kind: "unknown_printful_order".into(),
+        order_id: None,
+        dedupe_key: format!("unknown_printful_order:{printful_id}"),
+        message: format!(
+            "Printful order {printful_id} (external id {external_id:?}) was not made by backroom. If you did not place it \
+             yourself in the Printful dashboard, someone may be using your Printful token: delete the token at \
+             developers.printful.com/tokens, make a new one, and cancel the order at Printful."
+        ),
+    }
+}
+
+pub fn shipment_record(s: &backroom_printful::Shipment) -> ShipmentRecord {
+    ShipmentRecord {
+        provider_shipment_id: s.id,
+        carrier: s.carrier.clone(),
+        service: s.service.clone(),
+        tracking_number: s.tracking_number.clone(),
+        tracking_url: s.tracking_url.clone(),
+        shipped_at: s.shipped_at.and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+        reshipment: s.reshipment,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use backroom_core::{Cents, Currency};
+
+    use super::*;
+
+    #[test]
+    fn retail_prices_are_decimal_strings() {
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(decimal(Money::new(Cents::new(2800).unwrap(), eur)), "28.00");
+        assert_eq!(decimal(Money::new(Cents::new(5).unwrap(), eur)), "0.05");
+    }
+}

@@ -1,0 +1,249 @@
+//! The reconciler: a three-way comparison of Stripe, the database and Printful over a window.
+//! Every discrepancy is reported (and stored with the run); with `fix`, the repairable ones are
+//! repaired through the same code the worker runs; security findings always alert the owner.
+
+use std::collections::HashSet;
+
+use backroom_aws::emf::{self, Metric};
+use backroom_core::ports::{
+    Discrepancy, DiscrepancyKind, NewAlert, OrderFilter, OrderStore, ReconcileRun, ReconcileStore, Severity,
+};
+use backroom_core::machine::{Fulfillment, Payment};
+use backroom_core::{Cause, Money, OrderId, OrderStatus};
+use backroom_printful::Status;
+use chrono::{DateTime, Utc};
+
+use crate::http::STRIPE_EVENT_TYPES;
+use crate::worker::{ProcessError, Worker};
+
+/// How old a paid order must be before "not at Printful" counts (the worker is normally quicker).
+pub const SUBMIT_GRACE: chrono::Duration = chrono::Duration::minutes(5);
+
+#[derive(Clone, Debug, Default)]
+pub struct ReconcileOptions {
+    pub days: u32,
+    pub fix: bool,
+    /// Our public base URL (`WEBHOOK_BASE_URL`): the webhook URLs must point at it.
+    pub webhook_base_url: Option<String>,
+}
+
+pub async fn reconcile(worker: &Worker, options: &ReconcileOptions, now: DateTime<Utc>) -> Result<ReconcileRun, ProcessError> {
+    let started_at = Utc::now();
+    let stripe_calls_before = worker.stripe.calls();
+    let printful = &worker.fulfiller.printful;
+    let printful_calls_before = printful.calls();
+    let since = now - chrono::Duration::days(i64::from(options.days));
+    let mut found: Vec<Discrepancy> = vec![];
+    let cause = Cause::Reconciler;
+
+    // Stripe → database.
+    for listed in worker.stripe.list_checkout_sessions(None, Some(since.timestamp())).await? {
+        let session = listed;
+        let Some(order_id) = session.order_id else {
+            found.push(discrepancy(DiscrepancyKind::UnknownStripeSession, Severity::Security, None, format!(
+                "Stripe session {} carries no order id of backroom", session.id
+            )));
+            continue;
+        };
+        let Some(order) = worker.store.order(order_id).await? else {
+            found.push(discrepancy(DiscrepancyKind::UnknownStripeSession, Severity::Security, Some(order_id), format!(
+                "Stripe session {} names order {order_id}, which backroom does not have", session.id
+            )));
+            continue;
+        };
+        let paid_at_stripe = session.status == backroom_stripe::SessionStatus::Complete && session.payment_status.is_settled();
+        if !paid_at_stripe {
+            continue;
+        }
+        if let (Some(amount), Some(currency)) = (session.amount_total, session.currency) {
+            let paid = Money::new(amount, currency);
+            if paid != order.total {
+                found.push(discrepancy(DiscrepancyKind::AmountMismatch, Severity::Ops, Some(order_id), format!(
+                    "session {} was paid {paid}, the order total is {}", session.id, order.total
+                )));
+            }
+        }
+        if !matches!(order.state.payment, Payment::Paid | Payment::Refunded) {
+            let mut d = discrepancy(DiscrepancyKind::MissingOrder, Severity::Ops, Some(order_id), format!(
+                "session {} is paid but the order is {}", session.id, order.status()
+            ));
+            if options.fix {
+                let full = worker.stripe.checkout_session(&session.id).await?;
+                Box::pin(worker.apply_session(&full, "checkout.session.completed", &cause, None)).await?;
+                d.repaired = true;
+            }
+            found.push(d);
+        }
+    }
+
+    // Database → Printful: paid but not submitted.
+    for order in worker.store.orders(&OrderFilter { status: Some(OrderStatus::Paid), limit: Some(1000) }).await? {
+        if order.state.fulfillment != Fulfillment::None || now - order.updated_at < SUBMIT_GRACE {
+            continue;
+        }
+        let mut d = discrepancy(DiscrepancyKind::NotSubmitted, Severity::Ops, Some(order.id), format!(
+            "order #{} is paid since {} but not at Printful", order.number, order.updated_at.format("%Y-%m-%d %H:%M UTC")
+        ));
+        if options.fix {
+            let advanced = Box::pin(worker.fulfiller.advance(order.id, None)).await?;
+            d.repaired = matches!(advanced, crate::fulfillment::Advanced::Submitted { .. });
+        }
+        found.push(d);
+    }
+
+    // Printful → database.
+    let mut offset = 0;
+    loop {
+        let page = printful.list_orders(None, offset, 100).await?;
+        let count = page.orders.len() as u32;
+        let mut older = false;
+        for pf in page.orders {
+            if pf.created < since.timestamp() {
+                older = true;
+                continue;
+            }
+            let ours = pf.external_id.as_deref().and_then(|e| OrderId::parse(e).ok());
+            let order = match ours {
+                Some(id) => worker.store.order(id).await?,
+                None => None,
+            };
+            let Some(order) = order else {
+                found.push(discrepancy(DiscrepancyKind::UnknownPrintfulOrder, Severity::Security, None, format!(
+                    "Printful order {} (external id {:?}) was not made by backroom", pf.id, pf.external_id
+                )));
+                continue;
+            };
+            let Status::Known(status) = pf.status.clone() else { continue };
+            let at = DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or(now);
+            if let backroom_core::Decision::Apply(_) =
+                order.state.decide(order.total, &backroom_core::Fact::Printful { status, at })
+            {
+                let mut d = discrepancy(DiscrepancyKind::StatusBehind, Severity::Ops, Some(order.id), format!(
+                    "Printful has order #{} as {:?}, backroom as {}", order.number, pf.status, order.status()
+                ));
+                if options.fix {
+                    Box::pin(worker.fulfiller.apply_printful(order.id, &pf, &cause)).await?;
+                    d.repaired = true;
+                }
+                found.push(d);
+            }
+        }
+        offset += count;
+        if count < 100 || older || offset >= page.total {
+            break;
+        }
+    }
+
+    // Webhook configuration at both providers.
+    found.extend(Box::pin(check_webhooks(worker, options)).await?);
+
+    for d in found.iter().filter(|d| d.severity == Severity::Security || d.kind == DiscrepancyKind::WebhookMisconfigured) {
+        worker
+            .alerts
+            .raise(NewAlert {
+                severity: d.severity,
+                kind: d.kind.as_str().into(),
+                order_id: d.order_id,
+                dedupe_key: format!("reconcile:{}:{}", d.kind.as_str(), d.detail),
+                message: format!("The reconciler found: {}. {}", d.detail, next_step(d.kind)),
+            })
+            .await?;
+    }
+    emf::count(Metric::ReconcileDiscrepancies, found.len() as u64);
+    let run = ReconcileRun {
+        started_at,
+        finished_at: Utc::now(),
+        window_days: options.days,
+        fix: options.fix,
+        discrepancies: found,
+        stripe_calls: worker.stripe.calls() - stripe_calls_before,
+        printful_calls: printful.calls() - printful_calls_before,
+    };
+    worker.store.record_run(&run).await?;
+    Ok(run)
+}
+
+fn discrepancy(kind: DiscrepancyKind, severity: Severity, order_id: Option<OrderId>, detail: String) -> Discrepancy {
+    Discrepancy { kind, severity, order_id, detail, repaired: false }
+}
+
+fn next_step(kind: DiscrepancyKind) -> &'static str {
+    match kind {
+        DiscrepancyKind::UnknownStripeSession => {
+            "If you did not create it yourself, someone may be using your Stripe secret key: roll it in the Stripe dashboard now."
+        }
+        DiscrepancyKind::UnknownPrintfulOrder => {
+            "If you did not place it yourself, someone may be using your Printful token: delete it at developers.printful.com/tokens and make a new one."
+        }
+        DiscrepancyKind::WebhookMisconfigured => {
+            "Run `backroom setup webhooks` to put the webhooks back; if you did not change them, treat your keys as stolen and roll them."
+        }
+        _ => "Run `backroom reconcile --fix` to repair it.",
+    }
+}
+
+async fn check_webhooks(worker: &Worker, options: &ReconcileOptions) -> Result<Vec<Discrepancy>, ProcessError> {
+    let mut found = vec![];
+    let base = options.webhook_base_url.as_deref().map(|b| b.trim_end_matches('/'));
+    let endpoints = worker.stripe.list_webhook_endpoints().await?;
+    let wanted: HashSet<&str> = STRIPE_EVENT_TYPES.iter().copied().collect();
+    let ours: Vec<_> = endpoints
+        .iter()
+        .filter(|e| base.is_none_or(|b| e.url == format!("{b}/webhooks/stripe")))
+        .collect();
+    let good = ours.iter().any(|e| {
+        let events: HashSet<&str> = e.enabled_events.iter().map(String::as_str).collect();
+        e.enabled && (events.contains("*") || wanted.is_subset(&events))
+    });
+    if !good {
+        let detail = match ours.first() {
+            None => "no Stripe webhook endpoint points at backroom".to_string(),
+            Some(e) if !e.enabled => format!("the Stripe webhook endpoint {} is disabled", e.id),
+            Some(e) => format!("the Stripe webhook endpoint {} is not subscribed to every event type backroom needs", e.id),
+        };
+        found.push(discrepancy(DiscrepancyKind::WebhookMisconfigured, Severity::Ops, None, detail));
+    }
+    let config = worker.fulfiller.printful.webhook_config().await?;
+    let printful_ok = match (&config.url, base) {
+        (Some(url), Some(b)) => url.starts_with(&format!("{b}/webhooks/printful/")),
+        (Some(url), None) => url.contains("/webhooks/printful/"),
+        (None, _) => false,
+    };
+    if !printful_ok {
+        found.push(discrepancy(
+            DiscrepancyKind::WebhookMisconfigured,
+            Severity::Security,
+            None,
+            format!("Printful's webhook URL is {:?}, not backroom's", config.url),
+        ));
+    }
+    Ok(found)
+}
+
+/// The report as a table for a terminal.
+pub fn table(run: &ReconcileRun) -> String {
+    let mut out = format!(
+        "reconcile over {} days{}: {} discrepancies ({} Stripe calls, {} Printful calls)\n",
+        run.window_days,
+        if run.fix { " with --fix" } else { "" },
+        run.discrepancies.len(),
+        run.stripe_calls,
+        run.printful_calls
+    );
+    if run.discrepancies.is_empty() {
+        out.push_str("everything agrees\n");
+        return out;
+    }
+    out.push_str(&format!("{:<24} {:<9} {:<36} {:<9} DETAIL\n", "KIND", "SEVERITY", "ORDER", "REPAIRED"));
+    for d in &run.discrepancies {
+        out.push_str(&format!(
+            "{:<24} {:<9} {:<36} {:<9} {}\n",
+            d.kind.as_str(),
+            d.severity.as_str(),
+            d.order_id.map(|o| o.to_string()).unwrap_or_else(|| "-".into()),
+            if d.repaired { "yes" } else { "no" },
+            d.detail
+        ));
+    }
+    out
+}

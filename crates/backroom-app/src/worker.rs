@@ -1,0 +1,429 @@
+//! The event worker: takes provider events off the queue, re-reads the object from the
+//! provider (a webhook body is never trusted) and applies what it read to the order.
+
+use backroom_core::ports::{
+    Applied, ApplyError, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, QueueMessage, Severity,
+};
+use backroom_core::{Cause, Fact, OrderId, OrderStatus};
+use backroom_db::Store;
+use backroom_stripe::webhook::{Envelope, parse_envelope};
+use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClient, StripeError};
+
+use backroom_aws::emf::Metric;
+
+use crate::alerts::Alerts;
+use crate::fulfillment::{Advanced, Fulfiller};
+
+/// What the worker needs.
+#[derive(Clone)]
+pub struct Worker {
+    pub store: Store,
+    pub stripe: StripeClient,
+    pub alerts: Alerts,
+    pub fulfiller: Fulfiller,
+}
+
+/// One message of a batch; `None` when it could not be read as one of ours.
+#[derive(Clone, Debug)]
+pub struct BatchItem {
+    pub message_id: String,
+    pub message: Option<QueueMessage>,
+}
+
+/// What processing a message came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied(Applied),
+    /// Processed with nothing to change on an order (an alert, a payment still pending…).
+    Done(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Worth another try (the provider or the database failed): the message is failed and comes
+    /// back after its visibility timeout, and goes to the dead-letter queue after five tries.
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+    /// Can never succeed (a message that is not ours): failed, so it ends in the dead-letter
+    /// queue where the owner can look at it.
+    #[error("{0}")]
+    Poison(String),
+}
+
+impl From<StripeError> for ProcessError {
+    fn from(e: StripeError) -> Self {
+        ProcessError::Retry(anyhow::Error::new(e))
+    }
+}
+
+impl From<backroom_core::ports::StoreError> for ProcessError {
+    fn from(e: backroom_core::ports::StoreError) -> Self {
+        ProcessError::Retry(e.0)
+    }
+}
+
+impl Worker {
+    /// Processes a batch and returns the ids of the messages that failed (SQS partial batch
+    /// response): only those come back.
+    pub async fn process_batch(&self, items: Vec<BatchItem>) -> Vec<String> {
+        let mut failed = vec![];
+        let total = items.len();
+        for item in items {
+            let span = tracing::info_span!("message", message_id = %item.message_id);
+            let _enter = span.enter();
+            let result = match &item.message {
+                // Boxed: the processing future is large, and a batch holds one per message.
+                Some(m) => Box::pin(self.process(m)).await,
+                None => Err(ProcessError::Poison("the message lacks backroom's attributes".into())),
+            };
+            match result {
+                Ok(outcome) => tracing::info!(?outcome, "processed"),
+                Err(e) => {
+                    tracing::error!(error = %e, "processing failed");
+                    failed.push(item.message_id);
+                }
+            }
+        }
+        backroom_aws::emf::emit(&[
+            (Metric::EventsProcessed, (total - failed.len()) as f64),
+            (Metric::ProcessingFailures, failed.len() as f64),
+        ]);
+        failed
+    }
+
+    pub async fn process(&self, m: &QueueMessage) -> Result<Outcome, ProcessError> {
+        match m.source {
+            EventSource::Stripe => self.process_stripe(m).await,
+            EventSource::Printful => Box::pin(self.process_printful(m)).await,
+        }
+    }
+
+    async fn process_stripe(&self, m: &QueueMessage) -> Result<Outcome, ProcessError> {
+        let envelope = parse_envelope(m.body.as_bytes()).map_err(|e| ProcessError::Poison(e.to_string()))?;
+        let claim = EventClaim { source: EventSource::Stripe, event_id: envelope.id.clone(), event_type: envelope.event_type.clone() };
+        if self.store.is_processed(EventSource::Stripe, &envelope.id).await? {
+            return Ok(Outcome::Applied(Applied::AlreadyProcessed));
+        }
+        match envelope.event_type.as_str() {
+            t if t.starts_with("checkout.session.") => Box::pin(self.checkout_session_event(&envelope, &claim)).await,
+            "charge.refunded" => Box::pin(self.charge_refunded(&envelope, &claim)).await,
+            "charge.dispute.created" => Box::pin(self.dispute_created(&envelope, &claim)).await,
+            other => {
+                self.store.claim(&claim).await?;
+                Ok(Outcome::Done(format!("ignored event type {other}")))
+            }
+        }
+    }
+
+    /// Applies what the session says now, whatever the event's type: a late `expired` for a
+    /// session that was paid still ends as paid.
+    async fn checkout_session_event(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
+        let session = self.stripe.checkout_session(&envelope.object_id).await?;
+        Box::pin(self.apply_session(&session, &envelope.event_type, &Cause::StripeEvent(envelope.id.clone()), Some(claim))).await
+    }
+
+    /// Brings the session's order up to date with the session (the worker after an event, and
+    /// the catch-up job when events are too old to list).
+    pub async fn apply_session(
+        &self,
+        session: &CheckoutSession,
+        event_type: &str,
+        cause: &Cause,
+        claim: Option<&EventClaim>,
+    ) -> Result<Outcome, ProcessError> {
+        let Some(order_id) = session.order_id else {
+            return self.foreign_session(session, claim).await;
+        };
+        let fact = match (session.status, session.payment_status) {
+            (SessionStatus::Complete, PaymentStatus::Paid | PaymentStatus::NoPaymentRequired) => {
+                let (Some(amount), Some(currency)) = (session.amount_total, session.currency) else {
+                    return Err(ProcessError::Poison(format!("paid session {} has no amount", session.id)));
+                };
+                if self.store.order(order_id).await?.is_some() {
+                    self.store.record_payment_details(order_id, &payment_details(session)).await?;
+                }
+                Fact::PaymentSucceeded { amount, currency }
+            }
+            (SessionStatus::Complete, PaymentStatus::Unpaid) if event_type == "checkout.session.async_payment_failed" => {
+                Fact::PaymentFailed
+            }
+            (SessionStatus::Complete, PaymentStatus::Unpaid) | (SessionStatus::Open, _) => {
+                if let Some(claim) = claim {
+                    self.store.claim(claim).await?;
+                }
+                return Ok(Outcome::Done(format!("order {order_id}: the payment is not settled yet")));
+            }
+            (SessionStatus::Expired, _) => Fact::SessionExpired,
+        };
+        let applied = Box::pin(self.apply(order_id, &fact, cause, claim)).await?;
+        Box::pin(self.advance(order_id)).await?;
+        if let Outcome::Applied(Applied::Transitioned(t)) = &applied {
+            if t.to == OrderStatus::NeedsAttention && t.state.amount_mismatch {
+                self.alerts
+                    .raise(NewAlert {
+                        severity: Severity::Ops,
+                        kind: "amount_mismatch".into(),
+                        order_id: Some(order_id),
+                        dedupe_key: format!("amount_mismatch:{order_id}"),
+                        message: format!(
+                            "Order {order_id} was {}. It will not be sent to print. Check the payment in the Stripe dashboard \
+                             (session {}), then refund it or fix the order.",
+                            t.detail, session.id
+                        ),
+                    })
+                    .await?;
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn apply(&self, order_id: OrderId, fact: &Fact, cause: &Cause, claim: Option<&EventClaim>) -> Result<Outcome, ProcessError> {
+        match self.store.apply_fact(order_id, fact, cause, claim).await {
+            Ok(applied) => {
+                count_transition(&applied);
+                Ok(Outcome::Applied(applied))
+            }
+            Err(ApplyError::Store(e)) => Err(e.into()),
+            Err(ApplyError::NotFound(id)) => {
+                self.alerts
+                    .raise(NewAlert {
+                        severity: Severity::Security,
+                        kind: "unknown_order".into(),
+                        order_id: Some(id),
+                        dedupe_key: format!("unknown_order:{id}"),
+                        message: format!(
+                            "A Stripe payment ({cause}) names order {id}, which backroom does not have. If you did not make \
+                             this payment through your shop, someone may be using your Stripe key: roll it in the Stripe \
+                             dashboard."
+                        ),
+                    })
+                    .await?;
+                if let Some(claim) = claim {
+                    self.store.claim(claim).await?;
+                }
+                Ok(Outcome::Done(format!("order {id} is unknown")))
+            }
+        }
+    }
+
+    /// A session no order of ours made: somebody else is using the Stripe key.
+    async fn foreign_session(&self, session: &CheckoutSession, claim: Option<&EventClaim>) -> Result<Outcome, ProcessError> {
+        self.alerts
+            .raise(NewAlert {
+                severity: Severity::Security,
+                kind: "unknown_stripe_session".into(),
+                order_id: None,
+                dedupe_key: format!("unknown_stripe_session:{}", session.id),
+                message: format!(
+                    "Stripe checkout session {} was not made by backroom (it carries no order id). If you did not create it \
+                     yourself, someone may be using your Stripe secret key: roll the key in the Stripe dashboard now.",
+                    session.id
+                ),
+            })
+            .await?;
+        if let Some(claim) = claim {
+            self.store.claim(claim).await?;
+        }
+        Ok(Outcome::Done(format!("session {} is not ours", session.id)))
+    }
+
+    async fn charge_refunded(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
+        let charge = self.stripe.charge(&envelope.object_id).await?;
+        let order = match &charge.payment_intent {
+            Some(pi) => self.store.order_by_payment_intent(pi).await?,
+            None => None,
+        };
+        let Some(order) = order else {
+            self.alerts
+                .raise(NewAlert {
+                    severity: Severity::Security,
+                    kind: "unknown_charge".into(),
+                    order_id: None,
+                    dedupe_key: format!("unknown_charge:{}", charge.id),
+                    message: format!(
+                        "Stripe refunded charge {}, which belongs to no order of backroom. If you do not know this charge, \
+                         someone may be using your Stripe key: roll it in the Stripe dashboard.",
+                        charge.id
+                    ),
+                })
+                .await?;
+            self.store.claim(claim).await?;
+            return Ok(Outcome::Done(format!("charge {} is not ours", charge.id)));
+        };
+        if charge.currency != order.currency() {
+            return Err(ProcessError::Poison(format!(
+                "charge {} is in {} but order {} is in {}",
+                charge.id,
+                charge.currency,
+                order.id,
+                order.currency()
+            )));
+        }
+        let cause = Cause::StripeEvent(envelope.id.clone());
+        let applied = Box::pin(self.apply(order.id, &Fact::Refunded { amount_refunded: charge.amount_refunded }, &cause, Some(claim))).await?;
+        Box::pin(self.advance(order.id)).await?;
+        Ok(applied)
+    }
+
+    /// Brings Printful up to date with the order (submit, or cancel after a refund). Level
+    /// triggered: it runs after every event of the order, and again from the catch-up jobs.
+    pub async fn advance(&self, id: OrderId) -> Result<Advanced, ProcessError> {
+        let advanced = Box::pin(self.fulfiller.advance(id, None)).await?;
+        tracing::info!(order_id = %id, ?advanced, "advanced");
+        Ok(advanced)
+    }
+
+    async fn dispute_created(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
+        let dispute = self.stripe.dispute(&envelope.object_id).await?;
+        let order = match &dispute.payment_intent {
+            Some(pi) => self.store.order_by_payment_intent(pi).await?,
+            None => None,
+        };
+        let amount = backroom_core::Money::new(dispute.amount, dispute.currency);
+        let message = match &order {
+            Some(order) => {
+                let timeline = self.store.timeline(order.id).await?;
+                let history: Vec<String> = timeline
+                    .iter()
+                    .map(|e| format!("{} {} ({})", e.at.format("%Y-%m-%d %H:%M"), e.to, e.detail))
+                    .collect();
+                format!(
+                    "The buyer of order #{} ({}) opened a dispute for {amount} (reason: {}). Answer it in the Stripe dashboard \
+                     with the order's history and tracking before the deadline. History: {}",
+                    order.number,
+                    order.id,
+                    dispute.reason,
+                    history.join("; ")
+                )
+            }
+            None => format!(
+                "A dispute for {amount} (reason: {}) was opened on charge {}, which belongs to no order of backroom. Look at it in \
+                 the Stripe dashboard.",
+                dispute.reason, dispute.charge
+            ),
+        };
+        self.alerts
+            .raise(NewAlert {
+                severity: Severity::Ops,
+                kind: "dispute".into(),
+                order_id: order.as_ref().map(|o| o.id),
+                dedupe_key: format!("dispute:{}", dispute.id),
+                message,
+            })
+            .await?;
+        self.store.claim(claim).await?;
+        Ok(Outcome::Done(format!("dispute {} reported", dispute.id)))
+    }
+}
+
+/// The owner's order metrics, counted where the transitions happen.
+pub fn count_transition(applied: &Applied) {
+    let Applied::Transitioned(t) = applied else { return };
+    let metric = match t.to {
+        OrderStatus::Paid => Metric::OrdersPaid,
+        OrderStatus::Submitted => Metric::OrdersSubmitted,
+        OrderStatus::Shipped => Metric::OrdersShipped,
+        _ => return,
+    };
+    if t.from != t.to {
+        backroom_aws::emf::count(metric, 1);
+    }
+}
+
+fn payment_details(session: &CheckoutSession) -> PaymentDetails {
+    PaymentDetails {
+        payment_intent_id: session.payment_intent.clone(),
+        email: session.customer_email.as_deref().and_then(|e| backroom_core::Email::parse(e).ok()),
+        shipping: session.shipping.as_ref().and_then(|s| serde_json::to_value(s).ok()),
+    }
+}
+
+
+impl Worker {
+    /// A Printful webhook is only a hint: the order is read again from Printful by its
+    /// external id, and what Printful says now is applied.
+    async fn process_printful(&self, m: &QueueMessage) -> Result<Outcome, ProcessError> {
+        let event = backroom_printful::webhook::parse_event(m.body.as_bytes()).map_err(|e| ProcessError::Poison(e.to_string()))?;
+        let claim = EventClaim { source: EventSource::Printful, event_id: m.event_id.clone(), event_type: event.event_type.clone() };
+        if self.store.is_processed(EventSource::Printful, &m.event_id).await? {
+            return Ok(Outcome::Applied(Applied::AlreadyProcessed));
+        }
+        let printful = &self.fulfiller.printful;
+        let pf = match (&event.external_id, event.order_id) {
+            (Some(ext), _) if !ext.is_empty() => printful.order_by_external_id(ext).await?,
+            (_, Some(id)) => printful.order(id).await?,
+            _ => None,
+        };
+        let Some(pf) = pf else {
+            self.store.claim(&claim).await?;
+            return Ok(Outcome::Done(format!("Printful has no order for event {}", m.event_id)));
+        };
+        let ours = pf.external_id.as_deref().and_then(|e| OrderId::parse(e).ok());
+        let known = match ours {
+            Some(id) => self.store.order(id).await?,
+            None => None,
+        };
+        let Some(order) = known else {
+            self.alerts
+                .raise(crate::fulfillment::unknown_printful_order_alert(pf.id, pf.external_id.as_deref()))
+                .await?;
+            self.store.claim(&claim).await?;
+            return Ok(Outcome::Done(format!("Printful order {} is not ours", pf.id)));
+        };
+        self.store.set_printful_order_id(order.id, pf.id).await?;
+        let applied = Box::pin(self.fulfiller.apply_printful(order.id, &pf, &Cause::PrintfulEvent(m.event_id.clone()))).await?;
+        if let Some(Applied::Transitioned(t)) = &applied {
+            self.alert_on_printful_trouble(&order, t.to, event.reason.as_deref(), pf.id).await?;
+        }
+        Box::pin(self.fulfiller.advance(order.id, Some(&pf))).await?;
+        self.store.claim(&claim).await?;
+        Ok(Outcome::Applied(applied.unwrap_or(Applied::Refused(backroom_core::Refusal::Duplicate { current: order.status() }))))
+    }
+
+    async fn alert_on_printful_trouble(
+        &self,
+        order: &backroom_core::Order,
+        status: OrderStatus,
+        reason: Option<&str>,
+        printful_id: i64,
+    ) -> Result<(), ProcessError> {
+        let reason = reason.map(|r| format!(" Printful says: {r}.")).unwrap_or_default();
+        let (kind, message) = match status {
+            OrderStatus::OnHold => (
+                "printful_on_hold",
+                format!(
+                    "Printful put order #{} ({}) on hold.{reason} Open Printful order {printful_id} in the Printful dashboard \
+                     and resolve the hold; backroom follows when it moves on.",
+                    order.number, order.id
+                ),
+            ),
+            OrderStatus::Canceled => (
+                "printful_canceled",
+                format!(
+                    "Printful canceled order #{} ({}).{reason} The buyer paid: refund them in the Stripe dashboard, or place \
+                     the order again.",
+                    order.number, order.id
+                ),
+            ),
+            OrderStatus::NeedsAttention => (
+                "printful_failed",
+                format!(
+                    "Printful could not fulfil order #{} ({}).{reason} Fix it in the Printful dashboard (order {printful_id}) \
+                     and submit it again.",
+                    order.number, order.id
+                ),
+            ),
+            _ => return Ok(()),
+        };
+        self.alerts
+            .raise(NewAlert {
+                severity: Severity::Ops,
+                kind: kind.into(),
+                order_id: Some(order.id),
+                dedupe_key: format!("{kind}:{}", order.id),
+                message,
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,233 @@
+//! TestApp: the shop wired as in production, on a fresh database, with the Stripe simulator,
+//! the in-process queue and the worker, and verbs for the stories the tests tell.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use backroom_app::alerts::Alerts;
+use backroom_app::checkout::CheckoutSettings;
+use backroom_app::http::{self, Ingest, Shop};
+use backroom_app::queue::LocalQueue;
+use backroom_app::worker::{BatchItem, Worker};
+use backroom_app::Queue;
+use backroom_core::ports::{CatalogStore, OrderStore};
+use backroom_core::{Catalog, Order, OrderId};
+use backroom_db::{Db, DbConfig, Store};
+use backroom_app::fulfillment::Fulfiller;
+use backroom_printful::{PrintfulClient, PrintfulSettings};
+use backroom_sim::printful::{PrintfulSim, PrintfulSimConfig};
+use backroom_sim::stripe::{StripeSim, StripeSimConfig};
+use backroom_stripe::webhook::WebhookVerifier;
+use backroom_stripe::{StripeClient, StripeSettings};
+use backroom_testkit::TestDatabase;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const WEBHOOK_SECRET: &str = "whsec_backroom_tests";
+pub const PRINTFUL_TOKEN: &str = "printful-webhook-token-for-tests-0123456789";
+pub const PRINTFUL_SECRET_HEX: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+pub const ORIGIN: &str = "https://shop.example";
+
+pub struct TestApp {
+    pub db: TestDatabase,
+    pub store: Store,
+    pub sim: StripeSim,
+    pub stripe: StripeClient,
+    pub printful_sim: PrintfulSim,
+    pub printful: PrintfulClient,
+    pub queue: LocalQueue,
+    pub worker: Worker,
+    pub router: Router,
+    /// Where the app listens, for the simulator's webhooks.
+    pub base: String,
+}
+
+pub struct Options {
+    pub duplicate_deliveries: u32,
+    pub fulfillment_paused: bool,
+    /// The Printful client's timeout; short when a test makes the simulator drop a response.
+    pub printful_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { duplicate_deliveries: 0, fulfillment_paused: false, printful_timeout: Duration::from_secs(5) }
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        TestApp::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> TestApp {
+        let db = TestDatabase::new().await;
+        let store = Store::new(Db::new(DbConfig::Url(db.url.clone().into()), 8));
+        let catalog = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog.toml")).unwrap();
+        store.sync_catalog(&Catalog::from_toml(&catalog).unwrap()).await.unwrap();
+
+        let (sim, api_base) = StripeSim::serve_loopback(StripeSimConfig {
+            webhook_secret: WEBHOOK_SECRET.into(),
+            duplicate_deliveries: options.duplicate_deliveries,
+            delivery_delay: Duration::ZERO,
+            max_delivery_attempts: 8,
+            ..StripeSimConfig::default()
+        })
+        .await;
+        let stripe = stripe_client(&api_base);
+        let (printful_sim, printful_base) = PrintfulSim::serve_loopback(PrintfulSimConfig {
+            webhook_secret_hex: Some(PRINTFUL_SECRET_HEX.into()),
+            drop_delay: options.printful_timeout * 3,
+            ..PrintfulSimConfig::default()
+        })
+        .await;
+        let printful = PrintfulClient::new(PrintfulSettings {
+            api_base: Some(printful_base),
+            timeout: options.printful_timeout,
+            max_retries: 8,
+            max_backoff: Duration::from_secs(30),
+            ..PrintfulSettings::new("printful-api-token".to_string().into())
+        })
+        .unwrap();
+        let queue = LocalQueue::new(Duration::from_millis(200), 5);
+        let shop = Shop {
+            store: store.clone(),
+            stripe: stripe.clone(),
+            checkout: CheckoutSettings {
+                storefront_origin: ORIGIN.into(),
+                shipping_countries: vec!["DE".into(), "FR".into()],
+                shipping_rate_ids: vec![],
+            },
+        };
+        let ingest = Ingest {
+            stripe_verifier: Some(WebhookVerifier::new(vec![WEBHOOK_SECRET.to_string().into()], false)),
+            printful_token: Some(PRINTFUL_TOKEN.to_string().into()),
+            printful_secret: Some(PRINTFUL_SECRET_HEX.to_string().into()),
+            queue: Queue::Local(queue.clone()),
+        };
+        let router = http::shop_routes(Arc::new(shop)).merge(http::webhook_routes(Arc::new(ingest)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let served = router.clone();
+        tokio::spawn(async move { axum::serve(listener, served).await });
+        sim.set_webhook_url(Some(format!("{base}/webhooks/stripe")));
+        printful_sim.set_webhook_url(Some(format!("{base}/webhooks/printful/{PRINTFUL_TOKEN}")));
+        let alerts = Alerts::console(store.clone());
+        let fulfiller = Fulfiller {
+            store: store.clone(),
+            printful: printful.clone(),
+            alerts: alerts.clone(),
+            paused: options.fulfillment_paused,
+        };
+        let worker = Worker { store: store.clone(), stripe: stripe.clone(), alerts, fulfiller };
+        TestApp { db, store, sim, stripe, printful_sim, printful, queue, worker, router, base }
+    }
+
+    /// One request through the router, as API Gateway would hand it over.
+    pub async fn request(&self, method: &str, path: &str, content_type: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let response = self.router.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        (status, value)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.request("POST", path, Some("application/json"), body.to_string()).await
+    }
+
+    /// Checks out and returns the order id and the Stripe session id.
+    pub async fn checkout(&self, items: &[(&str, u32)]) -> (OrderId, String) {
+        let items: Vec<Value> = items.iter().map(|(sku, q)| serde_json::json!({"sku": sku, "quantity": q})).collect();
+        let (status, body) = self.post_json("/checkout", &serde_json::json!({"items": items, "email": "buyer@example.com"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let order_id = OrderId::parse(body["order_id"].as_str().unwrap()).unwrap();
+        let session = self.order(order_id).await.stripe_session_id.expect("the session is recorded on the order");
+        assert!(body["checkout_url"].as_str().unwrap().ends_with(&format!("/sim/stripe/checkout/{session}")), "{body}");
+        (order_id, session)
+    }
+
+    pub async fn order(&self, id: OrderId) -> Order {
+        self.store.order(id).await.unwrap().expect("the order exists")
+    }
+
+    /// Waits until the queue holds at least `n` messages (webhooks arrive on their own task).
+    pub async fn wait_for_queue(&self, n: usize) {
+        for _ in 0..500 {
+            if self.queue.depth() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the queue never reached {n} messages (has {})", self.queue.depth());
+    }
+
+    /// Runs the worker until the queue has nothing visible; returns the ids that failed.
+    pub async fn drain(&self) -> Vec<String> {
+        let mut failed_all = vec![];
+        loop {
+            let received = self.queue.receive(10);
+            if received.is_empty() {
+                return failed_all;
+            }
+            let items =
+                received.iter().map(|r| BatchItem { message_id: r.message_id.clone(), message: Some(r.message.clone()) }).collect();
+            let failed = self.worker.process_batch(items).await;
+            for r in &received {
+                if !failed.contains(&r.message_id) {
+                    self.queue.delete(&r.message_id, r.receipt);
+                }
+            }
+            if !failed.is_empty() {
+                return failed;
+            }
+            failed_all.extend(failed);
+        }
+    }
+
+    /// Pays the order's session on the simulator and processes the webhook (and whatever
+    /// Printful sends back when the order reaches it).
+    pub async fn pay(&self, order: OrderId) {
+        let session = self.order(order).await.stripe_session_id.unwrap();
+        self.sim.pay(&session, true).await.unwrap();
+        self.wait_for_queue(1).await;
+        assert!(self.drain().await.is_empty());
+        self.settle().await;
+    }
+
+    /// Lets webhooks in flight arrive and processes everything queued.
+    pub async fn settle(&self) {
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(self.drain().await.is_empty(), "a message failed");
+        }
+    }
+
+    /// Moves the order one step at the Printful simulator and processes the webhooks.
+    pub async fn advance_at_printful(&self, order: OrderId) {
+        self.printful_sim.advance(&order.external_id()).await.unwrap();
+        self.settle().await;
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.db.connect().await.query_one(sql, &[]).await.unwrap().get(0)
+    }
+}
+
+pub fn stripe_client(api_base: &str) -> StripeClient {
+    StripeClient::new(StripeSettings {
+        secret_key: "sk_test_backroom".to_string().into(),
+        api_base: Some(api_base.to_string()),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap()
+}

@@ -1,0 +1,438 @@
+//! `backroom dev`: the whole shop on 127.0.0.1, offline and with no keys. PostgreSQL from the
+//! machine's binaries (kept in the data dir), the Stripe and Printful simulators mounted on the
+//! same server (unless real keys are set), the in-process queue feeding the very batch handler
+//! of the event-worker function, the catch-up jobs on a timer and the reconciler at start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use backroom_app::alerts::Alerts;
+use backroom_app::checkout::CheckoutSettings;
+use backroom_app::fulfillment::Fulfiller;
+use backroom_app::http::{Ingest, OrderStatusView, Shop};
+use backroom_app::queue::LocalQueue;
+use backroom_app::reconcile::ReconcileOptions;
+use backroom_app::worker::{BatchItem, Worker};
+use backroom_app::{Config, Queue, catchup, http, reconcile, watchdog};
+use backroom_core::Catalog;
+use backroom_core::ports::{AlertStore, CatalogStore, OrderFilter, OrderStore, ReconcileStore};
+use backroom_db::{Db, DbConfig, Store, migrate};
+use backroom_printful::{PrintfulClient, PrintfulSettings};
+use backroom_sim::printful::{PrintfulSim, PrintfulSimConfig};
+use backroom_sim::stripe::{StripeSim, StripeSimConfig};
+use backroom_stripe::webhook::WebhookVerifier;
+use backroom_stripe::{StripeClient, StripeSettings};
+use backroom_testkit::{Cluster, ClusterConfig};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The webhook secret the simulator signs with and the route accepts when
+/// `STRIPE_WEBHOOK_SECRETS` is unset. Not a secret: it only ever guards a loopback server.
+pub const DEV_WEBHOOK_SECRET: &str = "whsec_backroom_dev_0123456789abcdef";
+pub const DEV_STRIPE_KEY: &str = "sk_test_backroom_dev";
+pub const DEV_PRINTFUL_TOKEN: &str = "backroom-dev-printful-token";
+pub const DEV_PRINTFUL_WEBHOOK_TOKEN: &str = "backroom-dev-printful-webhook-token";
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct DevArgs {
+    /// The port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// Where the database and the dev server's address are kept between runs.
+    #[arg(long, default_value = ".backroom")]
+    pub data_dir: PathBuf,
+    /// Start over: delete the data dir's database first.
+    #[arg(long)]
+    pub fresh: bool,
+    /// The catalog applied at start.
+    #[arg(long, default_value = "catalog.toml")]
+    pub catalog: PathBuf,
+    /// Seconds between catch-up runs.
+    #[arg(long, default_value_t = 60)]
+    pub catchup_every: u64,
+}
+
+/// What a running `backroom dev` records in its data dir, so other CLI verbs reach the same
+/// database and simulators.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DevFile {
+    pub url: String,
+    pub database_url: String,
+    pub stripe_api_base: Option<String>,
+    pub printful_api_base: Option<String>,
+    pub pid: u32,
+}
+
+pub const DEV_FILE: &str = "dev.json";
+
+impl DevFile {
+    pub fn read(data_dir: &Path) -> Option<DevFile> {
+        let text = std::fs::read_to_string(data_dir.join(DEV_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+struct Running {
+    store: Store,
+    queue: LocalQueue,
+    worker: Worker,
+}
+
+pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let data_dir = absolute(&args.data_dir)?;
+    if args.fresh && data_dir.exists() {
+        if let Ok(cluster) = Cluster::start(ClusterConfig::persistent(&data_dir)) {
+            let _ = cluster.stop();
+        }
+        std::fs::remove_dir_all(&data_dir).with_context(|| format!("cannot remove {}", data_dir.display()))?;
+    }
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+
+    let (database_url, cluster) = match &config.database {
+        Some(DbConfig::Url(url)) => (secrecy::ExposeSecret::expose_secret(url).to_string(), None),
+        Some(DbConfig::Dsql(_)) => bail!("backroom dev runs on a local PostgreSQL: unset DSQL_ENDPOINT or set DATABASE_URL"),
+        None => {
+            let dir = data_dir.clone();
+            let cluster = tokio::task::spawn_blocking(move || Cluster::start(ClusterConfig::persistent(dir))).await??;
+            create_database(&cluster, "backroom").await?;
+            (cluster.connection_string("backroom"), Some(cluster))
+        }
+    };
+    let db_config = DbConfig::Url(SecretString::from(database_url.clone()));
+    let conn = backroom_db::connect::connect(&db_config).await?;
+    let report = migrate::run_embedded(&conn.client).await?;
+    drop(conn);
+    let store = Store::new(Db::new(db_config, 8));
+    let catalog_text = std::fs::read_to_string(&args.catalog).with_context(|| format!("cannot read {}", args.catalog.display()))?;
+    let catalog = Catalog::from_toml(&catalog_text).with_context(|| format!("{} is not valid", args.catalog.display()))?;
+    store.sync_catalog(&catalog).await?;
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{} (is another backroom dev running?)", args.port))?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+    let webhook_secret = config
+        .stripe_webhook_secrets
+        .first()
+        .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string())
+        .unwrap_or_else(|| DEV_WEBHOOK_SECRET.to_string());
+    let secrets = if config.stripe_webhook_secrets.is_empty() {
+        vec![SecretString::from(DEV_WEBHOOK_SECRET.to_string())]
+    } else {
+        config.stripe_webhook_secrets.clone()
+    };
+
+    let mut router = Router::new();
+    let (stripe, stripe_api_base) = match &config.stripe_secret_key {
+        Some(key) => {
+            let client = StripeClient::new(StripeSettings { secret_key: key.clone(), api_base: config.stripe_api_base.clone(), timeout: Duration::from_secs(10) })?;
+            (client, config.stripe_api_base.clone())
+        }
+        None => {
+            let sim = StripeSim::new(StripeSimConfig {
+                public_base: base.clone(),
+                webhook_url: Some(format!("{base}/webhooks/stripe")),
+                webhook_secret: webhook_secret.clone(),
+                // The simulated account outlives a restart (or a kill -9) of backroom dev.
+                state_file: Some(data_dir.join("stripe-sim.json")),
+                ..StripeSimConfig::default()
+            });
+            router = router.nest("/sim/stripe", sim.router());
+            let api = format!("{base}/sim/stripe");
+            let client = StripeClient::new(StripeSettings {
+                secret_key: SecretString::from(DEV_STRIPE_KEY.to_string()),
+                api_base: Some(api.clone()),
+                timeout: Duration::from_secs(10),
+            })?;
+            (client, Some(api))
+        }
+    };
+    let printful_webhook_token = config
+        .printful_webhook_token
+        .clone()
+        .unwrap_or_else(|| SecretString::from(DEV_PRINTFUL_WEBHOOK_TOKEN.to_string()));
+    let (printful, printful_api_base) = match &config.printful_token {
+        Some(token) => {
+            let settings = PrintfulSettings {
+                store_id: config.printful_store_id.clone(),
+                api_base: config.printful_api_base.clone(),
+                ..PrintfulSettings::new(token.clone())
+            };
+            (PrintfulClient::new(settings)?, config.printful_api_base.clone())
+        }
+        None => {
+            let sim = PrintfulSim::new(PrintfulSimConfig {
+                public_base: base.clone(),
+                webhook_url: Some(format!("{base}/webhooks/printful/{}", secrecy::ExposeSecret::expose_secret(&printful_webhook_token))),
+                ..PrintfulSimConfig::default()
+            });
+            router = router.nest("/sim/printful", sim.router());
+            let api = format!("{base}/sim/printful");
+            let settings =
+                PrintfulSettings { api_base: Some(api.clone()), ..PrintfulSettings::new(SecretString::from(DEV_PRINTFUL_TOKEN.to_string())) };
+            (PrintfulClient::new(settings)?, Some(api))
+        }
+    };
+
+    let queue = LocalQueue::new(Duration::from_secs(5), 5);
+    let alerts = Alerts::console(store.clone());
+    let fulfiller = Fulfiller { store: store.clone(), printful, alerts: alerts.clone(), paused: config.fulfillment_paused };
+    let worker = Worker { store: store.clone(), stripe: stripe.clone(), alerts, fulfiller };
+    let shop = Shop {
+        store: store.clone(),
+        stripe,
+        checkout: CheckoutSettings {
+            storefront_origin: config.storefront_origin.clone().unwrap_or_else(|| base.clone()),
+            shipping_countries: config.shipping_countries.clone(),
+            shipping_rate_ids: config.stripe_shipping_rates.clone(),
+        },
+    };
+    let ingest = Ingest {
+        stripe_verifier: Some(WebhookVerifier::new(secrets, config.stripe_livemode())),
+        printful_token: Some(printful_webhook_token.clone()),
+        printful_secret: config.printful_webhook_secret.clone(),
+        queue: Queue::Local(queue.clone()),
+    };
+    let running = Arc::new(Running { store: store.clone(), queue: queue.clone(), worker: worker.clone() });
+    let router = router
+        .merge(http::shop_routes(Arc::new(shop)))
+        .merge(http::webhook_routes(Arc::new(ingest)))
+        .merge(admin_routes(running.clone()))
+        .merge(static_routes());
+
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+    let file = DevFile {
+        url: base.clone(),
+        database_url: database_url.clone(),
+        stripe_api_base: stripe_api_base.clone(),
+        printful_api_base: printful_api_base.clone(),
+        pid: std::process::id(),
+    };
+    std::fs::write(data_dir.join(DEV_FILE), serde_json::to_string_pretty(&file)?)?;
+
+    tokio::spawn(work_queue(running.clone()));
+    println!("backroom dev is ready in {:.1} s ({report})", started.elapsed().as_secs_f64());
+    println!("  storefront:        {base}/");
+    println!("  owner page:        {base}/admin");
+    println!("  health:            {base}/health");
+    println!("  Stripe webhook:    {base}/webhooks/stripe");
+    println!("  Printful webhook:  {base}/webhooks/printful/<token>");
+    match &config.stripe_secret_key {
+        Some(_) => println!("  Stripe: real API. Forward its webhooks with: stripe listen --forward-to {base}/webhooks/stripe"),
+        None => println!("  Stripe: simulator at {base}/sim/stripe (webhook secret {DEV_WEBHOOK_SECRET})"),
+    }
+    match &config.printful_token {
+        Some(_) => println!("  Printful: real API"),
+        None => println!("  Printful: simulator at {base}/sim/printful"),
+    }
+    println!("  database:          {}", if cluster.is_some() { format!("PostgreSQL in {}", data_dir.join("pg").display()) } else { "DATABASE_URL".into() });
+
+    // The reconciler runs once at start, then the catch-up jobs on their timer.
+    let options = ReconcileOptions { days: 30, fix: true, webhook_base_url: Some(base.clone()) };
+    match reconcile::reconcile(&worker, &options, chrono::Utc::now()).await {
+        Ok(run) => print!("{}", reconcile::table(&run)),
+        Err(e) => eprintln!("the reconciler failed at start: {e}"),
+    }
+    tokio::spawn(catch_up_forever(running.clone(), Duration::from_secs(args.catchup_every.max(1))));
+
+    let result = server.await?;
+    if let Some(cluster) = cluster {
+        let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
+    }
+    let _ = std::fs::remove_file(data_dir.join(DEV_FILE));
+    result.context("the server stopped")?;
+    Ok(())
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
+}
+
+async fn create_database(cluster: &Cluster, name: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(&cluster.connection_string("postgres"), tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+    if !exists {
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    println!("backroom dev is stopping");
+}
+
+/// The event-worker's batch handler, fed from the in-process queue.
+async fn work_queue(running: Arc<Running>) {
+    loop {
+        let received = running.queue.receive(10);
+        if received.is_empty() {
+            running.queue.wait(Duration::from_secs(1)).await;
+            continue;
+        }
+        let items = received.iter().map(|r| BatchItem { message_id: r.message_id.clone(), message: Some(r.message.clone()) }).collect();
+        let failed = running.worker.process_batch(items).await;
+        for r in &received {
+            if !failed.contains(&r.message_id) {
+                running.queue.delete(&r.message_id, r.receipt);
+            }
+        }
+    }
+}
+
+async fn catch_up_forever(running: Arc<Running>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        catch_up_once(&running.worker).await;
+    }
+}
+
+/// One round of both catch-up jobs and the watchdog, as the scheduled functions run them.
+pub async fn catch_up_once(worker: &Worker) {
+    match catchup::catch_up_stripe(worker, chrono::Utc::now()).await {
+        Ok(r) if r.recovered > 0 => println!("Stripe catch-up recovered {} event(s) whose webhooks were lost", r.recovered),
+        Ok(_) => {}
+        Err(e) => eprintln!("Stripe catch-up failed: {e}"),
+    }
+    if let Err(e) = catchup::catch_up_printful(worker, Duration::ZERO).await {
+        eprintln!("Printful catch-up failed: {e}");
+    }
+    if let Err(e) = watchdog::watchdog(&worker.store, &worker.alerts, &watchdog::Deadlines::default(), chrono::Utc::now()).await {
+        eprintln!("the watchdog failed: {e}");
+    }
+}
+
+/// The storefront and the owner page, from the repo's `web/` directory.
+fn static_routes() -> Router {
+    let dir = web_dir();
+    Router::new()
+        .route_service("/admin", tower_http::services::ServeFile::new(dir.join("admin/index.html")))
+        .fallback_service(tower_http::services::ServeDir::new(dir))
+}
+
+fn web_dir() -> PathBuf {
+    let local = PathBuf::from("web");
+    if local.join("index.html").exists() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"))
+}
+
+fn admin_routes(running: Arc<Running>) -> Router {
+    Router::new()
+        .route("/admin/api/orders", get(admin_orders))
+        .route("/admin/api/alerts", get(admin_alerts))
+        .route("/admin/api/dlq", get(admin_dlq))
+        .route("/admin/api/dlq/redrive", post(admin_redrive))
+        .route("/admin/api/reconcile", get(admin_reconcile))
+        .route("/admin/api/orders/{order_id}", get(admin_order))
+        .with_state(running)
+}
+
+/// The owner page is for the machine's own user: loopback callers only.
+fn loopback(addr: &SocketAddr) -> Result<(), Response> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err((StatusCode::FORBIDDEN, axum::Json(json!({"error": {"code": "forbidden", "message": "the owner page is loopback only"}})))
+            .into_response())
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": {"code": "internal_error", "message": e.to_string()}}))).into_response()
+}
+
+async fn admin_orders(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Err(denied) = loopback(&addr) {
+        return denied;
+    }
+    match r.store.orders(&OrderFilter { status: None, limit: Some(500) }).await {
+        Ok(orders) => axum::Json(json!({ "orders": orders.iter().map(|o| json!({
+            "order_id": o.id, "number": o.number, "status": o.status(),
+            "total": {"amount": o.total.amount.get(), "currency": o.total.currency.code()},
+            "email": o.email.as_ref().map(|e| e.as_str()), "created_at": o.created_at, "updated_at": o.updated_at,
+        })).collect::<Vec<_>>() }))
+        .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn admin_order(
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    State(r): State<Arc<Running>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    if let Err(denied) = loopback(&addr) {
+        return denied;
+    }
+    let Ok(id) = backroom_core::OrderId::parse(&id) else {
+        return (StatusCode::BAD_REQUEST, "bad order id").into_response();
+    };
+    let (Ok(Some(order)), Ok(timeline), Ok(shipments)) = (r.store.order(id).await, r.store.timeline(id).await, r.store.shipments(id).await) else {
+        return (StatusCode::NOT_FOUND, "no such order").into_response();
+    };
+    axum::Json(OrderStatusView::of(&order, &timeline, &shipments)).into_response()
+}
+
+async fn admin_alerts(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Err(denied) = loopback(&addr) {
+        return denied;
+    }
+    match r.store.alerts(200).await {
+        Ok(alerts) => axum::Json(json!({ "alerts": alerts })).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn admin_dlq(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Err(denied) = loopback(&addr) {
+        return denied;
+    }
+    let messages: Vec<_> = r
+        .queue
+        .dead_letters()
+        .iter()
+        .map(|d| json!({ "message_id": d.message_id, "source": d.message.source.as_str(), "event_id": d.message.event_id,
+            "event_type": d.message.event_type, "receive_count": d.receive_count }))
+        .collect();
+    axum::Json(json!({ "messages": messages })).into_response()
+}
+
+async fn admin_redrive(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Err(denied) = loopback(&addr) {
+        return denied;
+    }
+    axum::Json(json!({ "redriven": r.queue.redrive() })).into_response()
+}
+
+async fn admin_reconcile(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Err(denied) = loopback(&addr) {
+        return denied;
+    }
+    match r.store.last_run().await {
+        Ok(run) => axum::Json(json!({ "run": run })).into_response(),
+        Err(e) => internal(e),
+    }
+}

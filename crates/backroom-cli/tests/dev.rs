@@ -1,0 +1,179 @@
+//! `backroom dev` as a newcomer runs it: a child process on a free port with its own data dir,
+//! a purchase over HTTP through the simulators, a restart, and a kill -9 mid-way.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Dev {
+    child: Child,
+    url: String,
+}
+
+impl Dev {
+    /// Starts `backroom dev` and waits for it to say it is ready.
+    fn start(data_dir: &Path) -> Dev {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_backroom"))
+            .args(["dev", "--port", "0", "--catchup-every", "2", "--data-dir"])
+            .arg(data_dir)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+            .env_remove("DATABASE_URL")
+            .env_remove("STRIPE_SECRET_KEY")
+            .env_remove("PRINTFUL_TOKEN")
+            .env("BACKROOM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("[dev] {line}");
+                let _ = tx.send(line);
+            }
+        });
+        let began = Instant::now();
+        let mut url = None;
+        while began.elapsed() < Duration::from_secs(90) {
+            let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+            if let Some(rest) = line.trim().strip_prefix("storefront:") {
+                url = Some(rest.trim().trim_end_matches('/').to_string());
+            }
+            if line.contains("reconcile over") || line.contains("the reconciler failed") {
+                break;
+            }
+        }
+        let url = url.expect("backroom dev printed its storefront URL");
+        println!("backroom dev ready in {:.2} s at {url}", began.elapsed().as_secs_f64());
+        Dev { child, url }
+    }
+
+    fn stop(mut self) {
+        // SIGTERM: a graceful stop.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+
+    fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn data_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("backroom-dev-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // As root the database runs as the postgres user, who must be able to reach the dir.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn get(c: &reqwest::Client, url: &str) -> (u16, Value) {
+    let r = c.get(url).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null))
+}
+
+async fn post(c: &reqwest::Client, url: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = c.post(url);
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b.to_string());
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null))
+}
+
+/// Polls the order until `done` says so.
+async fn wait_for(c: &reqwest::Client, dev: &Dev, order_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let began = Instant::now();
+    loop {
+        let (status, order) = get(c, &format!("{}/orders/{order_id}", dev.url)).await;
+        if status == 200 && done(&order) {
+            return order;
+        }
+        assert!(began.elapsed() < Duration::from_secs(60), "the order never became {what}: {order}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn buy_two(c: &reqwest::Client, dev: &Dev) -> (String, String) {
+    let (status, catalog) = get(c, &format!("{}/catalog", dev.url)).await;
+    assert_eq!(status, 200);
+    assert_eq!(catalog["products"].as_array().unwrap().len(), 5);
+    let (status, created) = post(
+        c,
+        &format!("{}/checkout", dev.url),
+        Some(json!({"items": [{"sku": "HARBOUR-TEE-L", "quantity": 1}, {"sku": "GULL-TOTE", "quantity": 1}], "email": "ann@example.com"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let order_id = created["order_id"].as_str().unwrap().to_string();
+    let checkout_url = created["checkout_url"].as_str().unwrap().to_string();
+    assert!(checkout_url.starts_with(&format!("{}/sim/stripe/checkout/", dev.url)), "{checkout_url}");
+    let page = c.get(&checkout_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Harbour Tee") && page.contains("Gull Tote"), "the pay page shows the order");
+    (order_id, checkout_url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_ships_and_survives_a_restart() {
+    let dir = data_dir("purchase");
+    let c = client();
+    let dev = Dev::start(&dir);
+    let (order_id, checkout_url) = buy_two(&c, &dev).await;
+    let (status, _) = post(&c, &format!("{checkout_url}/pay"), None).await;
+    assert!(status == 303 || status == 200, "paying answered {status}");
+    let order = wait_for(&c, &dev, &order_id, "submitted", |o| o["status"] == "submitted").await;
+    assert_eq!(order["total"], json!({"amount": 5000, "currency": "EUR"}));
+    let external = order_id.replace('-', "");
+    for step in ["in_production", "shipped"] {
+        let (status, reply) = post(&c, &format!("{}/sim/printful/orders/@{external}/advance", dev.url), None).await;
+        assert_eq!(status, 200, "{reply}");
+        wait_for(&c, &dev, &order_id, step, |o| o["status"] == step).await;
+    }
+    let shipped = wait_for(&c, &dev, &order_id, "tracked", |o| o["tracking"].as_array().is_some_and(|t| !t.is_empty())).await;
+    assert!(shipped["tracking"][0]["url"].as_str().unwrap().starts_with("http"));
+    dev.stop();
+
+    let dev = Dev::start(&dir);
+    let (status, order) = get(&c, &format!("{}/orders/{order_id}", dev.url)).await;
+    assert_eq!(status, 200);
+    assert_eq!(order["status"], "shipped", "the order is still there after a restart");
+    dev.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_processing_loses_nothing() {
+    let dir = data_dir("kill");
+    let c = client();
+    let dev = Dev::start(&dir);
+    let (order_id, checkout_url) = buy_two(&c, &dev).await;
+    let (status, _) = post(&c, &format!("{checkout_url}/pay"), None).await;
+    assert!(status == 303 || status == 200);
+    // No waiting: the webhook is on its way or in the in-process queue when the process dies.
+    dev.kill9();
+    let dev = Dev::start(&dir);
+    let order = wait_for(&c, &dev, &order_id, "submitted", |o| o["status"] == "submitted").await;
+    assert_eq!(order["items"].as_array().unwrap().len(), 2);
+    dev.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,578 @@
+//! Checks on `template.yaml` that cfn-lint cannot make, because they are about this project:
+//! every function has its crate and every crate its function, every queue redrives to a
+//! dead-letter queue, every alarm tells someone, no secret is written in the template, every
+//! function logs to its own log group with a retention, the worker reports partial batch
+//! failures, the public routes are the documented ones, and each role holds only what its
+//! function needs. The last test runs cfn-lint itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_norway::Value;
+
+/// The crates whose functions never touch the database.
+const WEBHOOK_CRATES: [&str; 2] = ["stripe-webhook", "printful-webhook"];
+/// The crates whose functions raise alerts on SNS.
+const ALERTING_CRATES: [&str; 4] = ["event-worker", "stripe-catchup", "printful-catchup", "reconciler"];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root")
+}
+
+fn template() -> Value {
+    let path = workspace().join("template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// The resources of a type, by logical id.
+fn resources<'a>(t: &'a Value, kind: &str) -> BTreeMap<String, &'a Value> {
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources is a mapping")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(id, r)| (id.as_str().expect("logical ids are strings").to_string(), r))
+        .collect()
+}
+
+/// An intrinsic function in either form: the short tag (`!Ref X`) or the long key (`Ref: X`).
+fn intrinsic(v: &Value) -> Option<(&str, &Value)> {
+    match v {
+        Value::Tagged(t) => {
+            let name = t.tag.to_string();
+            Some((short_name(name.trim_start_matches('!')), &t.value))
+        }
+        Value::Mapping(m) if m.len() == 1 => {
+            let (k, inner) = m.iter().next()?;
+            let k = k.as_str()?;
+            (k == "Ref" || k.starts_with("Fn::")).then(|| (short_name(k.trim_start_matches("Fn::")), inner))
+        }
+        _ => None,
+    }
+}
+
+fn short_name(name: &str) -> &'static str {
+    match name {
+        "Ref" => "Ref",
+        "GetAtt" => "GetAtt",
+        "Sub" => "Sub",
+        "If" => "If",
+        "Join" => "Join",
+        _ => "other",
+    }
+}
+
+/// The logical id that `!Ref X` or `!GetAtt X.Attr` points at.
+fn target(v: &Value) -> Option<String> {
+    match intrinsic(v)? {
+        ("Ref", inner) => inner.as_str().map(str::to_string),
+        ("GetAtt", Value::String(s)) => s.split('.').next().map(str::to_string),
+        ("GetAtt", Value::Sequence(parts)) => parts.first()?.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Each function's crate directory name (`lambdas/<name>`), by logical id.
+fn functions(t: &Value) -> BTreeMap<String, (String, &Value)> {
+    resources(t, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, f)| {
+            let uri = f["Properties"]["CodeUri"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id} has no CodeUri string"));
+            let name = uri
+                .trim_end_matches('/')
+                .strip_prefix("lambdas/")
+                .unwrap_or(uri)
+                .to_string();
+            (id, (name, f))
+        })
+        .collect()
+}
+
+/// A function property, or the Globals one when the function does not set it.
+fn property<'a>(t: &'a Value, f: &'a Value, key: &str) -> Option<&'a Value> {
+    f["Properties"].get(key).or_else(|| t["Globals"]["Function"].get(key))
+}
+
+#[test]
+fn every_function_has_a_crate_and_every_crate_a_function() {
+    let t = template();
+    let mut problems = vec![];
+    let mut declared = BTreeSet::new();
+    for (id, (name, f)) in functions(&t) {
+        let uri = f["Properties"]["CodeUri"].as_str().unwrap_or_default();
+        if !uri.starts_with("lambdas/") {
+            problems.push(format!("{id}: CodeUri {uri:?} is not a crate directory under lambdas/"));
+        }
+        if f["Metadata"]["BuildMethod"].as_str() != Some("rust-cargolambda") {
+            problems.push(format!("{id}: Metadata.BuildMethod is not rust-cargolambda"));
+        }
+        // cargo-lambda builds the binary named after the crate into `bootstrap`.
+        let manifest = workspace().join("lambdas").join(&name).join("Cargo.toml");
+        match std::fs::read_to_string(&manifest) {
+            Ok(text) if text.contains(&format!("name = \"{name}\"")) => {}
+            Ok(_) => problems.push(format!(
+                "{id}: {} does not name its package {name:?}",
+                manifest.display()
+            )),
+            Err(_) => problems.push(format!(
+                "{id}: lambdas/{name} has no Cargo.toml (the crate does not exist)"
+            )),
+        }
+        declared.insert(name);
+    }
+    let lambdas = std::fs::read_dir(workspace().join("lambdas")).expect("lambdas/ exists");
+    for entry in lambdas {
+        let path = entry.expect("a directory entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if path.join("Cargo.toml").is_file() && !declared.contains(&name) {
+            problems.push(format!(
+                "lambdas/{name} is a crate that no AWS::Serverless::Function deploys"
+            ));
+        }
+    }
+    for (key, want) in [("Runtime", "provided.al2023"), ("Handler", "bootstrap")] {
+        if t["Globals"]["Function"][key].as_str() != Some(want) {
+            problems.push(format!("Globals.Function.{key} is not {want}"));
+        }
+    }
+    if t["Globals"]["Function"]["Architectures"] != Value::Sequence(vec![Value::from("arm64")]) {
+        problems.push("Globals.Function.Architectures is not [arm64]".into());
+    }
+    assert!(
+        problems.is_empty(),
+        "functions and crates disagree:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn queues_that_are_not_dead_letter_queues_redrive_after_five_receives() {
+    let t = template();
+    let queues = resources(&t, "AWS::SQS::Queue");
+    let dead_letter: BTreeSet<String> = queues
+        .values()
+        .filter_map(|q| target(&q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]))
+        .collect();
+    assert!(!dead_letter.is_empty(), "no queue has a dead-letter queue");
+    for (id, q) in &queues {
+        let props = &q["Properties"];
+        if dead_letter.contains(id) {
+            assert_eq!(
+                props["MessageRetentionPeriod"].as_u64(),
+                Some(14 * 24 * 3600),
+                "{id}: a DLQ keeps 14 days"
+            );
+            continue;
+        }
+        let redrive = &props["RedrivePolicy"];
+        assert_eq!(
+            redrive["maxReceiveCount"].as_u64(),
+            Some(5),
+            "{id}: RedrivePolicy.maxReceiveCount must be 5"
+        );
+        let dlq = target(&redrive["deadLetterTargetArn"]);
+        assert!(
+            dlq.as_ref().is_some_and(|d| queues.contains_key(d)),
+            "{id}: the dead-letter target {dlq:?} is not a queue of this template"
+        );
+    }
+    // Lambda's guidance: the visibility timeout is at least 6x the consuming function's timeout.
+    for (id, (_, f)) in functions(&t) {
+        let timeout = property(&t, f, "Timeout").and_then(Value::as_u64).expect("a timeout");
+        for event in f["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            if event["Type"].as_str() != Some("SQS") {
+                continue;
+            }
+            let queue = target(&event["Properties"]["Queue"]).expect("the SQS event names a queue of this template");
+            let visibility = queues[&queue]["Properties"]["VisibilityTimeout"].as_u64().unwrap_or(30);
+            assert!(
+                visibility >= 6 * timeout,
+                "{queue}: VisibilityTimeout {visibility} s is less than 6x {id}'s timeout of {timeout} s"
+            );
+        }
+    }
+}
+
+#[test]
+fn alarms_have_actions_and_stay_within_ten() {
+    let t = template();
+    let alarms = resources(&t, "AWS::CloudWatch::Alarm");
+    let topics = resources(&t, "AWS::SNS::Topic");
+    assert!(!alarms.is_empty(), "no alarm at all");
+    assert!(
+        alarms.len() <= 10,
+        "{} alarms: at most 10 stay in CloudWatch's free tier",
+        alarms.len()
+    );
+    for (id, alarm) in &alarms {
+        let actions = alarm["Properties"]["AlarmActions"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!actions.is_empty(), "{id} has no AlarmActions: nobody would hear it");
+        for action in &actions {
+            let topic = target(action);
+            assert!(
+                topic.as_ref().is_some_and(|tp| topics.contains_key(tp)),
+                "{id}: action {action:?} is not one of this template's SNS topics"
+            );
+        }
+        // Metric math would count several alarm metrics; each alarm watches exactly one.
+        assert!(alarm["Properties"].get("Metrics").is_none(), "{id} uses metric math");
+    }
+}
+
+/// Where a string looks like a secret: a Stripe key or webhook secret, or a long random token.
+fn secret_in(s: &str) -> Option<String> {
+    for prefix in ["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"] {
+        if s.contains(prefix) {
+            return Some(format!("contains {prefix}"));
+        }
+    }
+    let runs = |allowed: fn(char) -> bool| -> Vec<String> {
+        s.split(|c: char| !allowed(c))
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    if let Some(run) = runs(|c| c.is_ascii_hexdigit()).into_iter().find(|r| r.len() >= 32) {
+        return Some(format!("holds a {}-character hex token", run.len()));
+    }
+    let base64 = |c: char| c.is_ascii_alphanumeric() || "+/=_-".contains(c);
+    let random = |r: &String| {
+        r.len() >= 40 && r.chars().any(|c| c.is_ascii_digit()) && r.chars().any(|c| c.is_ascii_alphabetic())
+    };
+    runs(base64)
+        .into_iter()
+        .find(random)
+        .map(|run| format!("holds a {}-character token", run.len()))
+}
+
+fn strings<'a>(v: &'a Value, path: String, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        Value::String(s) => out.push((path, s)),
+        Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                strings(item, format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Mapping(m) => {
+            for (k, item) in m {
+                let key = k.as_str().map(str::to_string).unwrap_or_else(|| format!("{k:?}"));
+                strings(item, format!("{path}.{key}"), out);
+            }
+        }
+        Value::Tagged(tagged) => strings(&tagged.value, format!("{path}{}", tagged.tag), out),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_secret_detector_finds_secrets_and_passes_names() {
+    for secret in [
+        "sk_live_51Habc",
+        "whsec_abc",
+        "token 0123456789abcdef0123456789abcdef",
+        "c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2g9PQ",
+    ] {
+        assert!(secret_in(secret).is_some(), "{secret:?} was not taken for a secret");
+    }
+    for harmless in [
+        "/backroom/stripe/webhook-secrets",
+        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${StripeSecretKeyParam}",
+        "/aws/lambda/${AWS::StackName}-printful-catchup",
+        "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/webhooks/printful/<PRINTFUL_WEBHOOK_TOKEN>",
+    ] {
+        assert_eq!(secret_in(harmless), None, "{harmless:?} was taken for a secret");
+    }
+}
+
+#[test]
+fn no_secret_is_written_in_the_template() {
+    let t = template();
+    let mut all = vec![];
+    strings(&t, String::new(), &mut all);
+    let found: Vec<String> = all
+        .iter()
+        .filter_map(|(path, s)| secret_in(s).map(|why| format!("{path}: {why}")))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "secret-looking values in template.yaml:\n  {}",
+        found.join("\n  ")
+    );
+
+    // Parameters that concern secrets hold SSM parameter NAMES, never values.
+    let parameters = t["Parameters"].as_mapping().expect("Parameters");
+    for (name, p) in parameters {
+        let name = name.as_str().unwrap_or_default();
+        assert!(
+            !(p.get("NoEcho").is_some() && p.get("Default").is_some()),
+            "{name}: a NoEcho parameter with a default is a secret in the template"
+        );
+        let secretish = ["Secret", "Token", "Key"].iter().any(|w| name.contains(w));
+        if !secretish {
+            continue;
+        }
+        assert!(
+            name.ends_with("Param"),
+            "{name} looks like a secret: pass the SSM parameter name as {name}Param"
+        );
+        let default = p["Default"].as_str().unwrap_or_default();
+        assert!(
+            default.is_empty() || default.starts_with('/'),
+            "{name}: default {default:?} is not an SSM parameter name"
+        );
+    }
+
+    // Environment variables about secrets carry the parameter name (`*_PARAM`), from a parameter.
+    for (id, (_, f)) in functions(&t) {
+        let Some(vars) = f["Properties"]["Environment"]["Variables"].as_mapping() else {
+            continue;
+        };
+        for (var, value) in vars {
+            let var = var.as_str().unwrap_or_default();
+            if !["SECRET", "TOKEN", "KEY"].iter().any(|w| var.contains(w)) {
+                continue;
+            }
+            assert!(
+                var.ends_with("_PARAM"),
+                "{id}: {var} would hold a secret in plain configuration"
+            );
+            let from_parameter = match intrinsic(value) {
+                Some(("Ref", _)) => true,
+                Some(("If", Value::Sequence(branches))) => branches.iter().skip(1).all(|b| intrinsic(b).is_some()),
+                _ => false,
+            };
+            assert!(from_parameter, "{id}: {var} is not taken from a template parameter");
+        }
+    }
+}
+
+#[test]
+fn every_function_logs_json_to_its_own_log_group_with_a_retention() {
+    let t = template();
+    let groups = resources(&t, "AWS::Logs::LogGroup");
+    let mut used = BTreeSet::new();
+    for (id, (_, f)) in functions(&t) {
+        let group = target(&f["Properties"]["LoggingConfig"]["LogGroup"])
+            .unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup does not point at a log group of this template"));
+        let retention = groups
+            .get(&group)
+            .and_then(|g| g["Properties"]["RetentionInDays"].as_u64());
+        assert_eq!(retention, Some(14), "{id}: log group {group} must keep logs 14 days");
+        assert!(
+            used.insert(group.clone()),
+            "{id}: log group {group} is shared with another function"
+        );
+        let format = f["Properties"]["LoggingConfig"]
+            .get("LogFormat")
+            .or_else(|| t["Globals"]["Function"]["LoggingConfig"].get("LogFormat"));
+        assert_eq!(format.and_then(Value::as_str), Some("JSON"), "{id}: logs are not JSON");
+    }
+}
+
+#[test]
+fn the_worker_reports_partial_failures_with_at_most_two_batches() {
+    let t = template();
+    let all = functions(&t);
+    let (id, (_, worker)) = all
+        .iter()
+        .find(|(_, (name, _))| name == "event-worker")
+        .expect("an event-worker function");
+    let sqs: Vec<&Value> = worker["Properties"]["Events"]
+        .as_mapping()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter(|e| e["Type"].as_str() == Some("SQS"))
+        .collect();
+    assert_eq!(sqs.len(), 1, "{id} has one SQS event source");
+    let props = &sqs[0]["Properties"];
+    let types = props["FunctionResponseTypes"]
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        types.contains(&Value::from("ReportBatchItemFailures")),
+        "{id} must report partial batch failures"
+    );
+    assert_eq!(
+        props["ScalingConfig"]["MaximumConcurrency"].as_u64(),
+        Some(2),
+        "{id}: MaximumConcurrency"
+    );
+    assert_eq!(props["BatchSize"].as_u64(), Some(10), "{id}: BatchSize");
+}
+
+#[test]
+fn public_routes_are_the_documented_ones() {
+    let t = template();
+    let mut routes = BTreeSet::new();
+    for (_, (name, f)) in functions(&t) {
+        for event in f["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let p = &event["Properties"];
+                let method = p["Method"].as_str().unwrap_or_default().to_uppercase();
+                routes.insert((method, p["Path"].as_str().unwrap_or_default().to_string(), name.clone()));
+            }
+        }
+    }
+    let want: BTreeSet<(String, String, String)> = [
+        ("GET", "/catalog", "checkout-api"),
+        ("POST", "/checkout", "checkout-api"),
+        ("GET", "/orders/{order_id}", "checkout-api"),
+        ("GET", "/health", "checkout-api"),
+        ("POST", "/webhooks/stripe", "stripe-webhook"),
+        ("POST", "/webhooks/printful/{token}", "printful-webhook"),
+    ]
+    .into_iter()
+    .map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string()))
+    .collect();
+    assert_eq!(routes, want);
+}
+
+/// Every (action, resource target) a role's inline policies allow.
+fn grants(role: &Value) -> Vec<(String, Value)> {
+    let mut out = vec![];
+    for policy in role["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        for statement in policy["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+            let actions = match &statement["Action"] {
+                Value::Sequence(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                a => vec![a.as_str().unwrap_or_default().to_string()],
+            };
+            let resources = match &statement["Resource"] {
+                Value::Sequence(r) => r.clone(),
+                r => vec![r.clone()],
+            };
+            for action in &actions {
+                for resource in &resources {
+                    out.push((action.clone(), resource.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn each_role_holds_only_what_its_function_needs() {
+    let t = template();
+    let roles = resources(&t, "AWS::IAM::Role");
+    for (id, (name, f)) in functions(&t) {
+        let role_id = target(&f["Properties"]["Role"]).unwrap_or_else(|| panic!("{id} has no role of this template"));
+        let granted = grants(roles[&role_id]);
+        for (action, resource) in &granted {
+            assert!(!action.contains('*'), "{role_id}: wildcard action {action}");
+            assert_ne!(resource.as_str(), Some("*"), "{role_id}: {action} on every resource");
+            assert_ne!(
+                action, "dsql:DbConnectAdmin",
+                "{role_id}: only the deploy connects as admin"
+            );
+        }
+        let has = |wanted: &str| granted.iter().any(|(a, _)| a == wanted);
+        let webhook = WEBHOOK_CRATES.contains(&name.as_str());
+        assert_eq!(
+            has("dsql:DbConnect"),
+            !webhook,
+            "{role_id}: dsql:DbConnect is for the database functions"
+        );
+        assert_eq!(
+            has("sqs:SendMessage"),
+            webhook,
+            "{role_id}: sqs:SendMessage is for the webhook functions"
+        );
+        assert_eq!(
+            has("sns:Publish"),
+            ALERTING_CRATES.contains(&name.as_str()),
+            "{role_id}: sns:Publish"
+        );
+        assert!(has("ssm:GetParameter"), "{role_id}: reads its secrets from SSM");
+        // SSM reads are of this function's own parameters only: each one it is told about.
+        let told: BTreeSet<String> = f["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.as_str().is_some_and(|k| k.ends_with("_PARAM")))
+            .filter_map(|(_, v)| {
+                let mut s = vec![];
+                strings(v, String::new(), &mut s);
+                s.into_iter().map(|(_, s)| s.to_string()).find(|s| s.ends_with("Param"))
+            })
+            .collect();
+        let readable: BTreeSet<String> = granted
+            .iter()
+            .filter(|(a, _)| a == "ssm:GetParameter")
+            .flat_map(|(_, r)| {
+                let mut s = vec![];
+                strings(r, String::new(), &mut s);
+                s.into_iter().filter_map(|(_, s)| {
+                    s.split("parameter${")
+                        .nth(1)
+                        .map(|p| p.trim_end_matches('}').to_string())
+                })
+            })
+            .collect();
+        assert_eq!(
+            readable, told,
+            "{role_id}: SSM parameters readable vs the ones {id} is given"
+        );
+    }
+}
+
+/// cfn-lint, the pinned one that scripts/setup installs into .venv, or `CFN_LINT`.
+fn cfn_lint() -> PathBuf {
+    match std::env::var_os("CFN_LINT") {
+        Some(path) => PathBuf::from(path),
+        None => workspace().join(".venv/bin/cfn-lint"),
+    }
+}
+
+#[test]
+fn cfn_lint_reports_nothing() {
+    let lint = cfn_lint();
+    assert!(
+        lint.is_file(),
+        "cfn-lint is not installed at {}: run ./scripts/test (it installs the pinned tools), or set CFN_LINT",
+        lint.display()
+    );
+    let out = Command::new(&lint)
+        .arg("--")
+        .arg("template.yaml")
+        .current_dir(workspace())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", lint.display()));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "cfn-lint found problems in template.yaml ({}):\n{report}",
+        out.status
+    );
+}

@@ -1,0 +1,462 @@
+//! The HTTP face of the simulator: the v1 API routes behind a gate that counts, authorizes,
+//! rate-limits and injects faults, and the control routes beside them.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::state::{ApiError, EVENT_TYPES, OrderRef, RateReading};
+use super::{PrintfulSim, RecordedRequest, SimError, now};
+
+pub(super) fn router(sim: PrintfulSim) -> Router {
+    let api = Router::new()
+        .route("/orders", get(list_orders).post(create_order))
+        .route("/orders/{id}", get(get_order).delete(cancel_order))
+        .route("/orders/{id}/confirm", post(confirm_order))
+        .route(
+            "/webhooks",
+            get(get_webhooks).post(set_webhooks).delete(delete_webhooks),
+        )
+        .route_layer(middleware::from_fn_with_state(sim.clone(), gate));
+    let control = Router::new()
+        .route("/orders/{id}/advance", post(advance))
+        .route("/orders/{id}/status", post(set_status))
+        .route("/control/orders", post(control_order))
+        .route("/control/faults", post(control_faults))
+        .route("/control/webhooks", post(control_webhooks))
+        .route("/tracking/{number}", get(tracking));
+    api.merge(control)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(sim)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        (status, Json(self.body())).into_response()
+    }
+}
+
+/// Every API request passes here: it is counted and recorded, then refused when it has no
+/// Bearer token (401), when a fault is armed, or when the minute's 120 requests are used up
+/// (429); every answer gets the `X-Ratelimit-*` headers.
+async fn gate(State(sim): State<PrintfulSim>, request: Request, next: Next) -> Response {
+    let authorized = bearer_token(request.headers()).is_some();
+    let (reading, fault) = {
+        let mut st = sim.lock();
+        st.calls += 1;
+        st.requests.push(RecordedRequest {
+            method: request.method().to_string(),
+            path: request.uri().path().to_string(),
+            query: request.uri().query().map(str::to_string),
+            store_id: request
+                .headers()
+                .get("x-pf-store-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        });
+        let reading = st.window.take(Instant::now());
+        let fault = if authorized && st.faults.fail_next > 0 {
+            st.faults.fail_next -= 1;
+            Some(st.faults.fail_status)
+        } else {
+            None
+        };
+        (reading, fault)
+    };
+    if !authorized {
+        let mut response = ApiError {
+            status: 401,
+            reason: "BadRequest",
+            message: "Malformed Authorization header.".into(),
+        }
+        .into_response();
+        rate_headers(response.headers_mut(), reading);
+        return response;
+    }
+    if let Some(status) = fault {
+        return injected(status, reading.limit);
+    }
+    if reading.exceeded {
+        let mut response = too_many_requests();
+        rate_headers(response.headers_mut(), reading);
+        set(response.headers_mut(), "retry-after", &reading.reset_secs.to_string());
+        return response;
+    }
+    let mut response = next.run(request).await;
+    rate_headers(response.headers_mut(), reading);
+    response
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("authorization")?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+fn too_many_requests() -> Response {
+    ApiError {
+        status: 429,
+        reason: "TooManyRequests",
+        message: "Too Many Requests: the API rate limit has been exceeded. Please try again later.".into(),
+    }
+    .into_response()
+}
+
+/// A fault armed by `fail_next`: a 429 that looks like the window ran out, or a server error.
+fn injected(status: u16, limit: u32) -> Response {
+    if status == 429 {
+        let mut response = too_many_requests();
+        let h = response.headers_mut();
+        rate_headers(
+            h,
+            RateReading {
+                limit,
+                remaining: 0,
+                reset_secs: 1,
+                exceeded: true,
+            },
+        );
+        set(h, "retry-after", "1");
+        return response;
+    }
+    let message = match status {
+        500..=599 => "Internal server error".to_string(),
+        _ => format!("Simulated error {status}"),
+    };
+    let reason = if status >= 500 {
+        "InternalServerError"
+    } else {
+        "BadRequest"
+    };
+    let mut response = ApiError {
+        status,
+        reason,
+        message,
+    }
+    .into_response();
+    rate_headers(
+        response.headers_mut(),
+        RateReading {
+            limit,
+            remaining: limit.saturating_sub(1),
+            reset_secs: 60,
+            exceeded: false,
+        },
+    );
+    response
+}
+
+fn rate_headers(h: &mut HeaderMap, r: RateReading) {
+    set(h, "x-ratelimit-limit", &r.limit.to_string());
+    set(h, "x-ratelimit-remaining", &r.remaining.to_string());
+    set(h, "x-ratelimit-reset", &r.reset_secs.to_string());
+    set(h, "x-ratelimit-policy", &format!("{};w=60", r.limit));
+}
+
+fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(HeaderName::from_static(name), v);
+    }
+}
+
+fn ok(result: Value) -> Response {
+    Json(json!({ "code": 200, "result": result })).into_response()
+}
+
+fn reference(id: &str) -> Result<OrderRef, ApiError> {
+    OrderRef::parse(id).ok_or_else(ApiError::not_found)
+}
+
+/// A boolean query parameter as PHP-era APIs take them: `true`/`1` or `false`/`0`.
+fn flag(q: &HashMap<String, String>, key: &str) -> Result<bool, ApiError> {
+    match q.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) => match v.as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" | "" => Ok(false),
+            _ => Err(ApiError::bad_request(format!("Invalid {key} parameter: {v}"))),
+        },
+    }
+}
+
+fn number(q: &HashMap<String, String>, key: &str, default: usize) -> Result<usize, ApiError> {
+    match q.get(key).map(|v| v.trim()) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("Invalid {key} parameter: {v}"))),
+    }
+}
+
+/// The body as JSON; v1 answers malformed JSON with its own 430 status.
+fn json_body(body: &Bytes) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError {
+        status: 430,
+        reason: "InvalidJson",
+        message: format!("Invalid JSON: {e}"),
+    })
+}
+
+async fn create_order(
+    State(sim): State<PrintfulSim>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let created = (|| {
+        let confirm = flag(&q, "confirm")?;
+        let update_existing = flag(&q, "update_existing")?;
+        let body = json_body(&body)?;
+        let mut st = sim.lock();
+        let changed = st.create(&body, confirm, update_existing, now())?;
+        let dropped = std::mem::take(&mut st.faults.drop_next_create);
+        Ok::<_, ApiError>((changed, dropped))
+    })();
+    match created {
+        Ok(((order, events), dropped)) => {
+            sim.send(events);
+            if dropped {
+                // The order exists and its webhooks are on their way; only the answer is late,
+                // as when a connection breaks after Printful committed.
+                tokio::time::sleep(sim.inner.config.drop_delay).await;
+            }
+            ok(order)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn get_order(State(sim): State<PrintfulSim>, Path(id): Path<String>) -> Response {
+    let found = reference(&id).and_then(|r| sim.lock().order(&r).ok_or_else(ApiError::not_found));
+    match found {
+        Ok(order) => ok(order),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn list_orders(State(sim): State<PrintfulSim>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let listed = (|| {
+        let offset = number(&q, "offset", 0)?;
+        // Printful's default page is 20 and its largest 100.
+        let limit = match number(&q, "limit", 20)? {
+            0 => 20,
+            n => n.min(100),
+        };
+        let status = q.get("status").map(|s| s.trim()).filter(|s| !s.is_empty());
+        let (orders, total) = sim.lock().list(status, offset, limit);
+        Ok::<_, ApiError>(json!({
+            "code": 200,
+            "result": orders,
+            "paging": { "total": total, "offset": offset, "limit": limit },
+        }))
+    })();
+    match listed {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn confirm_order(State(sim): State<PrintfulSim>, Path(id): Path<String>) -> Response {
+    let changed = reference(&id).and_then(|r| sim.lock().confirm(&r, now()));
+    respond_changed(&sim, changed)
+}
+
+async fn cancel_order(State(sim): State<PrintfulSim>, Path(id): Path<String>) -> Response {
+    let changed = reference(&id).and_then(|r| sim.lock().cancel(&r, now()));
+    respond_changed(&sim, changed)
+}
+
+fn respond_changed(sim: &PrintfulSim, changed: Result<(Value, Vec<Value>), ApiError>) -> Response {
+    match changed {
+        Ok((order, events)) => {
+            sim.send(events);
+            ok(order)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn webhook_info(sim: &PrintfulSim) -> Value {
+    let st = sim.lock();
+    match &st.webhook.url {
+        Some(url) => json!({ "url": url, "types": st.webhook.types, "params": {} }),
+        None => json!({ "url": null, "types": [], "params": {} }),
+    }
+}
+
+async fn get_webhooks(State(sim): State<PrintfulSim>) -> Response {
+    ok(webhook_info(&sim))
+}
+
+/// `POST /webhooks {url, types}`: replaces the whole configuration, as v1 does.
+async fn set_webhooks(State(sim): State<PrintfulSim>, body: Bytes) -> Response {
+    let set = (|| {
+        let body = json_body(&body)?;
+        let url = body["url"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| ApiError::bad_request("Missing required parameter: url"))?;
+        let Some(types) = body["types"].as_array() else {
+            return Err(ApiError::bad_request("Missing required parameter: types"));
+        };
+        let types: Vec<String> = types.iter().filter_map(|t| t.as_str().map(str::to_string)).collect();
+        if let Some(unknown) = types
+            .iter()
+            .find(|t| !EVENT_TYPES.contains(&t.as_str()) && !is_other_v1_event(t))
+        {
+            return Err(ApiError::bad_request(format!("Invalid webhook type: {unknown}")));
+        }
+        let mut st = sim.lock();
+        st.webhook.url = Some(url.to_string());
+        st.webhook.types = types;
+        Ok(())
+    })();
+    match set {
+        Ok(()) => ok(webhook_info(&sim)),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// v1 event types the simulator accepts in a subscription but never sends.
+fn is_other_v1_event(t: &str) -> bool {
+    [
+        "product_synced",
+        "product_updated",
+        "product_deleted",
+        "stock_updated",
+        "order_put_hold_approval",
+    ]
+    .contains(&t)
+}
+
+async fn delete_webhooks(State(sim): State<PrintfulSim>) -> Response {
+    {
+        let mut st = sim.lock();
+        st.webhook.url = None;
+        st.webhook.types.clear();
+    }
+    ok(webhook_info(&sim))
+}
+
+async fn advance(State(sim): State<PrintfulSim>, Path(id): Path<String>) -> Response {
+    let moved = OrderRef::parse(&id)
+        .ok_or_else(|| SimError::NotFound(id.clone()))
+        .and_then(|r| sim.advance_ref(&r));
+    match moved {
+        Ok(order) => ok(order),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn set_status(State(sim): State<PrintfulSim>, Path(id): Path<String>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let changed = OrderRef::parse(&id)
+        .ok_or_else(|| SimError::NotFound(id.clone()))
+        .and_then(|r| {
+            let status = body["status"]
+                .as_str()
+                .ok_or_else(|| SimError::InvalidRequest("the body needs a \"status\"".into()))?;
+            sim.set_status_ref(&r, status, body["reason"].as_str())
+        });
+    match changed {
+        Ok(order) => ok(order),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn control_order(State(sim): State<PrintfulSim>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let external_id = match &body["external_id"] {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => return ApiError::bad_request(format!("external_id must be a string, not {other}")).into_response(),
+    };
+    match sim.foreign_order(external_id.as_deref()) {
+        Ok(order) => ok(order),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn control_faults(State(sim): State<PrintfulSim>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(n) = body.get("fail_next") {
+        let n = n.as_u64().and_then(|n| u32::try_from(n).ok());
+        let status = body["status"]
+            .as_u64()
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(500);
+        let Some(n) = n.filter(|_| (400..=599).contains(&status)) else {
+            return ApiError::bad_request("fail_next needs a count and a 4xx or 5xx status").into_response();
+        };
+        sim.fail_next(n, status);
+    }
+    if body["drop_next_create"].as_bool() == Some(true) {
+        sim.drop_next_create();
+    }
+    let st = sim.lock();
+    ok(json!({
+        "fail_next": st.faults.fail_next,
+        "status": st.faults.fail_status,
+        "drop_next_create": st.faults.drop_next_create,
+    }))
+}
+
+async fn control_webhooks(State(sim): State<PrintfulSim>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(deliver) = body["deliver"].as_bool() {
+        sim.set_webhook_delivery(deliver);
+    }
+    match body.get("url") {
+        Some(Value::String(url)) => sim.set_webhook_url(Some(url.clone())),
+        Some(Value::Null) => sim.set_webhook_url(None),
+        _ => {}
+    }
+    let st = sim.lock();
+    ok(json!({ "deliver": st.webhook.deliver, "url": st.webhook.url }))
+}
+
+async fn tracking(Path(number): Path<String>) -> Html<String> {
+    let number: String = number.chars().filter(char::is_ascii_alphanumeric).collect();
+    Html(format!(
+        "<!doctype html><title>Tracking {number}</title><h1>Package {number}</h1>\
+         <p>Shipped by the Printful simulator. A real carrier would show where it is now.</p>"
+    ))
+}
+
+async fn not_found() -> Response {
+    ApiError::not_found().into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError {
+        status: 405,
+        reason: "MethodNotAllowed",
+        message: "Method Not Allowed".into(),
+    }
+    .into_response()
+}

@@ -1,0 +1,329 @@
+//! A stateful, in-memory Printful: the v1 Orders and Webhook API routes backroom uses, order
+//! progress driven by the test or the developer (confirm, production, shipment, hold, failure,
+//! cancel), v1 webhooks with optional v2 signatures and Printful's retry behaviour, and fault
+//! injection (429 storms, 5xx, a create whose answer is lost). `backroom dev` mounts
+//! [`PrintfulSim::router`] under `/sim/printful`; tests start it alone with
+//! [`PrintfulSim::serve_loopback`].
+//!
+//! API routes (Bearer token required; any non-empty token is accepted), as in Printful's v1
+//! OpenAPI document, in the `{code, result, paging}` envelope, each answer with
+//! `X-Ratelimit-Limit/Remaining/Reset` (120 requests per fixed 60-second window, as v1 has):
+//! - `POST /orders[?confirm=true&update_existing=true]`, `GET /orders?status&offset&limit`
+//! - `GET /orders/{id}`, `DELETE /orders/{id}` (cancel), `POST /orders/{id}/confirm`, where
+//!   `{id}` is the Printful id or `@external_id`
+//! - `GET /webhooks`, `POST /webhooks` (`{url, types}`), `DELETE /webhooks`
+//!
+//! Control routes (no token, not counted as API calls):
+//! - `POST /orders/{id}/advance`: pending → inprocess → fulfilled (with a shipment)
+//! - `POST /orders/{id}/status` `{"status": "onhold", "reason": "…"}`
+//! - `POST /control/orders` `{"external_id": "…"}` or `{}`: an order nobody here placed. The
+//!   real `POST /orders` stays what Printful has (authorized, with recipient and items), so the
+//!   two can never be confused.
+//! - `POST /control/faults` `{"fail_next": 3, "status": 429}` or `{"drop_next_create": true}`
+//! - `POST /control/webhooks` `{"deliver": false}` (and optionally `"url"`)
+//! - `GET /tracking/{number}`: the page shipments' `tracking_url` points to.
+//!
+//! Fidelity is checked by `tests/printful.rs`, which drives every route through
+//! backroom-printful's client and verifies every webhook with its verifier.
+
+mod api;
+mod deliver;
+mod state;
+
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use state::{OrderRef, State};
+
+/// How the simulator behaves. [`Default`] suits `backroom dev`.
+#[derive(Clone, Debug)]
+pub struct PrintfulSimConfig {
+    /// The origin browsers use, for example `http://127.0.0.1:3000`; tracking URLs are
+    /// `{public_base}/sim/printful/tracking/{number}`.
+    pub public_base: String,
+    /// Where webhooks go; `None` until one is set (events are still recorded).
+    pub webhook_url: Option<String>,
+    /// A hex secret, as Printful's v2 `secret_key`. When set, every webhook carries
+    /// `x-pf-webhook-signature` (hex HMAC-SHA256 of the raw body, keyed with the decoded secret)
+    /// and `x-pf-webhook-public-key`; when not, webhooks are unsigned, as v1's are.
+    pub webhook_secret_hex: Option<String>,
+    /// The store id in orders (`store`) and webhooks.
+    pub store_id: i64,
+    /// How long a dropped create's answer hangs (see [`PrintfulSim::drop_next_create`]); longer
+    /// than the client's timeout in tests.
+    pub drop_delay: Duration,
+}
+
+impl Default for PrintfulSimConfig {
+    fn default() -> Self {
+        PrintfulSimConfig {
+            public_base: "http://127.0.0.1:3000".into(),
+            webhook_url: None,
+            webhook_secret_hex: None,
+            store_id: 10,
+            drop_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One attempt to deliver one webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub event_type: String,
+    pub order_id: Option<i64>,
+    pub external_id: Option<String>,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The payload's `retries` field: `attempt - 1`.
+    pub retries: u32,
+    /// The receiver's HTTP status; `None` when no answer came.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// The exact bytes sent (as text): what the signature covers.
+    pub body: String,
+    /// The `x-pf-webhook-signature` header, when a secret is configured.
+    pub signature: Option<String>,
+}
+
+/// One API request as received, for tests that check what a client sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Relative to `/sim/printful`, for example `/orders/@abc`.
+    pub path: String,
+    pub query: Option<String>,
+    pub store_id: Option<String>,
+}
+
+/// Why a control call was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("no Printful order {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+}
+
+/// The simulator. Cheap to clone: clones share one store.
+#[derive(Clone)]
+pub struct PrintfulSim {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: PrintfulSimConfig,
+    state: Mutex<State>,
+    /// Webhook batches still being delivered.
+    in_flight: watch::Sender<usize>,
+    http: OnceLock<deliver::HttpClient>,
+}
+
+impl std::fmt::Debug for PrintfulSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrintfulSim")
+            .field("public_base", &self.inner.config.public_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrintfulSim {
+    pub fn new(config: PrintfulSimConfig) -> PrintfulSim {
+        let state = State::new(config.store_id, config.webhook_url.clone());
+        PrintfulSim {
+            inner: Arc::new(Inner {
+                config,
+                state: Mutex::new(state),
+                in_flight: watch::Sender::new(0),
+                http: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The routes, without the `/sim/printful` prefix: nest this under `"/sim/printful"`.
+    pub fn router(&self) -> Router {
+        api::router(self.clone())
+    }
+
+    /// Starts a simulator alone on `127.0.0.1` at a free port, with `public_base` set to that
+    /// origin, and returns it with its API base (`http://127.0.0.1:PORT/sim/printful`) for
+    /// `PrintfulSettings::api_base`.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound, which leaves a test nothing to do.
+    pub async fn serve_loopback(mut config: PrintfulSimConfig) -> (PrintfulSim, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("the Printful simulator could not bind a port on 127.0.0.1");
+        let addr = listener.local_addr().expect("a bound socket has an address");
+        config.public_base = format!("http://{addr}");
+        let sim = PrintfulSim::new(config);
+        let app = Router::new().nest("/sim/printful", sim.router());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "the Printful simulator stopped serving");
+            }
+        });
+        (sim, format!("http://{addr}/sim/printful"))
+    }
+
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        self.lock().webhook.url = url;
+    }
+
+    /// Moves an order one step through production: `pending` → `inprocess` (`order_updated`),
+    /// then `inprocess` (or `partial`) → `fulfilled` with one shipment of everything not yet
+    /// shipped (`package_shipped`, `order_updated`). Returns the order as the API shows it.
+    pub async fn advance(&self, external_id: &str) -> Result<Value, SimError> {
+        self.advance_ref(&OrderRef::External(external_id.to_string()))
+    }
+
+    /// Sets an order's status as Printful's staff or systems would, with the webhooks that go
+    /// with it: `onhold` → `order_put_hold`, `failed` → `order_failed`, `canceled` →
+    /// `order_canceled`, leaving `onhold` → `order_remove_hold`, and `order_updated` for every
+    /// change. Any lower-case status is accepted, including ones Printful does not have yet,
+    /// so that clients can be tested against them. Shipments are made only by [`advance`].
+    ///
+    /// [`advance`]: PrintfulSim::advance
+    pub async fn set_status(&self, external_id: &str, status: &str, reason: Option<&str>) -> Result<(), SimError> {
+        self.set_status_ref(&OrderRef::External(external_id.to_string()), status, reason)
+            .map(|_| ())
+    }
+
+    /// A pending order that backroom did not place (as if made in the Printful dashboard or
+    /// with a stolen token), with `order_created` sent. Returns its Printful id.
+    ///
+    /// # Panics
+    /// When `external_id` is malformed or already in use, a mistake in the calling test.
+    pub fn create_foreign_order(&self, external_id: Option<&str>) -> i64 {
+        match self.foreign_order(external_id) {
+            Ok(order) => order["id"].as_i64().expect("orders have ids"),
+            Err(e) => panic!("could not create a foreign order: {e}"),
+        }
+    }
+
+    /// The next `n` API calls answer `status`: 429 with `Retry-After: 1` and exhausted
+    /// `X-Ratelimit-*` headers, or any other status with a Printful error body. Nothing they
+    /// ask for is carried out.
+    pub fn fail_next(&self, n: u32, status: u16) {
+        let mut st = self.lock();
+        st.faults.fail_next = n;
+        st.faults.fail_status = status;
+    }
+
+    /// The next create is carried out (the order exists, its webhooks go out), and then its
+    /// answer hangs for `drop_delay`: the lost-response case a client must resolve by looking
+    /// the order up by its external id.
+    pub fn drop_next_create(&self) {
+        self.lock().faults.drop_next_create = true;
+    }
+
+    /// Requests allowed per 60-second window before the simulator answers 429 with
+    /// `Retry-After` set to the rest of the window. Printful's v1 limit, and the default, is
+    /// 120; a long test suite sharing one simulator may want more.
+    pub fn set_rate_limit(&self, per_minute: u32) {
+        self.lock().window.limit = per_minute;
+    }
+
+    /// `false`: orders still change, but their webhooks are recorded and not sent (the
+    /// lost-webhook case, for catch-up).
+    pub fn set_webhook_delivery(&self, deliver: bool) {
+        self.lock().webhook.deliver = deliver;
+    }
+
+    /// Every order as the API shows it, oldest first.
+    pub fn orders(&self) -> Vec<Value> {
+        self.lock().orders_json()
+    }
+
+    /// API requests received so far, including refused ones; control routes are not counted.
+    pub fn calls(&self) -> u64 {
+        self.lock().calls
+    }
+
+    /// Every API request so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.clone()
+    }
+
+    /// Every webhook event made so far (with `retries: 0`), including those not delivered.
+    pub fn events(&self) -> Vec<Value> {
+        self.lock().events.clone()
+    }
+
+    /// Every delivery attempt so far, in the order they finished.
+    pub fn deliveries(&self) -> Vec<WebhookDelivery> {
+        self.lock().deliveries.clone()
+    }
+
+    /// Waits until every webhook started so far has been delivered or has used up its attempts.
+    pub async fn settle(&self) {
+        let mut rx = self.inner.in_flight.subscribe();
+        // The sender lives in `inner`, which `self` keeps alive, so this cannot fail.
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+
+    fn advance_ref(&self, order: &OrderRef) -> Result<Value, SimError> {
+        let public_base = self.inner.config.public_base.clone();
+        let (json, events) = self.lock().advance(order, now(), &public_base)?;
+        self.send(events);
+        Ok(json)
+    }
+
+    fn set_status_ref(&self, order: &OrderRef, status: &str, reason: Option<&str>) -> Result<Value, SimError> {
+        let (json, events) = self.lock().set_status(order, status, reason, now())?;
+        self.send(events);
+        Ok(json)
+    }
+
+    fn foreign_order(&self, external_id: Option<&str>) -> Result<Value, SimError> {
+        let (json, events) = self.lock().create_foreign(external_id, now())?;
+        self.send(events);
+        Ok(json)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the state as consistent as the operation got;
+        // the simulator keeps serving rather than failing every later call.
+        self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records the events of one change and, when delivery is on and a URL is set, sends those
+    /// of the subscribed types in order on a spawned task.
+    fn send(&self, events: Vec<Value>) {
+        if events.is_empty() {
+            return;
+        }
+        let (url, subscribed) = {
+            let mut st = self.lock();
+            st.events.extend(events.iter().cloned());
+            let subscribed: Vec<Value> = events
+                .into_iter()
+                .filter(|e| st.webhook.types.iter().any(|t| e["type"] == t.as_str()))
+                .collect();
+            let url = if st.webhook.deliver {
+                st.webhook.url.clone()
+            } else {
+                None
+            };
+            (url, subscribed)
+        };
+        if let Some(url) = url
+            && !subscribed.is_empty()
+        {
+            deliver::spawn(self, url, subscribed);
+        }
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,952 @@
+//! The simulated store: orders, their transitions and the webhook events each transition makes,
+//! as pure functions of the state and the time. No I/O here; `api.rs` and `mod.rs` serve and
+//! deliver what these functions return.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::{RecordedRequest, SimError, WebhookDelivery};
+
+/// v1's rate limit: 120 requests in a fixed window that refills every minute.
+pub(crate) const RATE_LIMIT: u32 = 120;
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The event types the simulator sends, and so the default subscription.
+pub(crate) const EVENT_TYPES: [&str; 8] = [
+    "package_shipped",
+    "order_created",
+    "order_updated",
+    "order_failed",
+    "order_canceled",
+    "order_put_hold",
+    "order_remove_hold",
+    "package_returned",
+];
+
+/// Statuses from which v1 `DELETE /orders/{id}` cancels.
+const CANCELLABLE: [&str; 4] = ["draft", "pending", "failed", "onhold"];
+
+/// The catalog variant given to store (sync) variants, whose catalog variant the simulator
+/// cannot know; 4011 is the Bella + Canvas 3001 shirt of Printful's own examples.
+const DEFAULT_CATALOG_VARIANT: i64 = 4011;
+
+/// An order as `{id}` in a path names it: the Printful id, or `@external_id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OrderRef {
+    Id(i64),
+    External(String),
+}
+
+impl OrderRef {
+    pub(crate) fn parse(s: &str) -> Option<OrderRef> {
+        match s.strip_prefix('@') {
+            Some(ext) if !ext.is_empty() => Some(OrderRef::External(ext.to_string())),
+            Some(_) => None,
+            None => s.parse::<i64>().ok().filter(|id| *id > 0).map(OrderRef::Id),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            OrderRef::Id(id) => id.to_string(),
+            OrderRef::External(ext) => format!("@{ext}"),
+        }
+    }
+}
+
+/// An error in Printful's v1 shape: `{code, result: message, error: {reason, message}}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub status: u16,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 400,
+            reason: "BadRequest",
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn not_found() -> ApiError {
+        ApiError {
+            status: 404,
+            reason: "NotFound",
+            message: "Not Found".into(),
+        }
+    }
+
+    pub(crate) fn body(&self) -> Value {
+        json!({
+            "code": self.status,
+            "result": self.message,
+            "error": { "reason": self.reason, "message": self.message },
+        })
+    }
+}
+
+impl From<SimError> for ApiError {
+    fn from(e: SimError) -> ApiError {
+        match &e {
+            SimError::NotFound(_) => ApiError {
+                status: 404,
+                reason: "NotFound",
+                message: e.to_string(),
+            },
+            SimError::InvalidState(_) => ApiError {
+                status: 409,
+                reason: "Conflict",
+                message: e.to_string(),
+            },
+            SimError::InvalidRequest(_) => ApiError::bad_request(e.to_string()),
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Faults {
+    pub fail_next: u32,
+    pub fail_status: u16,
+    pub drop_next_create: bool,
+}
+
+pub(crate) struct Webhook {
+    pub url: Option<String>,
+    pub types: Vec<String>,
+    pub deliver: bool,
+}
+
+/// What the rate limiter says about one request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RateReading {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Whole seconds until the window refills.
+    pub reset_secs: u64,
+    pub exceeded: bool,
+}
+
+pub(crate) struct Window {
+    pub limit: u32,
+    started: Option<Instant>,
+    used: u32,
+}
+
+impl Window {
+    pub(crate) fn take(&mut self, at: Instant) -> RateReading {
+        let started = match self.started {
+            Some(s) if at.duration_since(s) < RATE_WINDOW => s,
+            _ => {
+                self.used = 0;
+                self.started = Some(at);
+                at
+            }
+        };
+        self.used = self.used.saturating_add(1);
+        let left = RATE_WINDOW.saturating_sub(at.duration_since(started));
+        RateReading {
+            limit: self.limit,
+            remaining: self.limit.saturating_sub(self.used),
+            reset_secs: left.as_secs() + u64::from(left.subsec_nanos() > 0),
+            exceeded: self.used > self.limit,
+        }
+    }
+}
+
+struct SimItem {
+    id: i64,
+    external_id: Option<String>,
+    sync_variant_id: Option<i64>,
+    variant_id: Option<i64>,
+    external_variant_id: Option<String>,
+    warehouse_product_variant_id: Option<i64>,
+    product_template_id: Option<i64>,
+    quantity: u32,
+    retail_price: Option<String>,
+    name: String,
+    /// What Printful charges the store per unit, in US cents.
+    price_cents: i64,
+}
+
+struct SimOrder {
+    id: i64,
+    external_id: Option<String>,
+    status: String,
+    shipping: String,
+    created: i64,
+    updated: i64,
+    recipient: Map<String, Value>,
+    items: Vec<SimItem>,
+    retail_costs: Map<String, Value>,
+    shipments: Vec<Value>,
+    /// Units shipped so far per item id.
+    shipped: BTreeMap<i64, u32>,
+}
+
+pub(crate) struct State {
+    store_id: i64,
+    orders: BTreeMap<i64, SimOrder>,
+    next_order_id: i64,
+    next_item_id: i64,
+    next_shipment_id: i64,
+    pub calls: u64,
+    pub requests: Vec<RecordedRequest>,
+    pub faults: Faults,
+    pub webhook: Webhook,
+    pub window: Window,
+    pub events: Vec<Value>,
+    pub deliveries: Vec<WebhookDelivery>,
+}
+
+/// A change's answer: the order as the API shows it, and the webhook events it caused.
+pub(crate) type Changed = (Value, Vec<Value>);
+
+impl State {
+    pub(crate) fn new(store_id: i64, webhook_url: Option<String>) -> State {
+        State {
+            store_id,
+            orders: BTreeMap::new(),
+            // Ids in the range real Printful ids have, so that nothing relies on them being small.
+            next_order_id: 100_000_001,
+            next_item_id: 200_000_001,
+            next_shipment_id: 300_000_001,
+            calls: 0,
+            requests: Vec::new(),
+            faults: Faults::default(),
+            webhook: Webhook {
+                url: webhook_url,
+                types: EVENT_TYPES.iter().map(|t| t.to_string()).collect(),
+                deliver: true,
+            },
+            window: Window {
+                limit: RATE_LIMIT,
+                started: None,
+                used: 0,
+            },
+            events: Vec::new(),
+            deliveries: Vec::new(),
+        }
+    }
+
+    pub(crate) fn orders_json(&self) -> Vec<Value> {
+        self.orders.values().map(|o| self.order_json(o)).collect()
+    }
+
+    pub(crate) fn order(&self, r: &OrderRef) -> Option<Value> {
+        self.find(r).map(|id| self.order_json(&self.orders[&id]))
+    }
+
+    /// `GET /orders`: newest first, filtered by exact status, with v1 paging.
+    pub(crate) fn list(&self, status: Option<&str>, offset: usize, limit: usize) -> (Vec<Value>, usize) {
+        let matching: Vec<&SimOrder> = self
+            .orders
+            .values()
+            .rev()
+            .filter(|o| status.is_none_or(|s| o.status == s))
+            .collect();
+        let total = matching.len();
+        let page = matching
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|o| self.order_json(o))
+            .collect();
+        (page, total)
+    }
+
+    /// `POST /orders`. With `update_existing`, an order whose external id is taken is updated
+    /// while it is still editable (draft or failed), else refused with OR-1, as v1 does.
+    pub(crate) fn create(
+        &mut self,
+        body: &Value,
+        confirm: bool,
+        update_existing: bool,
+        now: i64,
+    ) -> Result<Changed, ApiError> {
+        let new = parse_new_order(body)?;
+        if let Some(ext) = &new.external_id
+            && let Some(existing) = self.find(&OrderRef::External(ext.clone()))
+        {
+            if !update_existing {
+                return Err(ApiError::bad_request(
+                    "The external_id provided already exists and cannot be used",
+                ));
+            }
+            return self.update_existing(existing, new, confirm, now);
+        }
+        let id = self.next_order_id;
+        self.next_order_id += 1;
+        let items = self.make_items(new.items);
+        let order = SimOrder {
+            id,
+            external_id: new.external_id,
+            status: if confirm { "pending".into() } else { "draft".into() },
+            shipping: new.shipping,
+            created: now,
+            updated: now,
+            recipient: new.recipient,
+            items,
+            retail_costs: new.retail_costs,
+            shipments: Vec::new(),
+            shipped: BTreeMap::new(),
+        };
+        self.orders.insert(id, order);
+        let order = &self.orders[&id];
+        let events = vec![self.event("order_created", now, order, None, None)];
+        Ok((self.order_json(order), events))
+    }
+
+    fn update_existing(&mut self, id: i64, new: NewSimOrder, confirm: bool, now: i64) -> Result<Changed, ApiError> {
+        let status = self.orders[&id].status.clone();
+        if status != "draft" && status != "failed" {
+            return Err(ApiError::bad_request(format!(
+                "OR-1: The order is no longer editable. To be editable via API it must have one of the following statuses: draft, failed (it is {status})"
+            )));
+        }
+        let items = self.make_items(new.items);
+        let order = self.orders.get_mut(&id).expect("found above");
+        order.recipient = new.recipient;
+        order.items = items;
+        order.retail_costs = new.retail_costs;
+        order.shipping = new.shipping;
+        if confirm {
+            order.status = "pending".into();
+        }
+        let at = tick(order, now);
+        let order = &self.orders[&id];
+        Ok((
+            self.order_json(order),
+            vec![self.event("order_updated", at, order, None, None)],
+        ))
+    }
+
+    /// `POST /orders/{id}/confirm`: a draft goes to `pending`.
+    pub(crate) fn confirm(&mut self, r: &OrderRef, now: i64) -> Result<Changed, ApiError> {
+        let id = self.find(r).ok_or_else(ApiError::not_found)?;
+        let order = self.orders.get_mut(&id).expect("found");
+        if order.status != "draft" {
+            return Err(ApiError::bad_request(format!(
+                "Only draft orders can be confirmed; this order is {}",
+                order.status
+            )));
+        }
+        order.status = "pending".into();
+        let at = tick(order, now);
+        let order = &self.orders[&id];
+        Ok((
+            self.order_json(order),
+            vec![self.event("order_updated", at, order, None, None)],
+        ))
+    }
+
+    /// `DELETE /orders/{id}`: v1 cancels (it does not delete) an order that is not yet in
+    /// production. `order_canceled` is sent for orders that had been confirmed, as Printful
+    /// documents it; a draft's cancellation is only an `order_updated`.
+    pub(crate) fn cancel(&mut self, r: &OrderRef, now: i64) -> Result<Changed, ApiError> {
+        let id = self.find(r).ok_or_else(ApiError::not_found)?;
+        let order = self.orders.get_mut(&id).expect("found");
+        if !CANCELLABLE.contains(&order.status.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "This order can not be canceled, because its status is {}. Only draft, pending, failed and on hold orders can be canceled.",
+                order.status
+            )));
+        }
+        let was_draft = order.status == "draft";
+        order.status = "canceled".into();
+        let at = tick(order, now);
+        let order = &self.orders[&id];
+        let mut events = Vec::new();
+        if !was_draft {
+            events.push(self.event("order_canceled", at, order, None, Some("Canceled through the API")));
+        }
+        events.push(self.event("order_updated", at, order, None, None));
+        Ok((self.order_json(order), events))
+    }
+
+    /// One production step; see [`super::PrintfulSim::advance`].
+    pub(crate) fn advance(&mut self, r: &OrderRef, now: i64, public_base: &str) -> Result<Changed, SimError> {
+        let id = self.find(r).ok_or_else(|| SimError::NotFound(r.describe()))?;
+        let shipment_id = self.next_shipment_id;
+        let order = self.orders.get_mut(&id).expect("found");
+        let status = order.status.clone();
+        match status.as_str() {
+            "pending" => {
+                order.status = "inprocess".into();
+                let at = tick(order, now);
+                let order = &self.orders[&id];
+                Ok((
+                    self.order_json(order),
+                    vec![self.event("order_updated", at, order, None, None)],
+                ))
+            }
+            "inprocess" | "partial" => {
+                let at = tick(order, now);
+                let number = format!("9400{shipment_id:018}");
+                let mut lines = Vec::new();
+                for item in &order.items {
+                    let shipped = order.shipped.entry(item.id).or_insert(0);
+                    let left = item.quantity.saturating_sub(*shipped);
+                    if left > 0 {
+                        *shipped += left;
+                        lines.push(json!({ "item_id": item.id, "quantity": left, "picked": 1, "printed": 1 }));
+                    }
+                }
+                let shipment = json!({
+                    "id": shipment_id,
+                    "carrier": "USPS",
+                    "service": "USPS First Class Mail",
+                    "tracking_number": number,
+                    "tracking_url": format!("{}/sim/printful/tracking/{number}", public_base.trim_end_matches('/')),
+                    "created": at,
+                    "ship_date": civil_date(at),
+                    "shipped_at": at,
+                    "reshipment": false,
+                    "items": lines,
+                });
+                order.shipments.push(shipment.clone());
+                order.status = "fulfilled".into();
+                self.next_shipment_id += 1;
+                let order = &self.orders[&id];
+                let events = vec![
+                    self.event("package_shipped", at, order, Some(&shipment), None),
+                    self.event("order_updated", at, order, None, None),
+                ];
+                Ok((self.order_json(order), events))
+            }
+            "draft" => Err(SimError::InvalidState(format!(
+                "order {} is a draft: confirm it before it can go into production",
+                r.describe()
+            ))),
+            other => Err(SimError::InvalidState(format!(
+                "order {} is {other}; only pending, inprocess and partial orders advance",
+                r.describe()
+            ))),
+        }
+    }
+
+    /// See [`super::PrintfulSim::set_status`]. Setting the status an order already has
+    /// changes nothing and sends nothing.
+    pub(crate) fn set_status(
+        &mut self,
+        r: &OrderRef,
+        status: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<Changed, SimError> {
+        if status.is_empty() || !status.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(SimError::InvalidRequest(format!(
+                "{status:?} is not a status (lower-case letters and _)"
+            )));
+        }
+        let id = self.find(r).ok_or_else(|| SimError::NotFound(r.describe()))?;
+        let order = self.orders.get_mut(&id).expect("found");
+        if order.status == status {
+            let order = &self.orders[&id];
+            return Ok((self.order_json(order), Vec::new()));
+        }
+        let left_hold = order.status == "onhold";
+        order.status = status.to_string();
+        let at = tick(order, now);
+        let order = &self.orders[&id];
+        let mut events = Vec::new();
+        if left_hold {
+            events.push(self.event("order_remove_hold", at, order, None, reason));
+        }
+        let specific = match status {
+            "onhold" => Some("order_put_hold"),
+            "failed" => Some("order_failed"),
+            "canceled" => Some("order_canceled"),
+            _ => None,
+        };
+        if let Some(t) = specific {
+            events.push(self.event(t, at, order, None, reason));
+        }
+        events.push(self.event("order_updated", at, order, None, None));
+        Ok((self.order_json(order), events))
+    }
+
+    /// An order placed outside backroom: pending, with an address and an item nobody here chose.
+    pub(crate) fn create_foreign(&mut self, external_id: Option<&str>, now: i64) -> Result<Changed, SimError> {
+        let mut body = json!({
+            "recipient": {
+                "name": "Someone Else",
+                "address1": "19749 Dearborn St",
+                "city": "Chatsworth",
+                "state_code": "CA",
+                "country_code": "US",
+                "zip": "91311",
+            },
+            "items": [{ "sync_variant_id": 9_999_999, "quantity": 1, "retail_price": "19.99", "name": "Something this shop does not sell" }],
+            "retail_costs": { "currency": "USD" },
+        });
+        if let Some(ext) = external_id {
+            body["external_id"] = json!(ext);
+        }
+        self.create(&body, true, false, now)
+            .map_err(|e| SimError::InvalidRequest(e.message))
+    }
+
+    fn find(&self, r: &OrderRef) -> Option<i64> {
+        match r {
+            OrderRef::Id(id) => self.orders.contains_key(id).then_some(*id),
+            OrderRef::External(ext) => self
+                .orders
+                .values()
+                .find(|o| o.external_id.as_deref() == Some(ext.as_str()))
+                .map(|o| o.id),
+        }
+    }
+
+    fn make_items(&mut self, items: Vec<NewSimItem>) -> Vec<SimItem> {
+        items
+            .into_iter()
+            .map(|i| {
+                let id = self.next_item_id;
+                self.next_item_id += 1;
+                let retail = i.retail_price.as_deref().and_then(parse_money);
+                SimItem {
+                    id,
+                    external_id: i.external_id,
+                    sync_variant_id: i.sync_variant_id,
+                    variant_id: i.variant_id,
+                    external_variant_id: i.external_variant_id,
+                    warehouse_product_variant_id: i.warehouse_product_variant_id,
+                    product_template_id: i.product_template_id,
+                    quantity: i.quantity,
+                    name: i.name.unwrap_or_else(|| match i.sync_variant_id {
+                        Some(v) => format!("Store variant {v}"),
+                        None => "Catalog product".into(),
+                    }),
+                    retail_price: i.retail_price,
+                    // Printful's cost is not ours to know; roughly half the retail price, at
+                    // least 5 USD, is a plausible stand-in.
+                    price_cents: retail.map_or(1250, |r| (r * 45 / 100).max(500)),
+                }
+            })
+            .collect()
+    }
+
+    /// A v1 Order object. Absent optional fields are left out rather than null (the schema
+    /// declares them as plain strings), except `external_id`, which Printful sends as null.
+    fn order_json(&self, o: &SimOrder) -> Value {
+        let items: Vec<Value> = o.items.iter().map(item_json).collect();
+        let subtotal: i64 = o.items.iter().map(|i| i.price_cents * i64::from(i.quantity)).sum();
+        let shipping = 499;
+        let mut retail_costs = Map::new();
+        for key in ["currency", "subtotal", "discount", "shipping", "tax", "vat", "total"] {
+            retail_costs.insert(key.into(), o.retail_costs.get(key).cloned().unwrap_or(Value::Null));
+        }
+        json!({
+            "id": o.id,
+            "external_id": o.external_id,
+            "store": self.store_id,
+            "status": o.status,
+            "shipping": o.shipping,
+            "shipping_service_name": "Flat Rate (3-4 business days after fulfillment)",
+            "created": o.created,
+            "updated": o.updated,
+            "recipient": o.recipient,
+            "items": items,
+            "branding_items": [],
+            "incomplete_items": [],
+            "costs": {
+                "currency": "USD",
+                "subtotal": money(subtotal),
+                "discount": "0.00",
+                "shipping": money(shipping),
+                "digitization": "0.00",
+                "additional_fee": "0.00",
+                "fulfillment_fee": "0.00",
+                "retail_delivery_fee": "0.00",
+                "tax": "0.00",
+                "vat": "0.00",
+                "total": money(subtotal + shipping),
+            },
+            "retail_costs": retail_costs,
+            "pricing_breakdown": [],
+            "shipments": o.shipments,
+        })
+    }
+
+    /// A v1 webhook payload: `{type, created, retries, store, data: {order, shipment?, reason?}}`
+    /// with the full order, `retries` 0 (delivery raises it on each retry).
+    fn event(
+        &self,
+        event_type: &str,
+        created: i64,
+        order: &SimOrder,
+        shipment: Option<&Value>,
+        reason: Option<&str>,
+    ) -> Value {
+        let mut data = json!({ "order": self.order_json(order) });
+        if let Some(s) = shipment {
+            data["shipment"] = s.clone();
+        }
+        if let Some(r) = reason {
+            data["reason"] = json!(r);
+        }
+        json!({ "type": event_type, "created": created, "retries": 0, "store": self.store_id, "data": data })
+    }
+}
+
+/// Moves an order's `updated` to now, or one second past its last change if that is later, so
+/// that every change of an order has a later stamp (and a distinct webhook `created`) even when
+/// a test makes several in one second.
+fn tick(order: &mut SimOrder, now: i64) -> i64 {
+    order.updated = now.max(order.updated + 1);
+    order.updated
+}
+
+fn item_json(i: &SimItem) -> Value {
+    let catalog_variant = i.variant_id.unwrap_or(DEFAULT_CATALOG_VARIANT);
+    let mut v = json!({
+        "id": i.id,
+        "variant_id": catalog_variant,
+        "quantity": i.quantity,
+        "price": money(i.price_cents),
+        "name": i.name,
+        "product": {
+            "variant_id": catalog_variant,
+            "product_id": 71,
+            "image": "https://files.cdn.printful.com/products/71/4011_1581412541.jpg",
+            "name": i.name,
+        },
+        "files": [],
+        "options": [],
+        "discontinued": false,
+        "out_of_stock": false,
+    });
+    let mut put = |key: &str, value: Value| {
+        if !value.is_null() {
+            v[key] = value;
+        }
+    };
+    put("external_id", json!(i.external_id));
+    put("sync_variant_id", json!(i.sync_variant_id));
+    put("external_variant_id", json!(i.external_variant_id));
+    put("warehouse_product_variant_id", json!(i.warehouse_product_variant_id));
+    put("product_template_id", json!(i.product_template_id));
+    put("retail_price", json!(i.retail_price));
+    v
+}
+
+struct NewSimOrder {
+    external_id: Option<String>,
+    shipping: String,
+    recipient: Map<String, Value>,
+    items: Vec<NewSimItem>,
+    retail_costs: Map<String, Value>,
+}
+
+struct NewSimItem {
+    external_id: Option<String>,
+    sync_variant_id: Option<i64>,
+    variant_id: Option<i64>,
+    external_variant_id: Option<String>,
+    warehouse_product_variant_id: Option<i64>,
+    product_template_id: Option<i64>,
+    quantity: u32,
+    retail_price: Option<String>,
+    name: Option<String>,
+}
+
+/// Checks a create body as Printful documents it: recipient and items required; an
+/// `external_id` of at most 32 characters of `[A-Za-z0-9_-]`; each item names exactly one
+/// product source and a quantity of 1 to 1000; item external ids unique in the order.
+fn parse_new_order(body: &Value) -> Result<NewSimOrder, ApiError> {
+    let Some(obj) = body.as_object() else {
+        return Err(ApiError::bad_request("The request body must be a JSON object"));
+    };
+    let external_id = match obj.get("external_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(ApiError::bad_request("external_id must be a string")),
+    };
+    if let Some(ext) = &external_id
+        && !valid_external_id(ext)
+    {
+        return Err(ApiError::bad_request(
+            "Invalid external_id: it can be up to 32 characters long and contain digits, Latin letters, dashes and underscores",
+        ));
+    }
+    let recipient = parse_recipient(obj.get("recipient"))?;
+    let Some(Value::Array(raw_items)) = obj.get("items") else {
+        return Err(ApiError::bad_request("Missing required parameter: items"));
+    };
+    if raw_items.is_empty() {
+        return Err(ApiError::bad_request("The order must contain at least one item"));
+    }
+    let mut items = Vec::new();
+    for (n, raw) in raw_items.iter().enumerate() {
+        let item = parse_item(n, raw)?;
+        if let Some(ext) = &item.external_id
+            && items.iter().any(|i: &NewSimItem| i.external_id.as_ref() == Some(ext))
+        {
+            return Err(ApiError::bad_request(format!(
+                "Item external_id {ext:?} is used twice in this order"
+            )));
+        }
+        items.push(item);
+    }
+    let mut retail_costs = match obj.get("retail_costs") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(ApiError::bad_request("retail_costs must be an object")),
+    };
+    let currency = match retail_costs.get("currency") {
+        None | Some(Value::Null) => "USD".to_string(),
+        Some(Value::String(c)) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => c.to_ascii_uppercase(),
+        Some(other) => return Err(ApiError::bad_request(format!("Invalid retail_costs.currency: {other}"))),
+    };
+    retail_costs.insert("currency".into(), json!(currency));
+    let shipping = match obj.get("shipping") {
+        None | Some(Value::Null) => "STANDARD".to_string(),
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(_) => return Err(ApiError::bad_request("Invalid shipping method")),
+    };
+    Ok(NewSimOrder {
+        external_id,
+        shipping,
+        recipient,
+        items,
+        retail_costs,
+    })
+}
+
+fn valid_external_id(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Countries for which Printful needs a state code and a postal code.
+const STATE_REQUIRED: [&str; 3] = ["US", "CA", "AU"];
+const ZIP_REQUIRED: [&str; 4] = ["US", "CA", "AU", "GB"];
+
+fn parse_recipient(v: Option<&Value>) -> Result<Map<String, Value>, ApiError> {
+    let Some(Value::Object(raw)) = v else {
+        return Err(ApiError::bad_request("Missing required parameter: recipient"));
+    };
+    const FIELDS: [&str; 13] = [
+        "name",
+        "company",
+        "address1",
+        "address2",
+        "city",
+        "state_code",
+        "state_name",
+        "country_code",
+        "country_name",
+        "zip",
+        "phone",
+        "email",
+        "tax_number",
+    ];
+    let mut recipient = Map::new();
+    for key in FIELDS {
+        match raw.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                if !s.trim().is_empty() {
+                    recipient.insert(key.into(), json!(s.trim()));
+                }
+            }
+            Some(Value::Number(n)) => {
+                recipient.insert(key.into(), json!(n.to_string()));
+            }
+            Some(_) => return Err(ApiError::bad_request(format!("Recipient {key} must be a string"))),
+        }
+    }
+    for key in ["name", "address1", "city", "country_code"] {
+        if !recipient.contains_key(key) {
+            return Err(ApiError::bad_request(format!("Recipient {key} is missing")));
+        }
+    }
+    let country = recipient["country_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid recipient country code {country:?}"
+        )));
+    }
+    if STATE_REQUIRED.contains(&country.as_str()) && !recipient.contains_key("state_code") {
+        return Err(ApiError::bad_request(format!(
+            "Recipient state_code is required for {country}"
+        )));
+    }
+    if ZIP_REQUIRED.contains(&country.as_str()) && !recipient.contains_key("zip") {
+        return Err(ApiError::bad_request(format!(
+            "Recipient zip is required for {country}"
+        )));
+    }
+    recipient.insert("country_code".into(), json!(country));
+    Ok(recipient)
+}
+
+fn parse_item(n: usize, v: &Value) -> Result<NewSimItem, ApiError> {
+    let Some(obj) = v.as_object() else {
+        return Err(ApiError::bad_request(format!("OR-5: Item {n} is not an object")));
+    };
+    let int = |key: &str| -> Result<Option<i64>, ApiError> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => integer(v)
+                .map(Some)
+                .ok_or_else(|| ApiError::bad_request(format!("Item {n}: {key} must be an integer"))),
+        }
+    };
+    let text = |key: &str| -> Result<Option<String>, ApiError> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(x)) => Ok(Some(x.to_string())),
+            Some(_) => Err(ApiError::bad_request(format!("Item {n}: {key} must be a string"))),
+        }
+    };
+    let item = NewSimItem {
+        external_id: text("external_id")?,
+        sync_variant_id: int("sync_variant_id")?,
+        variant_id: int("variant_id")?,
+        external_variant_id: text("external_variant_id")?,
+        warehouse_product_variant_id: int("warehouse_product_variant_id")?,
+        product_template_id: int("product_template_id")?,
+        quantity: 0,
+        retail_price: text("retail_price")?,
+        name: text("name")?,
+    };
+    let sources = [
+        item.sync_variant_id.is_some(),
+        item.external_variant_id.is_some(),
+        item.warehouse_product_variant_id.is_some(),
+        // A template is used together with a catalog variant, so the pair counts once.
+        item.variant_id.is_some() || item.product_template_id.is_some(),
+    ]
+    .iter()
+    .filter(|s| **s)
+    .count();
+    if sources != 1 {
+        return Err(ApiError::bad_request(format!(
+            "Item {n} must name exactly one of sync_variant_id, external_variant_id, warehouse_product_variant_id or variant_id"
+        )));
+    }
+    let quantity = match int("quantity")? {
+        Some(q) if (1..=1000).contains(&q) => u32::try_from(q).expect("in range"),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "Item {n}: quantity must be between 1 and 1000"
+            )));
+        }
+    };
+    if let Some(p) = &item.retail_price
+        && parse_money(p).is_none()
+    {
+        return Err(ApiError::bad_request(format!("Item {n}: invalid retail_price {p:?}")));
+    }
+    Ok(NewSimItem { quantity, ..item })
+}
+
+/// An integer from a number or a string of digits: Printful's own examples send
+/// `"quantity": "1"`.
+fn integer(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `"28.00"`, `"28.5"` or `"28"` in cents; `None` for anything else or a negative amount.
+pub(crate) fn parse_money(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().ok()? * 10,
+        _ => frac.parse::<i64>().ok()?,
+    };
+    whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
+}
+
+fn money(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time, by the days-from-civil algorithm in reverse.
+fn civil_date(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(1588716060), "2020-05-05");
+        assert_eq!(civil_date(951_782_400), "2000-02-29");
+    }
+
+    #[test]
+    fn money_is_read_and_written_in_cents() {
+        assert_eq!(parse_money("28.00"), Some(2800));
+        assert_eq!(parse_money("28.5"), Some(2850));
+        assert_eq!(parse_money("28"), Some(2800));
+        assert_eq!(parse_money("-1.00"), None);
+        assert_eq!(parse_money("1.005"), None);
+        assert_eq!(parse_money("abc"), None);
+        assert_eq!(money(1260), "12.60");
+    }
+
+    #[test]
+    fn order_references_are_ids_or_external_ids() {
+        assert_eq!(OrderRef::parse("12"), Some(OrderRef::Id(12)));
+        assert_eq!(OrderRef::parse("@abc"), Some(OrderRef::External("abc".into())));
+        assert_eq!(OrderRef::parse("@"), None);
+        assert_eq!(OrderRef::parse("abc"), None);
+        assert_eq!(OrderRef::parse("-3"), None);
+    }
+
+    #[test]
+    fn the_rate_window_refills_after_a_minute() {
+        let mut w = Window {
+            limit: RATE_LIMIT,
+            started: None,
+            used: 0,
+        };
+        let t0 = Instant::now();
+        let first = w.take(t0);
+        assert_eq!((first.remaining, first.reset_secs, first.exceeded), (119, 60, false));
+        for _ in 1..RATE_LIMIT {
+            w.take(t0);
+        }
+        assert!(w.take(t0 + Duration::from_secs(59)).exceeded);
+        let refilled = w.take(t0 + Duration::from_secs(60));
+        assert_eq!((refilled.remaining, refilled.exceeded), (119, false));
+    }
+}

@@ -1,0 +1,489 @@
+//! A stateful, in-memory Stripe: the Checkout Session, Event, Charge, Dispute and Webhook
+//! Endpoint APIs backroom uses, a hosted pay page, and signed webhooks with Stripe's retry
+//! behaviour. `backroom dev` mounts [`StripeSim::router`] under `/sim/stripe`; tests start it
+//! alone with [`StripeSim::serve_loopback`].
+//!
+//! Fidelity is checked by the tests in `tests/stripe.rs`, which read every payload through
+//! backroom-stripe's client (and so through async-stripe's types) and verify every webhook with
+//! backroom-stripe's verifier.
+//!
+//! With [`StripeSimConfig::state_file`] the account survives restarts: it is saved after every
+//! change, before the change is answered (see `persist.rs`).
+
+mod api;
+mod control;
+mod deliver;
+mod error;
+mod ids;
+mod objects;
+mod params;
+mod persist;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub use error::SimError;
+
+use objects::{Cause, NewLine, NewSession};
+use state::{BuyerInput, Change, Completion, Outbox, State};
+
+/// How the simulator behaves. [`Default`] suits `backroom dev`: no webhook endpoint until one is
+/// set, a single delivery per event, five attempts.
+#[derive(Clone, Debug)]
+pub struct StripeSimConfig {
+    /// The origin browsers and clients use, for example `http://127.0.0.1:3000`; session URLs
+    /// are `{public_base}/sim/stripe/checkout/{id}`.
+    pub public_base: String,
+    /// Where webhooks go; `None` means no endpoint is registered (events are still listed).
+    pub webhook_url: Option<String>,
+    /// The endpoint's signing secret (`whsec_…`), as `STRIPE_WEBHOOK_SECRETS` would hold it.
+    pub webhook_secret: String,
+    /// Extra copies of each webhook, to exercise de-duplication. Stripe does send duplicates.
+    pub duplicate_deliveries: u32,
+    /// Wait before the first attempt of each copy.
+    pub delivery_delay: Duration,
+    /// Attempts per copy, including the first; a non-2xx answer or a connection failure
+    /// is retried after `retry_backoff`, doubling each time.
+    pub max_delivery_attempts: u32,
+    /// The wait before the first retry. Stripe waits hours; the simulator defaults to 500 ms.
+    pub retry_backoff: Duration,
+    /// Where the account is kept between runs; `None` (the default) keeps it in memory only.
+    /// When set, [`StripeSim::new`] loads the file if it exists (an unreadable or corrupt file
+    /// is reported on stderr, moved aside to `<name>.corrupt`, and the account starts empty),
+    /// and every change (a session created, paid, expired, refunded or disputed, an event, an
+    /// idempotent result, a clock advance, a webhook delivered) rewrites the file atomically
+    /// before it is answered. The request log and delivery attempts are not kept, nor webhooks
+    /// still being delivered: their events stay listed in `/v1/events`.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for StripeSimConfig {
+    fn default() -> Self {
+        StripeSimConfig {
+            public_base: "http://127.0.0.1:3000".into(),
+            webhook_url: None,
+            webhook_secret: "whsec_backroom_sim".into(),
+            duplicate_deliveries: 0,
+            delivery_delay: Duration::ZERO,
+            max_delivery_attempts: 5,
+            retry_backoff: Duration::from_millis(500),
+            state_file: None,
+        }
+    }
+}
+
+/// One attempt to deliver one copy of a webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub event_id: String,
+    pub event_type: String,
+    /// 0 for the delivery itself, 1.. for the configured duplicates.
+    pub copy: u32,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The endpoint's HTTP status; `None` when no answer came (connection refused, timeout).
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// One API request as the simulator received it, for tests that check what a client sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Relative to `/sim/stripe`, for example `/v1/checkout/sessions`.
+    pub path: String,
+    pub query: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub stripe_version: Option<String>,
+}
+
+/// The simulator. Cheap to clone: clones share one account.
+#[derive(Clone)]
+pub struct StripeSim {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: StripeSimConfig,
+    webhook_url: Mutex<Option<String>>,
+    state: Mutex<State>,
+    /// Seconds added to the machine's clock, moved forward by [`StripeSim::advance_clock`].
+    clock_offset: AtomicI64,
+    /// Webhook copies still being delivered.
+    in_flight: watch::Sender<usize>,
+    http: OnceLock<deliver::HttpClient>,
+    sweeper_started: AtomicBool,
+    started_at: i64,
+    /// Whether a change is in memory only because saving it to `config.state_file` failed.
+    unsaved: AtomicBool,
+    /// State files written, for tests.
+    saves: AtomicU64,
+}
+
+impl std::fmt::Debug for StripeSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeSim")
+            .field("public_base", &self.inner.config.public_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StripeSim {
+    /// A simulator with the account saved in `config.state_file`, if any, else an empty one.
+    pub fn new(config: StripeSimConfig) -> StripeSim {
+        let webhook_url = Mutex::new(config.webhook_url.clone());
+        let saved = config.state_file.as_deref().and_then(load_state);
+        let (state, clock_offset, started_at) = match saved {
+            Some(saved) => {
+                // The offset is kept, so the simulator's time is still the machine's plus the
+                // same advance; should the machine's clock have gone back since, the offset
+                // grows so that the simulator's time never goes back before the last save.
+                let offset = saved.clock_offset.max(saved.saved_at.saturating_sub(system_now()));
+                (saved.state, offset, saved.started_at)
+            }
+            None => (State::default(), 0, system_now()),
+        };
+        StripeSim {
+            inner: Arc::new(Inner {
+                config,
+                webhook_url,
+                state: Mutex::new(state),
+                clock_offset: AtomicI64::new(clock_offset),
+                in_flight: watch::Sender::new(0),
+                http: OnceLock::new(),
+                sweeper_started: AtomicBool::new(false),
+                started_at,
+                unsaved: AtomicBool::new(false),
+                saves: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The routes, without the `/sim/stripe` prefix: nest this under `"/sim/stripe"`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/checkout/{id}", get(control::page))
+            .route("/checkout/{id}/pay", post(control::pay))
+            .route("/checkout/{id}/expire", post(control::expire))
+            .route("/payments/{id}/refund", post(control::refund))
+            .route("/payments/{id}/dispute", post(control::dispute))
+            .fallback(api::handle)
+            .with_state(self.clone())
+    }
+
+    /// Starts a simulator alone on `127.0.0.1` at a free port, with `public_base` set to that
+    /// origin, and returns it with its API base (`http://127.0.0.1:PORT/sim/stripe`) for
+    /// `StripeSettings::api_base`.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound, which leaves a test nothing to do.
+    pub async fn serve_loopback(mut config: StripeSimConfig) -> (StripeSim, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("the Stripe simulator could not bind a port on 127.0.0.1");
+        let addr = listener.local_addr().expect("a bound socket has an address");
+        config.public_base = format!("http://{addr}");
+        let sim = StripeSim::new(config);
+        let app = Router::new().nest("/sim/stripe", sim.router());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "the Stripe simulator stopped serving");
+            }
+        });
+        (sim, format!("http://{addr}/sim/stripe"))
+    }
+
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        *self.inner.webhook_url.lock().expect("webhook url lock") = url;
+    }
+
+    /// A key the simulator accepts: any `sk_…` or `rk_…` key works.
+    pub fn api_key_hint(&self) -> &'static str {
+        "sk_test_sim"
+    }
+
+    /// The endpoint's signing secret, for the receiving side's `WebhookVerifier`.
+    pub fn webhook_secret(&self) -> &str {
+        &self.inner.config.webhook_secret
+    }
+
+    /// The simulator's time in Unix seconds: the machine's clock plus any advance.
+    pub fn now(&self) -> i64 {
+        system_now() + self.inner.clock_offset.load(Ordering::SeqCst)
+    }
+
+    /// Moves the simulator's clock forward, for `created` filters and session expiry without
+    /// waiting. Sessions whose `expires_at` has passed expire on the next call. Webhook
+    /// signatures keep using the machine's clock, since receivers check them against theirs.
+    pub fn advance_clock(&self, by: Duration) {
+        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        let state = self.lock();
+        self.inner.clock_offset.fetch_add(secs, Ordering::SeqCst);
+        // A failure is reported by `save`; the advance stands in memory either way.
+        let _ = self.save(&state);
+    }
+
+    /// The buyer pays by card: `checkout.session.completed` with `payment_status: paid`.
+    /// With `deliver: false` the event is listed but its webhook is lost.
+    pub async fn pay(&self, session_id: &str, deliver: bool) -> Result<(), SimError> {
+        self.complete(session_id, Completion::Card, &BuyerInput::default(), deliver)
+    }
+
+    /// The buyer pays by a delayed method: `checkout.session.completed` with
+    /// `payment_status: unpaid`, then `checkout.session.async_payment_succeeded` or `_failed`.
+    pub async fn pay_async(&self, session_id: &str, succeed: bool, deliver: bool) -> Result<(), SimError> {
+        self.complete(
+            session_id,
+            Completion::Delayed { succeeds: succeed },
+            &BuyerInput::default(),
+            deliver,
+        )
+    }
+
+    /// The session expires unpaid: `checkout.session.expired`.
+    pub async fn expire(&self, session_id: &str, deliver: bool) -> Result<(), SimError> {
+        self.expire_due();
+        let change = self.change(Cause::default(), deliver);
+        let (_, out) = self.mutate(|st| st.expire(session_id, &change))?;
+        self.send(out);
+        Ok(())
+    }
+
+    /// Refunds the session's charge, fully when `amount` is `None`: `charge.refunded`.
+    pub async fn refund(&self, session_id: &str, amount: Option<i64>, deliver: bool) -> Result<(), SimError> {
+        self.expire_due();
+        let change = self.change(Cause::default(), deliver);
+        let (_, out) = self.mutate(|st| st.refund(session_id, amount, &change))?;
+        self.send(out);
+        Ok(())
+    }
+
+    /// The buyer's bank disputes the session's charge: `charge.dispute.created`.
+    pub async fn dispute(&self, session_id: &str, deliver: bool) -> Result<(), SimError> {
+        self.expire_due();
+        let change = self.change(Cause::default(), deliver);
+        let (_, out) = self.mutate(|st| st.dispute_charge(session_id, &change))?;
+        self.send(out);
+        Ok(())
+    }
+
+    /// A session made "outside backroom" (no `client_reference_id`, no metadata), as if
+    /// someone else used the account's key, and paid at once. Returns its id.
+    pub async fn create_foreign_session(&self, amount: i64, currency: &str, deliver: bool) -> Result<String, SimError> {
+        if amount <= 0 {
+            return Err(SimError::InvalidRequest(format!(
+                "a foreign session needs a positive amount, not {amount}"
+            )));
+        }
+        let now = self.now();
+        let new = NewSession {
+            lines: vec![NewLine {
+                name: "Something not sold by this shop".into(),
+                unit_amount: amount,
+                quantity: 1,
+            }],
+            currency: currency.to_ascii_lowercase(),
+            client_reference_id: None,
+            metadata: Default::default(),
+            payment_intent_metadata: Default::default(),
+            customer_email: None,
+            success_url: None,
+            cancel_url: None,
+            allowed_countries: vec![],
+            shipping_rates: vec![],
+            expires_at: now + 24 * 3600,
+        };
+        let public_base = self.inner.config.public_base.clone();
+        let session = self.mutate(|st| Ok::<_, SimError>(st.create_session(&new, now, &public_base)))?;
+        let id = session["id"].as_str().expect("sessions have ids").to_string();
+        self.pay(&id, deliver).await?;
+        Ok(id)
+    }
+
+    /// A session as the API would return it (without line items), for assertions.
+    pub fn session(&self, session_id: &str) -> Option<Value> {
+        self.with_state(|st| st.session(session_id).map(|s| s.object.clone()))
+    }
+
+    /// Every event, oldest first, including those whose webhooks were lost.
+    pub fn events(&self) -> Vec<Value> {
+        self.with_state(|st| st.events.iter().map(|e| e.event.clone()).collect())
+    }
+
+    /// Every delivery attempt so far, in the order they finished.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.with_state(|st| st.deliveries.clone())
+    }
+
+    /// Every API request so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.with_state(|st| st.requests.clone())
+    }
+
+    /// Waits until every webhook started so far has been delivered or has used up its attempts.
+    pub async fn settle(&self) {
+        let mut rx = self.inner.in_flight.subscribe();
+        // The sender lives in `inner`, which `self` keeps alive, so this cannot fail.
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.lock())
+    }
+
+    /// Runs a change and, when it succeeds, saves the account before returning, under the same
+    /// lock, so that saves happen in the order of the changes.
+    fn mutate<T, E>(&self, f: impl FnOnce(&mut State) -> Result<T, E>) -> Result<T, E> {
+        let mut state = self.lock();
+        let result = f(&mut state);
+        if result.is_ok() {
+            // A failure is reported by `save`; the change stands in memory either way, and the
+            // API answers 500 until a save succeeds (see `api::serve`).
+            let _ = self.save(&state);
+        }
+        result
+    }
+
+    /// Writes the account to the state file, if there is one. Called with the state locked.
+    /// A failure is printed on stderr and remembered until a later save succeeds.
+    fn save(&self, state: &State) -> Result<(), String> {
+        let Some(path) = &self.inner.config.state_file else {
+            return Ok(());
+        };
+        let offset = self.inner.clock_offset.load(Ordering::SeqCst);
+        match persist::save(path, state, offset, self.inner.started_at, system_now() + offset) {
+            Ok(()) => {
+                self.inner.unsaved.store(false, Ordering::SeqCst);
+                self.inner.saves.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(e) => {
+                self.inner.unsaved.store(true, Ordering::SeqCst);
+                let message = format!(
+                    "the Stripe simulator could not save its account to {}: {e}",
+                    path.display()
+                );
+                eprintln!("backroom-sim: {message}");
+                Err(message)
+            }
+        }
+    }
+
+    /// Saves again if an earlier save failed, so that nothing is answered from a change that
+    /// is only in memory. Called with the state locked.
+    fn save_if_unsaved(&self, state: &State) -> Result<(), String> {
+        if self.inner.unsaved.load(Ordering::SeqCst) {
+            self.save(state)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the state as consistent as the operation got;
+        // the simulator keeps serving rather than failing every later test call.
+        self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn webhook_url(&self) -> Option<String> {
+        self.inner.webhook_url.lock().expect("webhook url lock").clone()
+    }
+
+    fn change(&self, cause: Cause, deliver: bool) -> Change {
+        Change {
+            now: self.now(),
+            cause,
+            deliver,
+            endpoint: self.webhook_url().is_some(),
+        }
+    }
+
+    fn complete(&self, session_id: &str, how: Completion, input: &BuyerInput, deliver: bool) -> Result<(), SimError> {
+        // A session whose time has passed is expired first, so that it cannot be paid late.
+        self.expire_due();
+        let change = self.change(Cause::default(), deliver);
+        let out = self.mutate(|st| st.complete(session_id, how, input, &change))?;
+        self.send(out);
+        Ok(())
+    }
+
+    /// Expires sessions past `expires_at` and sends their webhooks. Runs before every request
+    /// and control call and, once a request has started it, every second in the background.
+    fn expire_due(&self) {
+        let change = self.change(Cause::default(), true);
+        let out = {
+            let mut state = self.lock();
+            let events = state.events.len();
+            let out = state.expire_due(&change);
+            // Every expiry records an event, so no new event means nothing changed.
+            if state.events.len() != events {
+                let _ = self.save(&state);
+            }
+            out
+        };
+        self.send(out);
+    }
+
+    fn ensure_sweeper(&self) {
+        if self.inner.sweeper_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                StripeSim { inner }.expire_due();
+            }
+        });
+    }
+
+    /// Starts delivering the given events' webhooks on spawned tasks.
+    fn send(&self, events: Outbox) {
+        let Some(url) = self.webhook_url() else { return };
+        for event in events {
+            deliver::spawn(self, &url, event);
+        }
+    }
+}
+
+fn system_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The account saved at `path`, or `None` to start empty: when there is no file yet, or when
+/// it cannot be used, which is reported on stderr (a corrupt file is moved aside first, so
+/// that the next save does not overwrite it).
+fn load_state(path: &std::path::Path) -> Option<persist::Saved> {
+    match persist::load(path) {
+        Ok(saved) => saved,
+        Err(e) => {
+            let aside = match &e {
+                persist::LoadError::Corrupt(_) => match persist::move_aside(path) {
+                    Ok(aside) => format!("; it was moved to {}", aside.display()),
+                    Err(err) => format!("; it could not be moved aside ({err}) and will be overwritten"),
+                },
+                persist::LoadError::Io(_) => String::new(),
+            };
+            eprintln!(
+                "backroom-sim: error: the Stripe simulator's state file {} is unusable, so the simulated account starts empty: {e}{aside}",
+                path.display()
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The account on disk, so that `backroom dev` can be killed (even with `kill -9`) and started
+//! again without losing the simulated Stripe account. The whole account is one JSON file,
+//! rewritten atomically (a temporary file in the same directory, fsync, rename, fsync of the
+//! directory) after every change and before the change is answered.
+//!
+//! Saved: sessions with their line items, charges, disputes, events (with whether a webhook
+//! delivery succeeded), idempotent results, the clock's offset and the account's creation time.
+//! Not saved: the request log, delivery attempts and webhooks still being delivered; an event
+//! whose webhook was in flight stays listed in `/v1/events`, which is what catch-up reads.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::state::{EventRecord, IdempotentResult, SessionRecord, State};
+
+/// The file's format; another number is refused rather than misread.
+const FORMAT: i64 = 1;
+
+/// An account read back from disk.
+pub(crate) struct Saved {
+    pub state: State,
+    /// Seconds added to the machine's clock.
+    pub clock_offset: i64,
+    /// When the account was first made (the webhook endpoint's `created`).
+    pub started_at: i64,
+    /// The simulator's clock when the file was written; the clock never goes back before it.
+    pub saved_at: i64,
+}
+
+/// Why a state file could not be used.
+#[derive(Debug)]
+pub(crate) enum LoadError {
+    /// The file could not be read at all.
+    Io(io::Error),
+    /// The file was read but is not a state this simulator wrote.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Io(e) => write!(f, "it could not be read: {e}"),
+            LoadError::Corrupt(why) => write!(f, "it is not a Stripe simulator state: {why}"),
+        }
+    }
+}
+
+/// Reads the account saved at `path`; `Ok(None)` when there is no file yet.
+pub(crate) fn load(path: &Path) -> Result<Option<Saved>, LoadError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LoadError::Io(e)),
+    };
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| LoadError::Corrupt(format!("invalid JSON: {e}")))?;
+    from_json(&value).map(Some).map_err(LoadError::Corrupt)
+}
+
+/// Moves an unusable state file aside to `<name>.corrupt`, so that the next save does not
+/// destroy what might explain it. Returns where it went.
+pub(crate) fn move_aside(path: &Path) -> io::Result<PathBuf> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".corrupt");
+    let aside = path.with_file_name(name);
+    fs::rename(path, &aside)?;
+    Ok(aside)
+}
+
+/// Writes the account to `path` atomically: a reader (or a restart after a crash at any point)
+/// sees either the previous file or this one, whole.
+pub(crate) fn save(path: &Path, state: &State, clock_offset: i64, started_at: i64, now: i64) -> io::Result<()> {
+    let bytes = serde_json::to_vec(&to_json(state, clock_offset, started_at, now)).map_err(io::Error::other)?;
+    write_atomically(path, &bytes)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the state file path has no file name"))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let written = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // The rename itself is made durable by syncing the directory (Unix; elsewhere opening a
+    // directory fails, and the rename is all there is).
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn to_json(state: &State, clock_offset: i64, started_at: i64, now: i64) -> Value {
+    let sessions: Vec<Value> = state
+        .sessions
+        .iter()
+        .map(|s| json!({ "object": s.object, "line_items": s.line_items, "charge_id": s.charge_id }))
+        .collect();
+    let events: Vec<Value> = state
+        .events
+        .iter()
+        .map(|e| json!({ "event": e.event, "for_endpoint": e.for_endpoint, "delivered": e.delivered }))
+        .collect();
+    let idempotency: Map<String, Value> = state
+        .idempotency
+        .iter()
+        .map(|(key, r)| {
+            (
+                key.clone(),
+                json!({ "fingerprint": r.fingerprint, "status": r.status, "body": r.body, "created": r.created }),
+            )
+        })
+        .collect();
+    json!({
+        "format": FORMAT,
+        "saved_at": now,
+        "clock_offset": clock_offset,
+        "started_at": started_at,
+        "sessions": sessions,
+        "charges": state.charges,
+        "disputes": state.disputes,
+        "events": events,
+        "idempotency": idempotency,
+    })
+}
+
+/// Reads a saved account, checking everything the simulator later relies on (objects with ids,
+/// a paid session's charge being stored), so that a damaged file is refused here rather than
+/// panicking in a later call.
+fn from_json(v: &Value) -> Result<Saved, String> {
+    let format = int(v, "format")?;
+    if format != FORMAT {
+        return Err(format!("format {format}, this simulator reads format {FORMAT}"));
+    }
+    let charges = objects(array(v, "charges")?, "charges")?;
+    let disputes = objects(array(v, "disputes")?, "disputes")?;
+    let mut sessions = Vec::new();
+    for (i, s) in array(v, "sessions")?.iter().enumerate() {
+        let what = format!("sessions[{i}]");
+        let object = object_with_id(field(s, "object")?, &what)?;
+        let line_items = array(s, "line_items")?
+            .iter()
+            .map(|l| {
+                l.is_object()
+                    .then(|| l.clone())
+                    .ok_or_else(|| format!("{what}.line_items holds a non-object"))
+            })
+            .collect::<Result<_, _>>()?;
+        let charge_id = match field(s, "charge_id")? {
+            Value::Null => None,
+            Value::String(id) if charges.iter().any(|c| c["id"] == *id) => Some(id.clone()),
+            other => return Err(format!("{what}.charge_id {other} names no stored charge")),
+        };
+        sessions.push(SessionRecord {
+            object,
+            line_items,
+            charge_id,
+        });
+    }
+    let mut events = Vec::new();
+    for (i, e) in array(v, "events")?.iter().enumerate() {
+        events.push(EventRecord {
+            event: object_with_id(field(e, "event")?, &format!("events[{i}]"))?,
+            for_endpoint: boolean(e, "for_endpoint")?,
+            delivered: boolean(e, "delivered")?,
+        });
+    }
+    let mut idempotency = HashMap::new();
+    let stored = field(v, "idempotency")?
+        .as_object()
+        .ok_or("idempotency is not an object")?;
+    for (key, r) in stored {
+        let status =
+            u16::try_from(int(r, "status")?).map_err(|_| format!("idempotency[{key}].status is not a status"))?;
+        idempotency.insert(
+            key.clone(),
+            IdempotentResult {
+                fingerprint: field(r, "fingerprint")?.clone(),
+                status,
+                body: field(r, "body")?.clone(),
+                created: int(r, "created")?,
+            },
+        );
+    }
+    Ok(Saved {
+        state: State {
+            sessions,
+            charges,
+            disputes,
+            events,
+            idempotency,
+            requests: Vec::new(),
+            deliveries: Vec::new(),
+        },
+        clock_offset: int(v, "clock_offset")?,
+        started_at: int(v, "started_at")?,
+        saved_at: int(v, "saved_at")?,
+    })
+}
+
+fn field<'a>(v: &'a Value, key: &str) -> Result<&'a Value, String> {
+    v.get(key).ok_or_else(|| format!("{key} is missing"))
+}
+
+fn int(v: &Value, key: &str) -> Result<i64, String> {
+    field(v, key)?
+        .as_i64()
+        .ok_or_else(|| format!("{key} is not an integer"))
+}
+
+fn boolean(v: &Value, key: &str) -> Result<bool, String> {
+    field(v, key)?
+        .as_bool()
+        .ok_or_else(|| format!("{key} is not a boolean"))
+}
+
+fn array<'a>(v: &'a Value, key: &str) -> Result<&'a Vec<Value>, String> {
+    field(v, key)?
+        .as_array()
+        .ok_or_else(|| format!("{key} is not an array"))
+}
+
+fn object_with_id(v: &Value, what: &str) -> Result<Value, String> {
+    if v.is_object() && v["id"].is_string() {
+        Ok(v.clone())
+    } else {
+        Err(format!("{what} is not an object with an id"))
+    }
+}
+
+fn objects(items: &[Value], what: &str) -> Result<Vec<Value>, String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| object_with_id(v, &format!("{what}[{i}]")))
+        .collect()
+}

@@ -1,0 +1,176 @@
+//! The shapes backroom reads from and sends to Stripe, in the shop's own types. They hold only
+//! what the use cases need, so an API-version bump in async-stripe changes the mapping in
+//! `client.rs` and nothing else.
+
+use backroom_core::{Cents, Currency, Email, OrderId};
+use serde::{Deserialize, Serialize};
+
+/// What `POST /checkout` asks Stripe to charge for one order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckoutRequest {
+    pub order_id: OrderId,
+    pub lines: Vec<CheckoutLine>,
+    pub customer_email: Option<Email>,
+    pub success_url: String,
+    pub cancel_url: String,
+    /// ISO 3166-1 alpha-2 codes; empty means no shipping address is collected.
+    pub shipping_countries: Vec<String>,
+    pub shipping_rate_ids: Vec<String>,
+    /// Unix seconds; Stripe accepts 30 minutes to 24 hours after creation.
+    pub expires_at: i64,
+}
+
+/// One priced line of a checkout, sent as inline `price_data`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckoutLine {
+    pub name: String,
+    pub unit_amount: Cents,
+    pub currency: Currency,
+    pub quantity: u32,
+}
+
+/// The hosted checkout page Stripe made for an order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatedSession {
+    pub id: String,
+    pub url: String,
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+}
+
+impl SessionStatus {
+    /// Stripe's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Open => "open",
+            SessionStatus::Complete => "complete",
+            SessionStatus::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Paid,
+    Unpaid,
+    NoPaymentRequired,
+}
+
+impl PaymentStatus {
+    /// Stripe's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Paid => "paid",
+            PaymentStatus::Unpaid => "unpaid",
+            PaymentStatus::NoPaymentRequired => "no_payment_required",
+        }
+    }
+
+    /// Whether the money is in: Stripe's fulfilment guide ships for `paid` and
+    /// `no_payment_required`, never for `unpaid` (a delayed method still pending).
+    pub fn is_settled(self) -> bool {
+        matches!(self, PaymentStatus::Paid | PaymentStatus::NoPaymentRequired)
+    }
+}
+
+/// A Checkout Session as read back from Stripe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: String,
+    /// `client_reference_id`, else `metadata.order_id`; `None` when neither is one of our order
+    /// ids, which means the session was not made by backroom.
+    pub order_id: Option<OrderId>,
+    pub status: SessionStatus,
+    pub payment_status: PaymentStatus,
+    pub amount_total: Option<Cents>,
+    pub currency: Option<Currency>,
+    /// `customer_details.email` (what the buyer typed), else the prefilled `customer_email`.
+    pub customer_email: Option<String>,
+    /// `collected_information.shipping_details` (API 2025-03-31 and later).
+    pub shipping: Option<ShippingDetails>,
+    pub payment_intent: Option<String>,
+    pub created: i64,
+    pub expires_at: i64,
+    pub livemode: bool,
+    /// Every line item when read with `checkout_session`; empty from `list_checkout_sessions`.
+    pub line_items: Vec<SessionLineItem>,
+}
+
+/// Where to ship, as the buyer entered it on Stripe's page. Stored as JSON on the order.
+/// Address parts Stripe left out are empty strings, since some countries have no postal code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingDetails {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub state: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, as Stripe sends it.
+    pub country: String,
+}
+
+/// One line of a session as Stripe priced it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionLineItem {
+    pub description: String,
+    pub quantity: u64,
+    /// After discounts and taxes, for the whole quantity.
+    pub amount_total: Cents,
+    pub currency: Currency,
+}
+
+/// The parts of an Event that catch-up needs to find and order work; the object itself is
+/// always re-read from the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventSummary {
+    pub id: String,
+    pub event_type: String,
+    pub created: i64,
+    /// `data.object.id`: the session, charge or dispute the event is about.
+    pub object_id: String,
+    pub livemode: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    pub enabled: bool,
+    pub enabled_events: Vec<String>,
+    pub api_version: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Charge {
+    pub id: String,
+    pub payment_intent: Option<String>,
+    pub amount: Cents,
+    pub amount_refunded: Cents,
+    /// True once the whole amount is refunded.
+    pub refunded: bool,
+    pub currency: Currency,
+    pub created: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dispute {
+    pub id: String,
+    pub charge: String,
+    pub payment_intent: Option<String>,
+    pub amount: Cents,
+    pub currency: Currency,
+    /// Stripe's words, for example `fraudulent` or `product_not_received`.
+    pub reason: String,
+    /// Stripe's words, for example `needs_response`, `won` or `lost`.
+    pub status: String,
+    pub created: i64,
+}
