@@ -1,0 +1,305 @@
+// The owner page: a read-only view of the shop's state, refreshed every 5 seconds.
+// It only reads; every change (redrive, reconcile --fix, …) goes through the
+// `backroom` command, which keeps an audit trail in the order timelines.
+// The page is served by backroom itself, so the API is always on the same origin.
+"use strict";
+
+(function () {
+  const REFRESH_MS = 5000;
+
+  // Statuses in the order the owner wants to see them: the ones that need a human
+  // first, then the normal life of an order, then the ones that ended without a sale.
+  const STATUS_ORDER = [
+    "needs_attention", "on_hold", "paid", "submitted", "in_production", "partially_shipped",
+    "shipped", "delivered", "pending_payment", "payment_failed", "refunded", "canceled",
+    "expired", "failed",
+  ];
+
+  // The JSON each section last drew, so that an unchanged section is left alone.
+  // Redrawing it anyway would reset keyboard focus and text selection every 5 seconds.
+  const lastDrawn = {};
+  let timer = null;
+  let refreshing = false;
+
+  // --- Small helpers (the same ideas as in the storefront's app.js) ---------------
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  const moneyFormats = new Map();
+  // Amounts are in minor units; Intl knows how many digits each currency has.
+  function formatMoney(money) {
+    let format = moneyFormats.get(money.currency);
+    if (!format) {
+      format = new Intl.NumberFormat(undefined, { style: "currency", currency: money.currency });
+      moneyFormats.set(money.currency, format);
+    }
+    return format.format(money.amount / 10 ** format.resolvedOptions().maximumFractionDigits);
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "";
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return String(iso);
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  }
+
+  function timeEl(iso) {
+    const node = el("time", null, formatTime(iso));
+    if (iso) node.dateTime = iso;
+    return node;
+  }
+
+  // Builds a table from a header list and rows of cells (strings or nodes).
+  function table(caption, headers, rows, className) {
+    const wrap = el("div", "table-scroll");
+    const tableEl = el("table", className);
+    const cap = el("caption", "visually-hidden", caption);
+    const head = el("thead");
+    const headRow = el("tr");
+    for (const header of headers) {
+      const th = el("th", header.className, header.label);
+      th.scope = "col";
+      headRow.append(th);
+    }
+    head.append(headRow);
+    const body = el("tbody");
+    for (const cells of rows) {
+      const row = el("tr");
+      cells.forEach((cell, index) => {
+        const td = el("td", headers[index].className);
+        td.append(cell instanceof Node ? cell : document.createTextNode(cell === null || cell === undefined ? "" : String(cell)));
+        row.append(td);
+      });
+      body.append(row);
+    }
+    tableEl.append(cap, head, body);
+    wrap.append(tableEl);
+    return wrap;
+  }
+
+  // A link to the buyer's order page, which shows the full timeline.
+  function orderLink(orderId, text) {
+    if (!orderId) return document.createTextNode("");
+    const link = el("a", text ? null : "mono id", text || orderId);
+    link.href = "/success.html?order_id=" + encodeURIComponent(orderId);
+    return link;
+  }
+
+  function code(text) {
+    return el("code", null, text);
+  }
+
+  async function getJson(path) {
+    const response = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+    if (!response.ok) {
+      const error = new Error("HTTP " + response.status);
+      error.status = response.status;
+      try {
+        const body = await response.json();
+        if (body && body.error && body.error.message) error.message = body.error.message;
+      } catch (notJson) { /* keep the HTTP status as the message */ }
+      throw error;
+    }
+    return response.json();
+  }
+
+  // --- Sections --------------------------------------------------------------------
+
+  function drawOrders(data) {
+    const orders = data.orders || [];
+    document.getElementById("orders-count").textContent = "(" + orders.length + ")";
+    const body = document.getElementById("orders-body");
+    if (orders.length === 0) {
+      body.replaceChildren(el("p", "muted", "No orders yet."));
+      return;
+    }
+
+    const groups = new Map();
+    for (const order of orders) {
+      if (!groups.has(order.status)) groups.set(order.status, []);
+      groups.get(order.status).push(order);
+    }
+    // Known statuses in our order; any status this page does not know yet goes last
+    // rather than disappearing.
+    const statuses = STATUS_ORDER.filter((status) => groups.has(status))
+      .concat([...groups.keys()].filter((status) => !STATUS_ORDER.includes(status)));
+
+    // The summary: one count per status, each a link to its group below.
+    const counts = el("ul", "status-counts");
+    for (const status of statuses) {
+      const item = el("li");
+      item.setAttribute("data-testid", "admin-count-" + status);
+      const link = el("a");
+      link.href = "#group-" + status;
+      link.append(el("span", "status-badge", status), el("strong", "count-number", groups.get(status).length));
+      link.querySelector(".status-badge").dataset.status = status;
+      item.append(link);
+      counts.append(item);
+    }
+
+    const parts = [counts];
+    for (const status of statuses) {
+      const group = groups.get(status);
+      const heading = el("h3", "group-heading");
+      heading.id = "group-" + status;
+      heading.append(el("span", "status-badge", status), el("span", "muted", " " + group.length));
+      heading.querySelector(".status-badge").dataset.status = status;
+      const rows = group.map((order) => [
+        orderLink(order.order_id, String(order.number)),
+        formatMoney(order.total),
+        order.email || "",
+        timeEl(order.created_at),
+        timeEl(order.updated_at),
+      ]);
+      const groupEl = el("div", "order-group");
+      groupEl.setAttribute("data-status", status);
+      groupEl.append(heading, table("Orders with status " + status, [
+        { label: "Number" }, { label: "Total", className: "num" }, { label: "Email" },
+        { label: "Created" }, { label: "Updated" },
+      ], rows, "orders-table"));
+      parts.push(groupEl);
+    }
+    body.replaceChildren(...parts);
+  }
+
+  function drawAlerts(data) {
+    // Security alerts first (someone else may be using our keys), newest first within each.
+    const alerts = (data.alerts || []).slice().sort((a, b) =>
+      (a.severity === "security" ? 0 : 1) - (b.severity === "security" ? 0 : 1) || String(b.at).localeCompare(String(a.at)));
+    document.getElementById("alerts-count").textContent = "(" + alerts.length + ")";
+    const body = document.getElementById("alerts-body");
+    if (alerts.length === 0) {
+      body.replaceChildren(el("p", "all-clear", "No open alerts."));
+      return;
+    }
+    const list = el("ul", "alerts");
+    for (const alert of alerts) {
+      const item = el("li", "alert alert-" + (alert.severity === "security" ? "security" : "ops"));
+      item.setAttribute("data-severity", alert.severity);
+      const head = el("div", "alert-head");
+      // The severity is spelled out, not only coloured, for readers who cannot tell the colours apart.
+      head.append(el("span", "severity", alert.severity === "security" ? "Security" : "Ops"), el("span", "alert-kind mono", alert.kind));
+      if (alert.occurrences > 1) head.append(el("span", "muted", "×" + alert.occurrences));
+      head.append(timeEl(alert.at));
+      item.append(head, el("p", "alert-message", alert.message));
+      if (alert.order_id) {
+        const order = el("p", "small");
+        order.append(document.createTextNode("Order "), orderLink(alert.order_id));
+        item.append(order);
+      }
+      list.append(item);
+    }
+    body.replaceChildren(list);
+  }
+
+  function drawDlq(data) {
+    const messages = data.messages || [];
+    document.getElementById("dlq-count").textContent = "(" + messages.length + ")";
+    const body = document.getElementById("dlq-body");
+    if (messages.length === 0) {
+      body.replaceChildren(el("p", "all-clear", "Empty: every event was processed."));
+      return;
+    }
+    const hint = el("p", "muted small");
+    hint.append(document.createTextNode("These events failed 5 times. Fix the cause, then run "), code("backroom dlq redrive"), document.createTextNode("."));
+    body.replaceChildren(hint, table("Dead-lettered messages", [
+      { label: "Source" }, { label: "Event type" }, { label: "Event id" }, { label: "Receives", className: "num" }, { label: "Message id" },
+    ], messages.map((message) => [
+      message.source, message.event_type, el("span", "mono id", message.event_id),
+      message.receive_count, el("span", "mono id", message.message_id),
+    ])));
+  }
+
+  function drawReconcile(data) {
+    const body = document.getElementById("reconcile-body");
+    const run = data.run;
+    if (!run) {
+      const none = el("p", "muted");
+      none.append(document.createTextNode("No reconcile run yet. Start one with "), code("backroom reconcile"), document.createTextNode("."));
+      body.replaceChildren(none);
+      return;
+    }
+    const facts = el("dl", "facts");
+    const fact = (term, value) => {
+      const dd = el("dd");
+      dd.append(value instanceof Node ? value : document.createTextNode(String(value)));
+      facts.append(el("dt", null, term), dd);
+    };
+    fact("Started", timeEl(run.started_at));
+    fact("Finished", run.finished_at ? timeEl(run.finished_at) : "still running");
+    fact("Window", run.window_days === 1 ? "1 day" : run.window_days + " days");
+    fact("Mode", run.fix ? "fix (repairs applied)" : "report only");
+
+    const discrepancies = run.discrepancies || [];
+    const parts = [facts];
+    if (discrepancies.length === 0) {
+      parts.push(el("p", "all-clear", "No discrepancies: Stripe, the database and Printful agree."));
+    } else {
+      parts.push(el("h3", null, discrepancies.length === 1 ? "1 discrepancy" : discrepancies.length + " discrepancies"));
+      parts.push(table("Discrepancies", [
+        { label: "Severity" }, { label: "Kind" }, { label: "Order" }, { label: "Detail" },
+      ], discrepancies.map((item) => {
+        const severity = el("span", "severity-text" + (item.severity === "security" ? " is-security" : ""), item.severity);
+        return [severity, el("span", "mono", item.kind), orderLink(item.order_id), item.detail];
+      })));
+    }
+    body.replaceChildren(...parts);
+  }
+
+  const SECTIONS = [
+    { path: "/admin/api/orders", draw: drawOrders, body: "orders-body" },
+    { path: "/admin/api/alerts", draw: drawAlerts, body: "alerts-body" },
+    { path: "/admin/api/dlq", draw: drawDlq, body: "dlq-body" },
+    { path: "/admin/api/reconcile", draw: drawReconcile, body: "reconcile-body" },
+  ];
+
+  // Fetches the four sections side by side; one failing endpoint only blanks its own
+  // section, so the rest of the page stays useful while something is broken.
+  async function refresh() {
+    // "Refresh now" during a refresh would otherwise start a second timer chain.
+    if (refreshing) return;
+    refreshing = true;
+    clearTimeout(timer);
+    const results = await Promise.allSettled(SECTIONS.map((section) => getJson(section.path)));
+    let failures = 0;
+    let forbidden = false;
+    results.forEach((result, index) => {
+      const section = SECTIONS[index];
+      if (result.status === "fulfilled") {
+        const json = JSON.stringify(result.value);
+        if (lastDrawn[section.path] !== json) {
+          lastDrawn[section.path] = json;
+          section.draw(result.value);
+        }
+      } else {
+        failures += 1;
+        if (result.reason.status === 403) forbidden = true;
+        lastDrawn[section.path] = null;
+        document.getElementById(section.body).replaceChildren(el("p", "error", "Could not load: " + result.reason.message));
+      }
+    });
+
+    const banner = document.getElementById("admin-error");
+    if (forbidden) {
+      banner.textContent = "The owner page only answers on the machine backroom runs on (127.0.0.1).";
+      banner.hidden = false;
+    } else {
+      banner.hidden = true;
+    }
+    const now = new Date().toLocaleTimeString();
+    document.getElementById("updated").textContent = failures
+      ? "Updated " + now + " with " + failures + " section(s) failing; retrying every 5 s."
+      : "Updated " + now + "; refreshes every 5 s.";
+    // The next refresh is scheduled once this one is done, so requests never overlap.
+    refreshing = false;
+    timer = setTimeout(refresh, REFRESH_MS);
+  }
+
+  document.getElementById("refresh-now").addEventListener("click", refresh);
+  refresh();
+})();
