@@ -17,7 +17,9 @@ pub struct ConsoleSink;
 impl AlertSink for ConsoleSink {
     async fn publish(&self, alert: &NewAlert) -> Result<(), StoreError> {
         match alert.severity {
-            Severity::Security => tracing::error!(kind = %alert.kind, order_id = ?alert.order_id, "SECURITY ALERT: {}", alert.message),
+            Severity::Security => {
+                tracing::error!(kind = %alert.kind, order_id = ?alert.order_id, "SECURITY ALERT: {}", alert.message)
+            }
             Severity::Ops => tracing::warn!(kind = %alert.kind, order_id = ?alert.order_id, "ALERT: {}", alert.message),
         }
         Ok(())
@@ -48,7 +50,11 @@ pub struct Alerts {
 
 impl Alerts {
     pub fn console(store: Store) -> Alerts {
-        Alerts { store, sink: Sink::Console(ConsoleSink), cooldown: DEFAULT_COOLDOWN }
+        Alerts {
+            store,
+            sink: Sink::Console(ConsoleSink),
+            cooldown: DEFAULT_COOLDOWN,
+        }
     }
 
     /// Records the alert and publishes it unless it is a repeat inside the cool-down.

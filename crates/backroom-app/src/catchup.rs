@@ -39,8 +39,15 @@ pub async fn catch_up_stripe(worker: &Worker, now: DateTime<Utc>) -> Result<Stri
     if now - since > EVENT_RETENTION {
         return Box::pin(catch_up_sessions(worker, now)).await;
     }
-    let events = worker.stripe.list_events(&STRIPE_EVENT_TYPES, Some((since - OVERLAP).timestamp())).await?;
-    let mut report = StripeCatchup { mode: "events", listed: events.len(), ..StripeCatchup::default() };
+    let events = worker
+        .stripe
+        .list_events(&STRIPE_EVENT_TYPES, Some((since - OVERLAP).timestamp()))
+        .await?;
+    let mut report = StripeCatchup {
+        mode: "events",
+        listed: events.len(),
+        ..StripeCatchup::default()
+    };
     let mut position = cursor;
     for event in events {
         if worker.store.is_processed(EventSource::Stripe, &event.id).await? {
@@ -53,7 +60,12 @@ pub async fn catch_up_stripe(worker: &Worker, now: DateTime<Utc>) -> Result<Stri
             "livemode": event.livemode, "data": { "object": { "id": event.object_id } }
         })
         .to_string();
-        let message = QueueMessage { source: EventSource::Stripe, event_id: event.id.clone(), event_type: event.event_type.clone(), body };
+        let message = QueueMessage {
+            source: EventSource::Stripe,
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            body,
+        };
         match Box::pin(worker.process(&message)).await {
             Ok(outcome) => {
                 if outcome != Outcome::Applied(backroom_core::ports::Applied::AlreadyProcessed) {
@@ -87,11 +99,25 @@ fn newest(current: Option<Cursor>, id: &str, created: i64) -> Cursor {
 /// The fallback: every completed session of the retention window, applied as the worker would.
 async fn catch_up_sessions(worker: &Worker, now: DateTime<Utc>) -> Result<StripeCatchup, ProcessError> {
     let since = now - EVENT_RETENTION;
-    let sessions = worker.stripe.list_checkout_sessions(Some(SessionStatus::Complete), Some(since.timestamp())).await?;
-    let mut report = StripeCatchup { mode: "sessions", listed: sessions.len(), ..StripeCatchup::default() };
+    let sessions = worker
+        .stripe
+        .list_checkout_sessions(Some(SessionStatus::Complete), Some(since.timestamp()))
+        .await?;
+    let mut report = StripeCatchup {
+        mode: "sessions",
+        listed: sessions.len(),
+        ..StripeCatchup::default()
+    };
     for listed in sessions {
         let session = worker.stripe.checkout_session(&listed.id).await?;
-        match Box::pin(worker.apply_session(&session, "checkout.session.completed", &Cause::Catchup("stripe".into()), None)).await {
+        match Box::pin(worker.apply_session(
+            &session,
+            "checkout.session.completed",
+            &Cause::Catchup("stripe".into()),
+            None,
+        ))
+        .await
+        {
             Ok(Outcome::Applied(backroom_core::ports::Applied::Transitioned(_))) => report.recovered += 1,
             Ok(_) => {}
             Err(e) => {
@@ -101,7 +127,16 @@ async fn catch_up_sessions(worker: &Worker, now: DateTime<Utc>) -> Result<Stripe
         }
     }
     if report.failed == 0 {
-        worker.store.set_cursor(STRIPE_CURSOR, &Cursor { at: now - OVERLAP, id: String::new() }).await?;
+        worker
+            .store
+            .set_cursor(
+                STRIPE_CURSOR,
+                &Cursor {
+                    at: now - OVERLAP,
+                    id: String::new(),
+                },
+            )
+            .await?;
     }
     emf::count(Metric::EventsRecovered, report.recovered as u64);
     Ok(report)
@@ -133,7 +168,13 @@ pub async fn catch_up_printful(worker: &Worker, pace: Duration) -> Result<Printf
     let mut report = PrintfulCatchup::default();
     let printful = &worker.fulfiller.printful;
     for status in IN_FLIGHT {
-        let orders = worker.store.orders(&OrderFilter { status: Some(status), limit: Some(1000) }).await?;
+        let orders = worker
+            .store
+            .orders(&OrderFilter {
+                status: Some(status),
+                limit: Some(1000),
+            })
+            .await?;
         for order in orders {
             report.checked += 1;
             let before = order.status();
@@ -141,14 +182,22 @@ pub async fn catch_up_printful(worker: &Worker, pace: Duration) -> Result<Printf
                 let pf = printful.order_by_external_id(&order.id.external_id()).await?;
                 if let Some(pf) = &pf {
                     worker.store.set_printful_order_id(order.id, pf.id).await?;
-                    worker.fulfiller.apply_printful(order.id, pf, &Cause::Catchup("printful".into())).await?;
+                    worker
+                        .fulfiller
+                        .apply_printful(order.id, pf, &Cause::Catchup("printful".into()))
+                        .await?;
                 }
                 Box::pin(worker.fulfiller.advance(order.id, pf.as_ref())).await
             }
             .await;
             match result {
                 Ok(_) => {
-                    if worker.store.order(order.id).await?.is_some_and(|o| o.status() != before) {
+                    if worker
+                        .store
+                        .order(order.id)
+                        .await?
+                        .is_some_and(|o| o.status() != before)
+                    {
                         report.changed += 1;
                     }
                 }
@@ -172,7 +221,10 @@ pub async fn catch_up_printful(worker: &Worker, pace: Duration) -> Result<Printf
         report.unknown += 1;
         worker
             .alerts
-            .raise(crate::fulfillment::unknown_printful_order_alert(pf.id, pf.external_id.as_deref()))
+            .raise(crate::fulfillment::unknown_printful_order_alert(
+                pf.id,
+                pf.external_id.as_deref(),
+            ))
             .await?;
     }
     Ok(report)

@@ -38,47 +38,90 @@ pub fn parse_checkout(content_type: Option<&str>, body: &[u8]) -> Result<Checkou
         ));
     }
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is larger than 64 KiB"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than 64 KiB",
+        ));
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
     })?;
     let Value::Object(object) = value else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", "the body must be a JSON object"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body must be a JSON object",
+        ));
     };
     let items = match object.get("items") {
         Some(Value::Array(items)) => items,
-        Some(_) => return Err(ApiError::invalid("invalid_items", "items", "items must be a list of {sku, quantity}")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_items",
+                "items",
+                "items must be a list of {sku, quantity}",
+            ));
+        }
         None => return Err(ApiError::invalid("missing_items", "items", "the order has no items")),
     };
     if items.is_empty() {
         return Err(ApiError::invalid("missing_items", "items", "the order has no items"));
     }
     if items.len() > MAX_LINES {
-        return Err(ApiError::invalid("too_many_items", "items", format!("an order has at most {MAX_LINES} lines")));
+        return Err(ApiError::invalid(
+            "too_many_items",
+            "items",
+            format!("an order has at most {MAX_LINES} lines"),
+        ));
     }
     let mut lines = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let Value::Object(item) = item else {
-            return Err(ApiError::invalid("invalid_items", format!("items[{i}]"), "each item is an object {sku, quantity}"));
+            return Err(ApiError::invalid(
+                "invalid_items",
+                format!("items[{i}]"),
+                "each item is an object {sku, quantity}",
+            ));
         };
         let sku = match item.get("sku") {
-            Some(Value::String(s)) => Sku::parse(s).map_err(|e| ApiError::invalid("invalid_sku", format!("items[{i}].sku"), e.to_string()))?,
-            _ => return Err(ApiError::invalid("invalid_sku", format!("items[{i}].sku"), "sku must be a string")),
+            Some(Value::String(s)) => {
+                Sku::parse(s).map_err(|e| ApiError::invalid("invalid_sku", format!("items[{i}].sku"), e.to_string()))?
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "invalid_sku",
+                    format!("items[{i}].sku"),
+                    "sku must be a string",
+                ));
+            }
         };
         let quantity = match item.get("quantity") {
             Some(Value::Number(n)) => n.as_u64().filter(|q| (1..=MAX_QUANTITY).contains(q)),
             _ => None,
         }
         .ok_or_else(|| {
-            ApiError::invalid("invalid_quantity", format!("items[{i}].quantity"), format!("quantity must be a whole number from 1 to {MAX_QUANTITY}"))
+            ApiError::invalid(
+                "invalid_quantity",
+                format!("items[{i}].quantity"),
+                format!("quantity must be a whole number from 1 to {MAX_QUANTITY}"),
+            )
         })?;
-        lines.push(NewOrderItem { sku, quantity: quantity as u32 });
+        lines.push(NewOrderItem {
+            sku,
+            quantity: quantity as u32,
+        });
     }
     let email = match object.get("email") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => Some(Email::parse(s).map_err(|_| ApiError::invalid("invalid_email", "email", "not a valid email address"))?),
+        Some(Value::String(s)) => Some(
+            Email::parse(s).map_err(|_| ApiError::invalid("invalid_email", "email", "not a valid email address"))?,
+        ),
         Some(_) => return Err(ApiError::invalid("invalid_email", "email", "email must be a string")),
     };
     Ok(CheckoutInput { items: lines, email })
@@ -107,7 +150,14 @@ pub async fn checkout(
     input: CheckoutInput,
 ) -> Result<CheckoutCreated, ApiError> {
     let id = OrderId::new_random();
-    let order = store.create_order(NewOrder { id, items: input.items, email: input.email.clone() }).await.map_err(refusal)?;
+    let order = store
+        .create_order(NewOrder {
+            id,
+            items: input.items,
+            email: input.email.clone(),
+        })
+        .await
+        .map_err(refusal)?;
     let expires = Utc::now() + SESSION_LIFETIME;
     let request = CheckoutRequest {
         order_id: id,
@@ -115,7 +165,11 @@ pub async fn checkout(
             .items
             .iter()
             .map(|i| CheckoutLine {
-                name: if i.size.is_empty() { i.name.clone() } else { format!("{} ({})", i.name, i.size) },
+                name: if i.size.is_empty() {
+                    i.name.clone()
+                } else {
+                    format!("{} ({})", i.name, i.size)
+                },
                 unit_amount: i.unit_price,
                 currency: order.total.currency,
                 quantity: i.quantity,
@@ -132,7 +186,10 @@ pub async fn checkout(
         Ok(session) => session,
         Err(e) => {
             tracing::error!(order_id = %id, error = %e, "could not create the checkout session");
-            if let Err(e) = store.apply_fact(id, &Fact::CheckoutFailed, &Cause::Checkout, None).await {
+            if let Err(e) = store
+                .apply_fact(id, &Fact::CheckoutFailed, &Cause::Checkout, None)
+                .await
+            {
                 tracing::error!(order_id = %id, error = %e, "could not mark the order failed");
             }
             return Err(ApiError::new(
@@ -143,28 +200,42 @@ pub async fn checkout(
         }
     };
     let expires_at = chrono::DateTime::from_timestamp(session.expires_at, 0).unwrap_or(expires);
-    store.attach_checkout_session(id, &session.id, expires_at).await.map_err(|e| ApiError::internal(&e))?;
-    Ok(CheckoutCreated { order_id: id, checkout_url: session.url })
+    store
+        .attach_checkout_session(id, &session.id, expires_at)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(CheckoutCreated {
+        order_id: id,
+        checkout_url: session.url,
+    })
 }
 
 fn refusal(e: CreateOrderError) -> ApiError {
     let item = |index: usize, what: &str| format!("items[{index}].{what}");
     match e {
-        CreateOrderError::UnknownSku { index, sku } => {
-            ApiError::new(StatusCode::NOT_FOUND, "unknown_sku", format!("there is no product {sku}")).field(item(index, "sku"))
-        }
-        CreateOrderError::Inactive { index, sku } => {
-            ApiError::new(StatusCode::CONFLICT, "not_available", format!("{sku} is not for sale at the moment")).field(item(index, "sku"))
-        }
+        CreateOrderError::UnknownSku { index, sku } => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_sku",
+            format!("there is no product {sku}"),
+        )
+        .field(item(index, "sku")),
+        CreateOrderError::Inactive { index, sku } => ApiError::new(
+            StatusCode::CONFLICT,
+            "not_available",
+            format!("{sku} is not for sale at the moment"),
+        )
+        .field(item(index, "sku")),
         CreateOrderError::OutOfStock { index, sku, available } => ApiError::new(
             StatusCode::CONFLICT,
             "out_of_stock",
             format!("{sku} is out of stock ({available} left)"),
         )
         .field(item(index, "quantity")),
-        CreateOrderError::MixedCurrencies { index } => {
-            ApiError::invalid("mixed_currencies", item(index, "sku"), "all items of an order must be priced in one currency")
-        }
+        CreateOrderError::MixedCurrencies { index } => ApiError::invalid(
+            "mixed_currencies",
+            item(index, "sku"),
+            "all items of an order must be priced in one currency",
+        ),
         CreateOrderError::Empty => ApiError::invalid("missing_items", "items", "the order has no items"),
         CreateOrderError::Total(e) => ApiError::invalid("total_too_large", "items", e.to_string()),
         CreateOrderError::Store(e) => ApiError::internal(&e),
@@ -192,7 +263,12 @@ mod tests {
         assert_eq!(input.items.len(), 2);
         assert_eq!(input.items[0].quantity, 2);
         assert_eq!(input.email.unwrap().as_str(), "a@b.co");
-        assert!(parse_checkout(JSON, br#"{"items":[{"sku":"A","quantity":1}],"email":null}"#).unwrap().email.is_none());
+        assert!(
+            parse_checkout(JSON, br#"{"items":[{"sku":"A","quantity":1}],"email":null}"#)
+                .unwrap()
+                .email
+                .is_none()
+        );
     }
 
     #[test]
@@ -200,7 +276,10 @@ mod tests {
         let f = |s: &str| Some(s.to_string());
         assert_eq!(code(None, "{}"), (415, "unsupported_media_type", None));
         assert_eq!(code(Some("text/plain"), "{}"), (415, "unsupported_media_type", None));
-        assert_eq!(code(JSON, &"x".repeat(MAX_BODY_BYTES + 1)), (413, "payload_too_large", None));
+        assert_eq!(
+            code(JSON, &"x".repeat(MAX_BODY_BYTES + 1)),
+            (413, "payload_too_large", None)
+        );
         assert_eq!(code(JSON, "{"), (400, "invalid_json", None));
         assert_eq!(code(JSON, "[]"), (400, "invalid_json", None));
         assert_eq!(code(JSON, "{}"), (422, "missing_items", f("items")));
@@ -209,13 +288,29 @@ mod tests {
         let many = format!(r#"{{"items":[{}]}}"#, vec![r#"{"sku":"A","quantity":1}"#; 21].join(","));
         assert_eq!(code(JSON, &many), (422, "too_many_items", f("items")));
         assert_eq!(code(JSON, r#"{"items":[1]}"#), (422, "invalid_items", f("items[0]")));
-        assert_eq!(code(JSON, r#"{"items":[{"quantity":1}]}"#), (422, "invalid_sku", f("items[0].sku")));
-        assert_eq!(code(JSON, r#"{"items":[{"sku":"a b","quantity":1}]}"#), (422, "invalid_sku", f("items[0].sku")));
+        assert_eq!(
+            code(JSON, r#"{"items":[{"quantity":1}]}"#),
+            (422, "invalid_sku", f("items[0].sku"))
+        );
+        assert_eq!(
+            code(JSON, r#"{"items":[{"sku":"a b","quantity":1}]}"#),
+            (422, "invalid_sku", f("items[0].sku"))
+        );
         for q in ["0", "11", "-1", "1.5", "\"2\"", "null", "1e3", "18446744073709551616"] {
             let body = format!(r#"{{"items":[{{"sku":"A","quantity":1}},{{"sku":"B","quantity":{q}}}]}}"#);
-            assert_eq!(code(JSON, &body), (422, "invalid_quantity", f("items[1].quantity")), "{q}");
+            assert_eq!(
+                code(JSON, &body),
+                (422, "invalid_quantity", f("items[1].quantity")),
+                "{q}"
+            );
         }
-        assert_eq!(code(JSON, r#"{"items":[{"sku":"A","quantity":1}],"email":"nope"}"#), (422, "invalid_email", f("email")));
-        assert_eq!(code(JSON, r#"{"items":[{"sku":"A","quantity":1}],"email":7}"#), (422, "invalid_email", f("email")));
+        assert_eq!(
+            code(JSON, r#"{"items":[{"sku":"A","quantity":1}],"email":"nope"}"#),
+            (422, "invalid_email", f("email"))
+        );
+        assert_eq!(
+            code(JSON, r#"{"items":[{"sku":"A","quantity":1}],"email":7}"#),
+            (422, "invalid_email", f("email"))
+        );
     }
 }

@@ -10,8 +10,9 @@ use secrecy::SecretString;
 pub const DEFAULT_DSQL_APP_ROLE: &str = "backroom_app";
 
 /// Countries Stripe Checkout collects shipping addresses for when `SHIPPING_COUNTRIES` is unset.
-pub const DEFAULT_SHIPPING_COUNTRIES: &[&str] =
-    &["AT", "AU", "BE", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE", "IT", "NL", "NO", "PT", "SE", "US"];
+pub const DEFAULT_SHIPPING_COUNTRIES: &[&str] = &[
+    "AT", "AU", "BE", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE", "IT", "NL", "NO", "PT", "SE", "US",
+];
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -52,9 +53,7 @@ pub enum ConfigError {
     NoDatabase,
     #[error("set only one of DATABASE_URL and DSQL_ENDPOINT")]
     TwoDatabases,
-    #[error(
-        "DSQL_ENDPOINT {0:?} is not <cluster-id>.dsql.<region>.on.aws and AWS_REGION is not set"
-    )]
+    #[error("DSQL_ENDPOINT {0:?} is not <cluster-id>.dsql.<region>.on.aws and AWS_REGION is not set")]
     NoRegion(String),
     #[error("{name} is set but empty")]
     Empty { name: &'static str },
@@ -66,8 +65,13 @@ pub enum ConfigError {
 
 /// Secrets that may be given as the name of an SSM SecureString parameter (`<NAME>_PARAM`)
 /// instead of a value: that is how they reach the Lambda functions.
-pub const SECRET_NAMES: [&str; 5] =
-    ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRETS", "PRINTFUL_TOKEN", "PRINTFUL_WEBHOOK_TOKEN", "PRINTFUL_WEBHOOK_SECRET"];
+pub const SECRET_NAMES: [&str; 5] = [
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRETS",
+    "PRINTFUL_TOKEN",
+    "PRINTFUL_WEBHOOK_TOKEN",
+    "PRINTFUL_WEBHOOK_SECRET",
+];
 
 impl Config {
     /// Reads the process environment.
@@ -88,7 +92,10 @@ impl Config {
             let names: Vec<String> = wanted.iter().map(|(_, p)| p.clone()).collect();
             let values = backroom_aws::ssm::get_parameters(&names)
                 .await
-                .map_err(|reason| ConfigError::Invalid { name: "secrets", reason })?;
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "secrets",
+                    reason,
+                })?;
             for (name, param) in wanted {
                 if let Some(value) = values.get(&param) {
                     vars.insert(name.to_string(), value.clone());
@@ -113,8 +120,7 @@ impl Config {
             (None, Some(endpoint)) => {
                 let region = match get("AWS_REGION")? {
                     Some(r) => r,
-                    None => region_of(&endpoint)
-                        .ok_or_else(|| ConfigError::NoRegion(endpoint.clone()))?,
+                    None => region_of(&endpoint).ok_or_else(|| ConfigError::NoRegion(endpoint.clone()))?,
                 };
                 let role = match get("DSQL_ROLE")?.as_deref() {
                     Some("admin") => DsqlRole::Admin,
@@ -127,28 +133,43 @@ impl Config {
         };
         let list = |name: &'static str| -> Result<Vec<String>, ConfigError> {
             Ok(get(name)?
-                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default())
         };
         let mut shipping_countries = list("SHIPPING_COUNTRIES")?;
         for c in &shipping_countries {
             if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(ConfigError::Invalid { name: "SHIPPING_COUNTRIES", reason: format!("{c:?} is not a two-letter country code") });
+                return Err(ConfigError::Invalid {
+                    name: "SHIPPING_COUNTRIES",
+                    reason: format!("{c:?} is not a two-letter country code"),
+                });
             }
         }
         if shipping_countries.is_empty() {
             shipping_countries = DEFAULT_SHIPPING_COUNTRIES.iter().map(|c| c.to_string()).collect();
         }
         let storefront_origin = get("STOREFRONT_ORIGIN")?.map(|o| o.trim_end_matches('/').to_string());
-        if let Some(origin) = &storefront_origin {
-            if !(origin.starts_with("https://") || origin.starts_with("http://")) {
-                return Err(ConfigError::Invalid { name: "STOREFRONT_ORIGIN", reason: "must start with https:// or http://".into() });
-            }
+        if let Some(origin) = &storefront_origin
+            && !(origin.starts_with("https://") || origin.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "STOREFRONT_ORIGIN",
+                reason: "must start with https:// or http://".into(),
+            });
         }
         Ok(Config {
             database,
             stripe_secret_key: get("STRIPE_SECRET_KEY")?.map(SecretString::from),
-            stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRETS")?.into_iter().map(SecretString::from).collect(),
+            stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRETS")?
+                .into_iter()
+                .map(SecretString::from)
+                .collect(),
             stripe_api_base: get("STRIPE_API_BASE")?,
             stripe_shipping_rates: list("STRIPE_SHIPPING_RATES")?,
             shipping_countries,
@@ -166,21 +187,29 @@ impl Config {
                 None | Some("false") | Some("0") | Some("no") => false,
                 Some("true") | Some("1") | Some("yes") => true,
                 Some(other) => {
-                    return Err(ConfigError::Invalid { name: "FULFILLMENT_PAUSED", reason: format!("{other:?} is neither true nor false") });
+                    return Err(ConfigError::Invalid {
+                        name: "FULFILLMENT_PAUSED",
+                        reason: format!("{other:?} is neither true nor false"),
+                    });
                 }
             },
             stripe_mode_live: match get("STRIPE_MODE")?.as_deref() {
                 None | Some("test") => false,
                 Some("live") => true,
                 Some(other) => {
-                    return Err(ConfigError::Invalid { name: "STRIPE_MODE", reason: format!("{other:?} is neither test nor live") });
+                    return Err(ConfigError::Invalid {
+                        name: "STRIPE_MODE",
+                        reason: format!("{other:?} is neither test nor live"),
+                    });
                 }
             },
         })
     }
 
     pub fn require_storefront_origin(&self) -> Result<&str, ConfigError> {
-        self.storefront_origin.as_deref().ok_or(ConfigError::Missing { name: "STOREFRONT_ORIGIN" })
+        self.storefront_origin.as_deref().ok_or(ConfigError::Missing {
+            name: "STOREFRONT_ORIGIN",
+        })
     }
 
     /// Whether Stripe events must be live-mode: from the key's prefix when the key is known
@@ -201,11 +230,15 @@ impl Config {
     }
 
     pub fn require_printful_token(&self) -> Result<&SecretString, ConfigError> {
-        self.printful_token.as_ref().ok_or(ConfigError::Missing { name: "PRINTFUL_TOKEN" })
+        self.printful_token
+            .as_ref()
+            .ok_or(ConfigError::Missing { name: "PRINTFUL_TOKEN" })
     }
 
     pub fn require_stripe_key(&self) -> Result<&SecretString, ConfigError> {
-        self.stripe_secret_key.as_ref().ok_or(ConfigError::Missing { name: "STRIPE_SECRET_KEY" })
+        self.stripe_secret_key.as_ref().ok_or(ConfigError::Missing {
+            name: "STRIPE_SECRET_KEY",
+        })
     }
 
     /// The database, or the error that says how to configure one.
@@ -230,10 +263,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -249,8 +279,7 @@ mod tests {
 
     #[test]
     fn a_dsql_endpoint_gives_its_region_and_the_app_role() {
-        let c =
-            Config::from_vars(&vars(&[("DSQL_ENDPOINT", "abc.dsql.eu-west-1.on.aws")])).unwrap();
+        let c = Config::from_vars(&vars(&[("DSQL_ENDPOINT", "abc.dsql.eu-west-1.on.aws")])).unwrap();
         match c.database {
             Some(DbConfig::Dsql(d)) => {
                 assert_eq!(d.region, "eu-west-1");
@@ -286,24 +315,15 @@ mod tests {
         );
         assert_eq!(
             err(&[("DATABASE_URL", " ")]),
-            ConfigError::Empty {
-                name: "DATABASE_URL"
-            }
+            ConfigError::Empty { name: "DATABASE_URL" }
         );
         let none = Config::from_vars(&vars(&[])).unwrap();
-        assert_eq!(
-            none.require_database().unwrap_err(),
-            ConfigError::NoDatabase
-        );
+        assert_eq!(none.require_database().unwrap_err(), ConfigError::NoDatabase);
     }
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let c = Config::from_vars(&vars(&[(
-            "DATABASE_URL",
-            "postgres://u:hunter2@localhost/db",
-        )]))
-        .unwrap();
+        let c = Config::from_vars(&vars(&[("DATABASE_URL", "postgres://u:hunter2@localhost/db")])).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

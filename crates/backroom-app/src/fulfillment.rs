@@ -47,7 +47,11 @@ impl From<PrintfulError> for ProcessError {
 impl Fulfiller {
     /// Does what the order's state still needs at Printful. `known` is the Printful order when
     /// the caller has just read it (saves a call).
-    pub async fn advance(&self, id: OrderId, known: Option<&backroom_printful::Order>) -> Result<Advanced, ProcessError> {
+    pub async fn advance(
+        &self,
+        id: OrderId,
+        known: Option<&backroom_printful::Order>,
+    ) -> Result<Advanced, ProcessError> {
         let Some(order) = self.store.order(id).await? else {
             return Ok(Advanced::Nothing);
         };
@@ -57,7 +61,8 @@ impl Fulfiller {
         }
         let needs_submit = state.payment == Payment::Paid
             && !state.amount_mismatch
-            && (state.fulfillment == Stage::None || known.is_some_and(|pf| pf.status == Status::Known(PrintfulStatus::Draft)));
+            && (state.fulfillment == Stage::None
+                || known.is_some_and(|pf| pf.status == Status::Known(PrintfulStatus::Draft)));
         if !needs_submit {
             return Ok(Advanced::Nothing);
         }
@@ -100,7 +105,11 @@ impl Fulfiller {
                 Ok(confirmed) => confirmed,
                 Err(e) => {
                     // A concurrent confirm may have won; only a draft still needs one.
-                    let now = self.printful.order(pf.id).await?.ok_or_else(|| ProcessError::Retry(anyhow::anyhow!(e.to_string())))?;
+                    let now = self
+                        .printful
+                        .order(pf.id)
+                        .await?
+                        .ok_or_else(|| ProcessError::Retry(anyhow::anyhow!(e.to_string())))?;
                     if now.status == Status::Known(PrintfulStatus::Draft) {
                         return Err(e.into());
                     }
@@ -111,11 +120,18 @@ impl Fulfiller {
             pf
         };
         Box::pin(self.apply_printful(order.id, &pf, &Cause::Fulfillment)).await?;
-        Ok(Advanced::Submitted { printful_order_id: pf.id })
+        Ok(Advanced::Submitted {
+            printful_order_id: pf.id,
+        })
     }
 
     /// Records what Printful says about the order: its status and its shipments.
-    pub async fn apply_printful(&self, id: OrderId, pf: &backroom_printful::Order, cause: &Cause) -> Result<Option<Applied>, ProcessError> {
+    pub async fn apply_printful(
+        &self,
+        id: OrderId,
+        pf: &backroom_printful::Order,
+        cause: &Cause,
+    ) -> Result<Option<Applied>, ProcessError> {
         for s in &pf.shipments {
             self.store.record_shipment(id, &shipment_record(s)).await?;
         }
@@ -124,7 +140,11 @@ impl Fulfiller {
             return Ok(None);
         };
         let at = chrono::DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or_else(chrono::Utc::now);
-        match self.store.apply_fact(id, &Fact::Printful { status, at }, cause, None).await {
+        match self
+            .store
+            .apply_fact(id, &Fact::Printful { status, at }, cause, None)
+            .await
+        {
             Ok(applied) => {
                 crate::worker::count_transition(&applied);
                 Ok(Some(applied))
@@ -134,7 +154,11 @@ impl Fulfiller {
         }
     }
 
-    async fn cancel_after_refund(&self, order: &Order, known: Option<&backroom_printful::Order>) -> Result<Advanced, ProcessError> {
+    async fn cancel_after_refund(
+        &self,
+        order: &Order,
+        known: Option<&backroom_printful::Order>,
+    ) -> Result<Advanced, ProcessError> {
         if order.state.fulfillment == Stage::Canceled {
             return Ok(Advanced::Nothing);
         }
@@ -147,16 +171,22 @@ impl Fulfiller {
         };
         let cancellable = matches!(
             pf.status,
-            Status::Known(PrintfulStatus::Draft | PrintfulStatus::Pending | PrintfulStatus::Failed | PrintfulStatus::Onhold)
+            Status::Known(
+                PrintfulStatus::Draft | PrintfulStatus::Pending | PrintfulStatus::Failed | PrintfulStatus::Onhold
+            )
         );
         if pf.status == Status::Known(PrintfulStatus::Canceled) {
             self.apply_printful(order.id, &pf, &Cause::Fulfillment).await?;
-            return Ok(Advanced::Canceled { printful_order_id: pf.id });
+            return Ok(Advanced::Canceled {
+                printful_order_id: pf.id,
+            });
         }
         if cancellable {
             let canceled = self.printful.cancel_order(pf.id).await?;
             Box::pin(self.apply_printful(order.id, &canceled, &Cause::Fulfillment)).await?;
-            return Ok(Advanced::Canceled { printful_order_id: pf.id });
+            return Ok(Advanced::Canceled {
+                printful_order_id: pf.id,
+            });
         }
         let message = format!(
             "Order #{} ({}) was refunded in full, but Printful already has it in production (Printful order {}, status {:?}). \
@@ -223,7 +253,11 @@ impl Fulfiller {
                     sync_variant_id: item.printful_sync_variant_id,
                     quantity: item.quantity,
                     retail_price: decimal(Money::new(item.unit_price, currency)),
-                    name: if item.size.is_empty() { item.name.clone() } else { format!("{} ({})", item.name, item.size) },
+                    name: if item.size.is_empty() {
+                        item.name.clone()
+                    } else {
+                        format!("{} ({})", item.name, item.size)
+                    },
                     external_id: format!("{}-{i}", order.id.external_id()),
                 })
                 .collect(),

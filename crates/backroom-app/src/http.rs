@@ -47,7 +47,9 @@ pub struct Shop {
 pub fn shop_routes(shop: Arc<Shop>) -> Router {
     let cors = CorsLayer::new()
         // A list, not `exact`: only the storefront's own origin gets the header back.
-        .allow_origin(AllowOrigin::list(HeaderValue::from_str(&shop.checkout.storefront_origin).ok()))
+        .allow_origin(AllowOrigin::list(
+            HeaderValue::from_str(&shop.checkout.storefront_origin).ok(),
+        ))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE]);
     Router::new()
@@ -71,7 +73,10 @@ struct PriceView {
 
 impl From<Money> for PriceView {
     fn from(m: Money) -> Self {
-        PriceView { amount: m.amount.get(), currency: m.currency.code() }
+        PriceView {
+            amount: m.amount.get(),
+            currency: m.currency.code(),
+        }
     }
 }
 
@@ -150,7 +155,10 @@ impl OrderStatusView {
                 })
                 .collect(),
             total: order.total.into(),
-            timeline: timeline.iter().map(|e| json!({ "at": e.at, "status": e.to, "detail": e.detail })).collect(),
+            timeline: timeline
+                .iter()
+                .map(|e| json!({ "at": e.at, "status": e.to, "detail": e.detail }))
+                .collect(),
             tracking: shipments
                 .iter()
                 .map(|s| json!({ "carrier": s.carrier, "number": s.tracking_number, "url": s.tracking_url }))
@@ -164,7 +172,11 @@ async fn order_status(State(shop): State<Arc<Shop>>, Path(id): Path<String>) -> 
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_order_id", e.to_string()).field("order_id"))?;
     let order = shop.store.order(id).await.map_err(|e| ApiError::internal(&e))?;
     let Some(order) = order else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "order_not_found", "there is no such order"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+            "there is no such order",
+        ));
     };
     let timeline = shop.store.timeline(id).await.map_err(|e| ApiError::internal(&e))?;
     let shipments = shop.store.shipments(id).await.map_err(|e| ApiError::internal(&e))?;
@@ -216,7 +228,11 @@ async fn printful_webhook(
         if !verified {
             tracing::warn!("rejected a Printful webhook with a bad signature");
             backroom_aws::emf::count(backroom_aws::emf::Metric::WebhooksRejected, 1);
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", "the webhook signature does not match"));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_signature",
+                "the webhook signature does not match",
+            ));
         }
     }
     let event = backroom_printful::webhook::parse_event(&bytes)
@@ -236,17 +252,23 @@ async fn printful_webhook(
     Ok(Json(json!({ "received": true, "queued": true })).into_response())
 }
 
-async fn stripe_webhook(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn stripe_webhook(
+    State(ingest): State<Arc<Ingest>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let bytes = read_limited(body, MAX_WEBHOOK_BYTES, "the webhook body is larger than 256 KiB").await?;
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     let Some(verifier) = &ingest.stripe_verifier else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found"));
     };
-    let envelope = verifier.verify(&bytes, signature, chrono::Utc::now().timestamp()).map_err(|e| {
-        tracing::warn!(reason = %e, "rejected a Stripe webhook");
-        backroom_aws::emf::count(backroom_aws::emf::Metric::WebhooksRejected, 1);
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
-    })?;
+    let envelope = verifier
+        .verify(&bytes, signature, chrono::Utc::now().timestamp())
+        .map_err(|e| {
+            tracing::warn!(reason = %e, "rejected a Stripe webhook");
+            backroom_aws::emf::count(backroom_aws::emf::Metric::WebhooksRejected, 1);
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
+        })?;
     if !STRIPE_EVENT_TYPES.contains(&envelope.event_type.as_str()) {
         tracing::info!(event_id = %envelope.id, event_type = %envelope.event_type, "ignored a Stripe event type backroom does not handle");
         return Ok(Json(json!({ "received": true, "queued": false })).into_response());
@@ -255,10 +277,19 @@ async fn stripe_webhook(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, b
     // UTF-8 could not have parsed as an envelope above.
     let body = String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "the body is not UTF-8"))?;
-    let message = QueueMessage { source: EventSource::Stripe, event_id: envelope.id.clone(), event_type: envelope.event_type, body };
+    let message = QueueMessage {
+        source: EventSource::Stripe,
+        event_id: envelope.id.clone(),
+        event_type: envelope.event_type,
+        body,
+    };
     ingest.queue.send(&message).await.map_err(|e| {
         tracing::error!(event_id = %envelope.id, error = %e, "could not queue a Stripe event; Stripe will retry");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable", "the event could not be queued; retry later")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_unavailable",
+            "the event could not be queued; retry later",
+        )
     })?;
     Ok(Json(json!({ "received": true, "queued": true })).into_response())
 }

@@ -107,13 +107,19 @@ impl LocalQueue {
     /// ignored, as SQS ignores it.
     pub fn delete(&self, message_id: &str, receipt: u64) {
         let mut state = self.state.lock().expect("queue lock");
-        state.ready.retain(|e| !(e.message_id == message_id && e.receipt == receipt));
+        state
+            .ready
+            .retain(|e| !(e.message_id == message_id && e.receipt == receipt));
     }
 
     /// Makes a received message visible again at once (a failed message in a partial batch).
     pub fn release(&self, message_id: &str, receipt: u64) {
         let mut state = self.state.lock().expect("queue lock");
-        if let Some(e) = state.ready.iter_mut().find(|e| e.message_id == message_id && e.receipt == receipt) {
+        if let Some(e) = state
+            .ready
+            .iter_mut()
+            .find(|e| e.message_id == message_id && e.receipt == receipt)
+        {
             e.visible_at = Instant::now();
         }
         drop(state);
@@ -183,7 +189,12 @@ mod tests {
     use super::*;
 
     fn msg(id: &str) -> QueueMessage {
-        QueueMessage { source: EventSource::Stripe, event_id: id.into(), event_type: "t".into(), body: "{}".into() }
+        QueueMessage {
+            source: EventSource::Stripe,
+            event_id: id.into(),
+            event_type: "t".into(),
+            body: "{}".into(),
+        }
     }
 
     #[tokio::test]

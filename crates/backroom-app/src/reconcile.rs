@@ -5,10 +5,10 @@
 use std::collections::HashSet;
 
 use backroom_aws::emf::{self, Metric};
+use backroom_core::machine::{Fulfillment, Payment};
 use backroom_core::ports::{
     Discrepancy, DiscrepancyKind, NewAlert, OrderFilter, OrderStore, ReconcileRun, ReconcileStore, Severity,
 };
-use backroom_core::machine::{Fulfillment, Payment};
 use backroom_core::{Cause, Money, OrderId, OrderStatus};
 use backroom_printful::Status;
 use chrono::{DateTime, Utc};
@@ -27,7 +27,11 @@ pub struct ReconcileOptions {
     pub webhook_base_url: Option<String>,
 }
 
-pub async fn reconcile(worker: &Worker, options: &ReconcileOptions, now: DateTime<Utc>) -> Result<ReconcileRun, ProcessError> {
+pub async fn reconcile(
+    worker: &Worker,
+    options: &ReconcileOptions,
+    now: DateTime<Utc>,
+) -> Result<ReconcileRun, ProcessError> {
     let started_at = Utc::now();
     let stripe_calls_before = worker.stripe.calls();
     let printful = &worker.fulfiller.printful;
@@ -37,36 +41,59 @@ pub async fn reconcile(worker: &Worker, options: &ReconcileOptions, now: DateTim
     let cause = Cause::Reconciler;
 
     // Stripe → database.
-    for listed in worker.stripe.list_checkout_sessions(None, Some(since.timestamp())).await? {
+    for listed in worker
+        .stripe
+        .list_checkout_sessions(None, Some(since.timestamp()))
+        .await?
+    {
         let session = listed;
         let Some(order_id) = session.order_id else {
-            found.push(discrepancy(DiscrepancyKind::UnknownStripeSession, Severity::Security, None, format!(
-                "Stripe session {} carries no order id of backroom", session.id
-            )));
+            found.push(discrepancy(
+                DiscrepancyKind::UnknownStripeSession,
+                Severity::Security,
+                None,
+                format!("Stripe session {} carries no order id of backroom", session.id),
+            ));
             continue;
         };
         let Some(order) = worker.store.order(order_id).await? else {
-            found.push(discrepancy(DiscrepancyKind::UnknownStripeSession, Severity::Security, Some(order_id), format!(
-                "Stripe session {} names order {order_id}, which backroom does not have", session.id
-            )));
+            found.push(discrepancy(
+                DiscrepancyKind::UnknownStripeSession,
+                Severity::Security,
+                Some(order_id),
+                format!(
+                    "Stripe session {} names order {order_id}, which backroom does not have",
+                    session.id
+                ),
+            ));
             continue;
         };
-        let paid_at_stripe = session.status == backroom_stripe::SessionStatus::Complete && session.payment_status.is_settled();
+        let paid_at_stripe =
+            session.status == backroom_stripe::SessionStatus::Complete && session.payment_status.is_settled();
         if !paid_at_stripe {
             continue;
         }
         if let (Some(amount), Some(currency)) = (session.amount_total, session.currency) {
             let paid = Money::new(amount, currency);
             if paid != order.total {
-                found.push(discrepancy(DiscrepancyKind::AmountMismatch, Severity::Ops, Some(order_id), format!(
-                    "session {} was paid {paid}, the order total is {}", session.id, order.total
-                )));
+                found.push(discrepancy(
+                    DiscrepancyKind::AmountMismatch,
+                    Severity::Ops,
+                    Some(order_id),
+                    format!(
+                        "session {} was paid {paid}, the order total is {}",
+                        session.id, order.total
+                    ),
+                ));
             }
         }
         if !matches!(order.state.payment, Payment::Paid | Payment::Refunded) {
-            let mut d = discrepancy(DiscrepancyKind::MissingOrder, Severity::Ops, Some(order_id), format!(
-                "session {} is paid but the order is {}", session.id, order.status()
-            ));
+            let mut d = discrepancy(
+                DiscrepancyKind::MissingOrder,
+                Severity::Ops,
+                Some(order_id),
+                format!("session {} is paid but the order is {}", session.id, order.status()),
+            );
             if options.fix {
                 let full = worker.stripe.checkout_session(&session.id).await?;
                 Box::pin(worker.apply_session(&full, "checkout.session.completed", &cause, None)).await?;
@@ -77,13 +104,27 @@ pub async fn reconcile(worker: &Worker, options: &ReconcileOptions, now: DateTim
     }
 
     // Database → Printful: paid but not submitted.
-    for order in worker.store.orders(&OrderFilter { status: Some(OrderStatus::Paid), limit: Some(1000) }).await? {
+    for order in worker
+        .store
+        .orders(&OrderFilter {
+            status: Some(OrderStatus::Paid),
+            limit: Some(1000),
+        })
+        .await?
+    {
         if order.state.fulfillment != Fulfillment::None || now - order.updated_at < SUBMIT_GRACE {
             continue;
         }
-        let mut d = discrepancy(DiscrepancyKind::NotSubmitted, Severity::Ops, Some(order.id), format!(
-            "order #{} is paid since {} but not at Printful", order.number, order.updated_at.format("%Y-%m-%d %H:%M UTC")
-        ));
+        let mut d = discrepancy(
+            DiscrepancyKind::NotSubmitted,
+            Severity::Ops,
+            Some(order.id),
+            format!(
+                "order #{} is paid since {} but not at Printful",
+                order.number,
+                order.updated_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        );
         if options.fix {
             let advanced = Box::pin(worker.fulfiller.advance(order.id, None)).await?;
             d.repaired = matches!(advanced, crate::fulfillment::Advanced::Submitted { .. });
@@ -108,19 +149,36 @@ pub async fn reconcile(worker: &Worker, options: &ReconcileOptions, now: DateTim
                 None => None,
             };
             let Some(order) = order else {
-                found.push(discrepancy(DiscrepancyKind::UnknownPrintfulOrder, Severity::Security, None, format!(
-                    "Printful order {} (external id {:?}) was not made by backroom", pf.id, pf.external_id
-                )));
+                found.push(discrepancy(
+                    DiscrepancyKind::UnknownPrintfulOrder,
+                    Severity::Security,
+                    None,
+                    format!(
+                        "Printful order {} (external id {:?}) was not made by backroom",
+                        pf.id, pf.external_id
+                    ),
+                ));
                 continue;
             };
-            let Status::Known(status) = pf.status.clone() else { continue };
+            let Status::Known(status) = pf.status.clone() else {
+                continue;
+            };
             let at = DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or(now);
-            if let backroom_core::Decision::Apply(_) =
-                order.state.decide(order.total, &backroom_core::Fact::Printful { status, at })
+            if let backroom_core::Decision::Apply(_) = order
+                .state
+                .decide(order.total, &backroom_core::Fact::Printful { status, at })
             {
-                let mut d = discrepancy(DiscrepancyKind::StatusBehind, Severity::Ops, Some(order.id), format!(
-                    "Printful has order #{} as {:?}, backroom as {}", order.number, pf.status, order.status()
-                ));
+                let mut d = discrepancy(
+                    DiscrepancyKind::StatusBehind,
+                    Severity::Ops,
+                    Some(order.id),
+                    format!(
+                        "Printful has order #{} as {:?}, backroom as {}",
+                        order.number,
+                        pf.status,
+                        order.status()
+                    ),
+                );
                 if options.fix {
                     Box::pin(worker.fulfiller.apply_printful(order.id, &pf, &cause)).await?;
                     d.repaired = true;
@@ -137,7 +195,10 @@ pub async fn reconcile(worker: &Worker, options: &ReconcileOptions, now: DateTim
     // Webhook configuration at both providers.
     found.extend(Box::pin(check_webhooks(worker, options)).await?);
 
-    for d in found.iter().filter(|d| d.severity == Severity::Security || d.kind == DiscrepancyKind::WebhookMisconfigured) {
+    for d in found
+        .iter()
+        .filter(|d| d.severity == Severity::Security || d.kind == DiscrepancyKind::WebhookMisconfigured)
+    {
         worker
             .alerts
             .raise(NewAlert {
@@ -164,7 +225,13 @@ pub async fn reconcile(worker: &Worker, options: &ReconcileOptions, now: DateTim
 }
 
 fn discrepancy(kind: DiscrepancyKind, severity: Severity, order_id: Option<OrderId>, detail: String) -> Discrepancy {
-    Discrepancy { kind, severity, order_id, detail, repaired: false }
+    Discrepancy {
+        kind,
+        severity,
+        order_id,
+        detail,
+        repaired: false,
+    }
 }
 
 fn next_step(kind: DiscrepancyKind) -> &'static str {
@@ -199,9 +266,17 @@ async fn check_webhooks(worker: &Worker, options: &ReconcileOptions) -> Result<V
         let detail = match ours.first() {
             None => "no Stripe webhook endpoint points at backroom".to_string(),
             Some(e) if !e.enabled => format!("the Stripe webhook endpoint {} is disabled", e.id),
-            Some(e) => format!("the Stripe webhook endpoint {} is not subscribed to every event type backroom needs", e.id),
+            Some(e) => format!(
+                "the Stripe webhook endpoint {} is not subscribed to every event type backroom needs",
+                e.id
+            ),
         };
-        found.push(discrepancy(DiscrepancyKind::WebhookMisconfigured, Severity::Ops, None, detail));
+        found.push(discrepancy(
+            DiscrepancyKind::WebhookMisconfigured,
+            Severity::Ops,
+            None,
+            detail,
+        ));
     }
     let config = worker.fulfiller.printful.webhook_config().await?;
     let printful_ok = match (&config.url, base) {
@@ -234,7 +309,10 @@ pub fn table(run: &ReconcileRun) -> String {
         out.push_str("everything agrees\n");
         return out;
     }
-    out.push_str(&format!("{:<24} {:<9} {:<36} {:<9} DETAIL\n", "KIND", "SEVERITY", "ORDER", "REPAIRED"));
+    out.push_str(&format!(
+        "{:<24} {:<9} {:<36} {:<9} DETAIL\n",
+        "KIND", "SEVERITY", "ORDER", "REPAIRED"
+    ));
     for d in &run.discrepancies {
         out.push_str(&format!(
             "{:<24} {:<9} {:<36} {:<9} {}\n",

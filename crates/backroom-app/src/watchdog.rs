@@ -33,7 +33,12 @@ impl Default for Deadlines {
 }
 
 /// Looks for stuck orders; returns how many there are now (alerted once each per stage).
-pub async fn watchdog(store: &impl OrderStore, alerts: &Alerts, deadlines: &Deadlines, now: DateTime<Utc>) -> Result<usize, StoreError> {
+pub async fn watchdog(
+    store: &impl OrderStore,
+    alerts: &Alerts,
+    deadlines: &Deadlines,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     let stages: [(OrderStatus, &str); 4] = [
         (OrderStatus::PendingPayment, "pending_payment"),
         (OrderStatus::Paid, "paid"),
@@ -42,7 +47,13 @@ pub async fn watchdog(store: &impl OrderStore, alerts: &Alerts, deadlines: &Dead
     ];
     let mut stuck = 0;
     for (status, stage) in stages {
-        for order in store.orders(&OrderFilter { status: Some(status), limit: Some(1000) }).await? {
+        for order in store
+            .orders(&OrderFilter {
+                status: Some(status),
+                limit: Some(1000),
+            })
+            .await?
+        {
             let Some(message) = overdue(&order, deadlines, now) else {
                 continue;
             };

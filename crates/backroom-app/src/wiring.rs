@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use backroom_aws::SqsQueue;
 use backroom_db::{Db, Store};
-use backroom_stripe::webhook::WebhookVerifier;
 use backroom_printful::{PrintfulClient, PrintfulSettings};
+use backroom_stripe::webhook::WebhookVerifier;
 use backroom_stripe::{StripeClient, StripeSettings};
 
 use crate::alerts::Alerts;
@@ -43,7 +43,11 @@ pub fn checkout_settings(config: &Config) -> anyhow::Result<CheckoutSettings> {
 }
 
 pub fn shop(config: &Config, connections: usize) -> anyhow::Result<Shop> {
-    Ok(Shop { store: store(config, connections)?, stripe: stripe(config)?, checkout: checkout_settings(config)? })
+    Ok(Shop {
+        store: store(config, connections)?,
+        stripe: stripe(config)?,
+        checkout: checkout_settings(config)?,
+    })
 }
 
 /// The Stripe webhook verifier, when `STRIPE_WEBHOOK_SECRETS` is set.
@@ -51,7 +55,10 @@ pub fn verifier(config: &Config) -> Option<WebhookVerifier> {
     if config.stripe_webhook_secrets.is_empty() {
         return None;
     }
-    Some(WebhookVerifier::new(config.stripe_webhook_secrets.clone(), config.stripe_livemode()))
+    Some(WebhookVerifier::new(
+        config.stripe_webhook_secrets.clone(),
+        config.stripe_livemode(),
+    ))
 }
 
 /// The webhook functions' dependencies: a verifier and SQS. No database.
@@ -100,7 +107,16 @@ pub async fn lambda_worker(config: &Config) -> anyhow::Result<Worker> {
 pub fn worker(config: &Config, connections: usize) -> anyhow::Result<Worker> {
     let store = store(config, connections)?;
     let alerts = Alerts::console(store.clone());
-    let fulfiller =
-        Fulfiller { store: store.clone(), printful: printful(config)?, alerts: alerts.clone(), paused: config.fulfillment_paused };
-    Ok(Worker { stripe: stripe(config)?, alerts, store, fulfiller })
+    let fulfiller = Fulfiller {
+        store: store.clone(),
+        printful: printful(config)?,
+        alerts: alerts.clone(),
+        paused: config.fulfillment_paused,
+    };
+    Ok(Worker {
+        stripe: stripe(config)?,
+        alerts,
+        store,
+        fulfiller,
+    })
 }

@@ -100,7 +100,11 @@ impl Worker {
 
     async fn process_stripe(&self, m: &QueueMessage) -> Result<Outcome, ProcessError> {
         let envelope = parse_envelope(m.body.as_bytes()).map_err(|e| ProcessError::Poison(e.to_string()))?;
-        let claim = EventClaim { source: EventSource::Stripe, event_id: envelope.id.clone(), event_type: envelope.event_type.clone() };
+        let claim = EventClaim {
+            source: EventSource::Stripe,
+            event_id: envelope.id.clone(),
+            event_type: envelope.event_type.clone(),
+        };
         if self.store.is_processed(EventSource::Stripe, &envelope.id).await? {
             return Ok(Outcome::Applied(Applied::AlreadyProcessed));
         }
@@ -119,7 +123,13 @@ impl Worker {
     /// session that was paid still ends as paid.
     async fn checkout_session_event(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
         let session = self.stripe.checkout_session(&envelope.object_id).await?;
-        Box::pin(self.apply_session(&session, &envelope.event_type, &Cause::StripeEvent(envelope.id.clone()), Some(claim))).await
+        Box::pin(self.apply_session(
+            &session,
+            &envelope.event_type,
+            &Cause::StripeEvent(envelope.id.clone()),
+            Some(claim),
+        ))
+        .await
     }
 
     /// Brings the session's order up to date with the session (the worker after an event, and
@@ -137,47 +147,63 @@ impl Worker {
         let fact = match (session.status, session.payment_status) {
             (SessionStatus::Complete, PaymentStatus::Paid | PaymentStatus::NoPaymentRequired) => {
                 let (Some(amount), Some(currency)) = (session.amount_total, session.currency) else {
-                    return Err(ProcessError::Poison(format!("paid session {} has no amount", session.id)));
+                    return Err(ProcessError::Poison(format!(
+                        "paid session {} has no amount",
+                        session.id
+                    )));
                 };
                 if self.store.order(order_id).await?.is_some() {
-                    self.store.record_payment_details(order_id, &payment_details(session)).await?;
+                    self.store
+                        .record_payment_details(order_id, &payment_details(session))
+                        .await?;
                 }
                 Fact::PaymentSucceeded { amount, currency }
             }
-            (SessionStatus::Complete, PaymentStatus::Unpaid) if event_type == "checkout.session.async_payment_failed" => {
+            (SessionStatus::Complete, PaymentStatus::Unpaid)
+                if event_type == "checkout.session.async_payment_failed" =>
+            {
                 Fact::PaymentFailed
             }
             (SessionStatus::Complete, PaymentStatus::Unpaid) | (SessionStatus::Open, _) => {
                 if let Some(claim) = claim {
                     self.store.claim(claim).await?;
                 }
-                return Ok(Outcome::Done(format!("order {order_id}: the payment is not settled yet")));
+                return Ok(Outcome::Done(format!(
+                    "order {order_id}: the payment is not settled yet"
+                )));
             }
             (SessionStatus::Expired, _) => Fact::SessionExpired,
         };
         let applied = Box::pin(self.apply(order_id, &fact, cause, claim)).await?;
         Box::pin(self.advance(order_id)).await?;
-        if let Outcome::Applied(Applied::Transitioned(t)) = &applied {
-            if t.to == OrderStatus::NeedsAttention && t.state.amount_mismatch {
-                self.alerts
-                    .raise(NewAlert {
-                        severity: Severity::Ops,
-                        kind: "amount_mismatch".into(),
-                        order_id: Some(order_id),
-                        dedupe_key: format!("amount_mismatch:{order_id}"),
-                        message: format!(
-                            "Order {order_id} was {}. It will not be sent to print. Check the payment in the Stripe dashboard \
-                             (session {}), then refund it or fix the order.",
-                            t.detail, session.id
-                        ),
-                    })
-                    .await?;
-            }
+        if let Outcome::Applied(Applied::Transitioned(t)) = &applied
+            && t.to == OrderStatus::NeedsAttention
+            && t.state.amount_mismatch
+        {
+            self.alerts
+                .raise(NewAlert {
+                    severity: Severity::Ops,
+                    kind: "amount_mismatch".into(),
+                    order_id: Some(order_id),
+                    dedupe_key: format!("amount_mismatch:{order_id}"),
+                    message: format!(
+                        "Order {order_id} was {}. It will not be sent to print. Check the payment in the Stripe dashboard \
+                         (session {}), then refund it or fix the order.",
+                        t.detail, session.id
+                    ),
+                })
+                .await?;
         }
         Ok(applied)
     }
 
-    async fn apply(&self, order_id: OrderId, fact: &Fact, cause: &Cause, claim: Option<&EventClaim>) -> Result<Outcome, ProcessError> {
+    async fn apply(
+        &self,
+        order_id: OrderId,
+        fact: &Fact,
+        cause: &Cause,
+        claim: Option<&EventClaim>,
+    ) -> Result<Outcome, ProcessError> {
         match self.store.apply_fact(order_id, fact, cause, claim).await {
             Ok(applied) => {
                 count_transition(&applied);
@@ -207,7 +233,11 @@ impl Worker {
     }
 
     /// A session no order of ours made: somebody else is using the Stripe key.
-    async fn foreign_session(&self, session: &CheckoutSession, claim: Option<&EventClaim>) -> Result<Outcome, ProcessError> {
+    async fn foreign_session(
+        &self,
+        session: &CheckoutSession,
+        claim: Option<&EventClaim>,
+    ) -> Result<Outcome, ProcessError> {
         self.alerts
             .raise(NewAlert {
                 severity: Severity::Security,
@@ -260,7 +290,15 @@ impl Worker {
             )));
         }
         let cause = Cause::StripeEvent(envelope.id.clone());
-        let applied = Box::pin(self.apply(order.id, &Fact::Refunded { amount_refunded: charge.amount_refunded }, &cause, Some(claim))).await?;
+        let applied = Box::pin(self.apply(
+            order.id,
+            &Fact::Refunded {
+                amount_refunded: charge.amount_refunded,
+            },
+            &cause,
+            Some(claim),
+        ))
+        .await?;
         Box::pin(self.advance(order.id)).await?;
         Ok(applied)
     }
@@ -333,18 +371,25 @@ pub fn count_transition(applied: &Applied) {
 fn payment_details(session: &CheckoutSession) -> PaymentDetails {
     PaymentDetails {
         payment_intent_id: session.payment_intent.clone(),
-        email: session.customer_email.as_deref().and_then(|e| backroom_core::Email::parse(e).ok()),
+        email: session
+            .customer_email
+            .as_deref()
+            .and_then(|e| backroom_core::Email::parse(e).ok()),
         shipping: session.shipping.as_ref().and_then(|s| serde_json::to_value(s).ok()),
     }
 }
-
 
 impl Worker {
     /// A Printful webhook is only a hint: the order is read again from Printful by its
     /// external id, and what Printful says now is applied.
     async fn process_printful(&self, m: &QueueMessage) -> Result<Outcome, ProcessError> {
-        let event = backroom_printful::webhook::parse_event(m.body.as_bytes()).map_err(|e| ProcessError::Poison(e.to_string()))?;
-        let claim = EventClaim { source: EventSource::Printful, event_id: m.event_id.clone(), event_type: event.event_type.clone() };
+        let event = backroom_printful::webhook::parse_event(m.body.as_bytes())
+            .map_err(|e| ProcessError::Poison(e.to_string()))?;
+        let claim = EventClaim {
+            source: EventSource::Printful,
+            event_id: m.event_id.clone(),
+            event_type: event.event_type.clone(),
+        };
         if self.store.is_processed(EventSource::Printful, &m.event_id).await? {
             return Ok(Outcome::Applied(Applied::AlreadyProcessed));
         }
@@ -365,19 +410,31 @@ impl Worker {
         };
         let Some(order) = known else {
             self.alerts
-                .raise(crate::fulfillment::unknown_printful_order_alert(pf.id, pf.external_id.as_deref()))
+                .raise(crate::fulfillment::unknown_printful_order_alert(
+                    pf.id,
+                    pf.external_id.as_deref(),
+                ))
                 .await?;
             self.store.claim(&claim).await?;
             return Ok(Outcome::Done(format!("Printful order {} is not ours", pf.id)));
         };
         self.store.set_printful_order_id(order.id, pf.id).await?;
-        let applied = Box::pin(self.fulfiller.apply_printful(order.id, &pf, &Cause::PrintfulEvent(m.event_id.clone()))).await?;
+        let applied = Box::pin(
+            self.fulfiller
+                .apply_printful(order.id, &pf, &Cause::PrintfulEvent(m.event_id.clone())),
+        )
+        .await?;
         if let Some(Applied::Transitioned(t)) = &applied {
-            self.alert_on_printful_trouble(&order, t.to, event.reason.as_deref(), pf.id).await?;
+            self.alert_on_printful_trouble(&order, t.to, event.reason.as_deref(), pf.id)
+                .await?;
         }
         Box::pin(self.fulfiller.advance(order.id, Some(&pf))).await?;
         self.store.claim(&claim).await?;
-        Ok(Outcome::Applied(applied.unwrap_or(Applied::Refused(backroom_core::Refusal::Duplicate { current: order.status() }))))
+        Ok(Outcome::Applied(applied.unwrap_or(Applied::Refused(
+            backroom_core::Refusal::Duplicate {
+                current: order.status(),
+            },
+        ))))
     }
 
     async fn alert_on_printful_trouble(

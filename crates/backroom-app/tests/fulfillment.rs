@@ -12,7 +12,11 @@ use serde_json::{Value, json};
 use support::{Options, PRINTFUL_SECRET_HEX, PRINTFUL_TOKEN, TestApp};
 
 fn printful_orders_for(app: &TestApp, order: OrderId) -> Vec<Value> {
-    app.printful_sim.orders().into_iter().filter(|o| o["external_id"] == order.external_id()).collect()
+    app.printful_sim
+        .orders()
+        .into_iter()
+        .filter(|o| o["external_id"] == order.external_id())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +33,11 @@ async fn a_paid_order_goes_to_printful_and_ships_with_tracking_through_webhooks(
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["sync_variant_id"], 4000102);
     assert_eq!(items[1]["quantity"], 2);
-    assert!(at_printful[0]["recipient"]["address1"].as_str().is_some_and(|a| !a.is_empty()));
+    assert!(
+        at_printful[0]["recipient"]["address1"]
+            .as_str()
+            .is_some_and(|a| !a.is_empty())
+    );
 
     app.advance_at_printful(order_id).await;
     assert_eq!(app.order(order_id).await.status(), OrderStatus::InProduction);
@@ -46,13 +54,25 @@ async fn a_paid_order_goes_to_printful_and_ships_with_tracking_through_webhooks(
     assert_eq!(tracking.len(), 1);
     assert!(tracking[0]["number"].as_str().is_some_and(|n| !n.is_empty()));
     assert!(tracking[0]["url"].as_str().is_some_and(|u| u.starts_with("http")));
-    let statuses: Vec<&str> = body["timeline"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["pending_payment", "paid", "submitted", "in_production", "shipped"]);
+    let statuses: Vec<&str> = body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["pending_payment", "paid", "submitted", "in_production", "shipped"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_whose_response_is_lost_still_makes_exactly_one_printful_order() {
-    let app = TestApp::with(Options { printful_timeout: Duration::from_millis(500), ..Options::default() }).await;
+    let app = TestApp::with(Options {
+        printful_timeout: Duration::from_millis(500),
+        ..Options::default()
+    })
+    .await;
     let (order_id, _) = app.checkout(&[("GULL-TOTE", 1)]).await;
     app.printful_sim.drop_next_create();
     app.pay(order_id).await;
@@ -82,7 +102,12 @@ async fn late_and_repeated_printful_webhooks_never_move_an_order_back() {
     app.advance_at_printful(order_id).await;
     assert_eq!(app.order(order_id).await.status(), OrderStatus::Shipped);
     // Every webhook delivered so far, replayed in reverse order and twice over.
-    let mut replays: Vec<String> = app.printful_sim.deliveries().into_iter().map(|d| d.body.clone()).collect();
+    let mut replays: Vec<String> = app
+        .printful_sim
+        .deliveries()
+        .into_iter()
+        .map(|d| d.body.clone())
+        .collect();
     assert!(replays.len() >= 2, "the simulator sent webhooks");
     replays.reverse();
     let doubled: Vec<String> = replays.iter().chain(replays.iter()).cloned().collect();
@@ -102,9 +127,17 @@ async fn post_printful(app: &TestApp, token: &str, body: &str, sign: bool) -> (S
         .uri(format!("/webhooks/printful/{token}"))
         .header("content-type", "application/json");
     if sign {
-        req = req.header("x-pf-webhook-signature", backroom_printful::webhook::sign(PRINTFUL_SECRET_HEX, body.as_bytes()));
+        req = req.header(
+            "x-pf-webhook-signature",
+            backroom_printful::webhook::sign(PRINTFUL_SECRET_HEX, body.as_bytes()),
+        );
     }
-    let response = app.router.clone().oneshot(req.body(axum::body::Body::from(body.to_string())).unwrap()).await.unwrap();
+    let response = app
+        .router
+        .clone()
+        .oneshot(req.body(axum::body::Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
@@ -128,10 +161,16 @@ async fn a_wrong_token_or_a_bad_signature_is_refused_and_nothing_is_queued() {
         .header("x-pf-webhook-signature", "00".repeat(32))
         .body(axum::body::Body::from(body.clone()))
         .unwrap();
-    assert_eq!(app.router.clone().oneshot(forged).await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.router.clone().oneshot(forged).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(app.queue.depth(), 0);
     // Unsigned (v1) webhooks with the right token are accepted: the worker re-reads the order anyway.
-    assert_eq!(post_printful(&app, PRINTFUL_TOKEN, &body, false).await.0, StatusCode::OK);
+    assert_eq!(
+        post_printful(&app, PRINTFUL_TOKEN, &body, false).await.0,
+        StatusCode::OK
+    );
     assert_eq!(app.queue.depth(), 1);
 }
 
@@ -155,7 +194,11 @@ async fn an_order_nobody_made_here_raises_one_security_alert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_fulfillment_holds_paid_orders_until_released() {
-    let app = TestApp::with(Options { fulfillment_paused: true, ..Options::default() }).await;
+    let app = TestApp::with(Options {
+        fulfillment_paused: true,
+        ..Options::default()
+    })
+    .await;
     let (order_id, _) = app.checkout(&[("FOG-MUG", 1)]).await;
     app.pay(order_id).await;
     assert_eq!(app.order(order_id).await.status(), OrderStatus::Paid);
@@ -188,5 +231,10 @@ async fn a_refund_before_production_cancels_at_printful_and_after_it_alerts() {
     assert_eq!(app.order(late).await.status(), OrderStatus::Refunded);
     assert_eq!(printful_orders_for(&app, late)[0]["status"], "inprocess");
     let alerts = app.store.alerts(10).await.unwrap();
-    assert!(alerts.iter().any(|a| a.kind == "refunded_in_production" && a.order_id == Some(late)), "{alerts:?}");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.kind == "refunded_in_production" && a.order_id == Some(late)),
+        "{alerts:?}"
+    );
 }

@@ -16,7 +16,11 @@ use support::{Options, TestApp, WEBHOOK_SECRET, stripe_client};
 
 /// These stories are about payments: fulfillment is paused, so a paid order stays `paid`.
 async fn app() -> TestApp {
-    TestApp::with(Options { fulfillment_paused: true, ..Options::default() }).await
+    TestApp::with(Options {
+        fulfillment_paused: true,
+        ..Options::default()
+    })
+    .await
 }
 
 /// An event Stripe could have sent about a session, signed now with the shop's secret.
@@ -32,12 +36,20 @@ fn signed_event(id: &str, event_type: &str, object_id: &str, object: &str) -> (S
 }
 
 async fn post_webhook(app: &TestApp, body: &str, signature: Option<&str>) -> (StatusCode, Value) {
-    let mut req = axum::http::Request::builder().method("POST").uri("/webhooks/stripe").header("content-type", "application/json");
+    let mut req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/webhooks/stripe")
+        .header("content-type", "application/json");
     if let Some(s) = signature {
         req = req.header("stripe-signature", s);
     }
     use tower::ServiceExt;
-    let response = app.router.clone().oneshot(req.body(axum::body::Body::from(body.to_string())).unwrap()).await.unwrap();
+    let response = app
+        .router
+        .clone()
+        .oneshot(req.body(axum::body::Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
@@ -54,7 +66,10 @@ async fn checkout_then_pay_makes_the_order_paid() {
     app.pay(order_id).await;
     let order = app.order(order_id).await;
     assert_eq!(order.status(), OrderStatus::Paid);
-    assert!(order.stripe_payment_intent_id.is_some(), "the payment intent is kept for refunds and disputes");
+    assert!(
+        order.stripe_payment_intent_id.is_some(),
+        "the payment intent is kept for refunds and disputes"
+    );
     let shipping: Option<Value> = app
         .db
         .connect()
@@ -69,23 +84,47 @@ async fn checkout_then_pay_makes_the_order_paid() {
     assert_eq!(body["status"], "paid");
     assert_eq!(body["total"], json!({"amount": 12100, "currency": "EUR"}));
     assert_eq!(body["items"][0]["name"], "Harbour Tee");
-    assert!(body.get("email").is_none() && !body.to_string().contains("buyer@example.com"), "no personal data: {body}");
-    let statuses: Vec<&str> = body["timeline"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert!(
+        body.get("email").is_none() && !body.to_string().contains("buyer@example.com"),
+        "no personal data: {body}"
+    );
+    let statuses: Vec<&str> = body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["pending_payment", "paid"]);
     // The sold print stays held.
-    let print = app.store.catalog().await.unwrap().into_iter().find(|e| e.variant.sku.as_str() == "LIGHTHOUSE-PRINT-A3").unwrap();
+    let print = app
+        .store
+        .catalog()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.variant.sku.as_str() == "LIGHTHOUSE-PRINT-A3")
+        .unwrap();
     assert_eq!(print.available, Some(24));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_event_delivered_five_times_at_once_moves_the_order_once() {
-    let app = TestApp::with(Options { duplicate_deliveries: 4, fulfillment_paused: true, ..Options::default() }).await;
+    let app = TestApp::with(Options {
+        duplicate_deliveries: 4,
+        fulfillment_paused: true,
+        ..Options::default()
+    })
+    .await;
     let (order_id, session) = app.checkout(&[("FOG-MUG", 1)]).await;
     app.sim.pay(&session, true).await.unwrap();
     app.wait_for_queue(5).await;
     let received = app.queue.receive(10);
     assert_eq!(received.len(), 5);
-    assert!(received.iter().all(|r| r.message.event_id == received[0].message.event_id));
+    assert!(
+        received
+            .iter()
+            .all(|r| r.message.event_id == received[0].message.event_id)
+    );
     let mut tasks = vec![];
     for r in received {
         let worker = app.worker.clone();
@@ -95,7 +134,11 @@ async fn the_same_event_delivered_five_times_at_once_moves_the_order_once() {
         t.await.unwrap();
     }
     assert_eq!(app.order(order_id).await.status(), OrderStatus::Paid);
-    assert_eq!(app.count("SELECT count(*) FROM order_timeline WHERE to_status = 'paid'").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM order_timeline WHERE to_status = 'paid'")
+            .await,
+        1
+    );
     assert_eq!(app.count("SELECT count(*) FROM inbox_events").await, 1);
 }
 
@@ -104,11 +147,21 @@ async fn an_expiry_after_payment_changes_nothing() {
     let app = app().await;
     let (order_id, session) = app.checkout(&[("FOG-MUG", 1)]).await;
     app.pay(order_id).await;
-    let (body, sig) = signed_event("evt_late_expiry", "checkout.session.expired", &session, "checkout.session");
+    let (body, sig) = signed_event(
+        "evt_late_expiry",
+        "checkout.session.expired",
+        &session,
+        "checkout.session",
+    );
     assert_eq!(post_webhook(&app, &body, Some(&sig)).await.0, StatusCode::OK);
     assert!(app.drain().await.is_empty());
     assert_eq!(app.order(order_id).await.status(), OrderStatus::Paid);
-    assert!(app.store.is_processed(EventSource::Stripe, "evt_late_expiry").await.unwrap());
+    assert!(
+        app.store
+            .is_processed(EventSource::Stripe, "evt_late_expiry")
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,7 +174,12 @@ async fn a_completed_event_after_a_refund_does_not_revert_it() {
     assert!(app.drain().await.is_empty());
     assert_eq!(app.order(order_id).await.status(), OrderStatus::Refunded);
 
-    let (body, sig) = signed_event("evt_replayed_completion", "checkout.session.completed", &session, "checkout.session");
+    let (body, sig) = signed_event(
+        "evt_replayed_completion",
+        "checkout.session.completed",
+        &session,
+        "checkout.session",
+    );
     assert_eq!(post_webhook(&app, &body, Some(&sig)).await.0, StatusCode::OK);
     assert!(app.drain().await.is_empty());
     assert_eq!(app.order(order_id).await.status(), OrderStatus::Refunded);
@@ -137,7 +195,10 @@ async fn a_partial_refund_goes_on_the_timeline_and_a_dispute_alerts_the_owner() 
     assert!(app.drain().await.is_empty());
     assert_eq!(app.order(order_id).await.status(), OrderStatus::Paid);
     let timeline = app.store.timeline(order_id).await.unwrap();
-    assert_eq!(timeline.last().unwrap().detail, "partially refunded: 5.00 EUR of 44.00 EUR");
+    assert_eq!(
+        timeline.last().unwrap().detail,
+        "partially refunded: 5.00 EUR of 44.00 EUR"
+    );
 
     app.sim.dispute(&session, true).await.unwrap();
     app.wait_for_queue(1).await;
@@ -146,7 +207,11 @@ async fn a_partial_refund_goes_on_the_timeline_and_a_dispute_alerts_the_owner() 
     let dispute = alerts.iter().find(|a| a.kind == "dispute").expect("a dispute alert");
     assert_eq!(dispute.order_id, Some(order_id));
     assert_eq!(dispute.severity, Severity::Ops);
-    assert!(dispute.message.contains("opened a dispute") && dispute.message.contains("paid"), "{}", dispute.message);
+    assert!(
+        dispute.message.contains("opened a dispute") && dispute.message.contains("paid"),
+        "{}",
+        dispute.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,7 +222,11 @@ async fn expiry_releases_the_stock() {
     app.wait_for_queue(1).await;
     assert!(app.drain().await.is_empty());
     assert_eq!(app.order(order_id).await.status(), OrderStatus::Expired);
-    assert_eq!(app.count("SELECT count(*) FROM stock_holds WHERE released_at IS NULL").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM stock_holds WHERE released_at IS NULL")
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,10 +253,17 @@ async fn forged_and_stale_signatures_are_refused_and_nothing_is_queued() {
 
     let (other, sig) = signed_event("evt_other", "customer.created", "cus_1", "customer");
     let (status, reply) = post_webhook(&app, &other, Some(&sig)).await;
-    assert_eq!((status, reply["queued"].clone()), (StatusCode::OK, json!(false)), "an event type we do not handle is acknowledged");
+    assert_eq!(
+        (status, reply["queued"].clone()),
+        (StatusCode::OK, json!(false)),
+        "an event type we do not handle is acknowledged"
+    );
     let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(300 * 1024));
     let sig = signature_header(huge.as_bytes(), WEBHOOK_SECRET, chrono::Utc::now().timestamp());
-    assert_eq!(post_webhook(&app, &huge, Some(&sig)).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        post_webhook(&app, &huge, Some(&sig)).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     assert_eq!(app.queue.depth(), 0);
 }
 
@@ -196,7 +272,12 @@ async fn while_the_queue_is_down_webhooks_get_503_and_stripe_retries_until_it_la
     let app = app().await;
     let (order_id, session) = app.checkout(&[("FOG-MUG", 1)]).await;
     app.queue.set_unavailable(true);
-    let (body, sig) = signed_event("evt_during_outage", "checkout.session.completed", &session, "checkout.session");
+    let (body, sig) = signed_event(
+        "evt_during_outage",
+        "checkout.session.completed",
+        &session,
+        "checkout.session",
+    );
     let (status, reply) = post_webhook(&app, &body, Some(&sig)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply["error"]["code"], "queue_unavailable");
@@ -218,11 +299,17 @@ async fn a_database_failure_fails_only_that_message_and_redelivery_succeeds() {
     app.sim.pay(&session, true).await.unwrap();
     app.wait_for_queue(1).await;
     let admin = app.db.connect().await;
-    admin.batch_execute("ALTER TABLE inbox_events RENAME TO inbox_events_away").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE inbox_events RENAME TO inbox_events_away")
+        .await
+        .unwrap();
     let failed = app.drain().await;
     assert_eq!(failed.len(), 1, "the message failed");
     assert_eq!(app.order(order_id).await.status(), OrderStatus::PendingPayment);
-    admin.batch_execute("ALTER TABLE inbox_events_away RENAME TO inbox_events").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE inbox_events_away RENAME TO inbox_events")
+        .await
+        .unwrap();
     // Visible again after the visibility timeout, like SQS.
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     assert!(app.drain().await.is_empty());
@@ -248,23 +335,98 @@ async fn every_checkout_refusal_is_json_and_writes_nothing() {
     let app = app().await;
     let body = |items: Value| json!({ "items": items }).to_string();
     let cases: Vec<(&str, Option<&str>, String, u16, &str, Option<&str>)> = vec![
-        ("no content type", None, body(json!([{"sku":"FOG-MUG","quantity":1}])), 415, "unsupported_media_type", None),
-        ("not json", Some("application/json"), "{".into(), 400, "invalid_json", None),
-        ("no items", Some("application/json"), body(json!([])), 422, "missing_items", Some("items")),
-        ("too many lines", Some("application/json"), body(json!(vec![json!({"sku":"FOG-MUG","quantity":1}); 21])), 422, "too_many_items", Some("items")),
-        ("zero", Some("application/json"), body(json!([{"sku":"FOG-MUG","quantity":0}])), 422, "invalid_quantity", Some("items[0].quantity")),
-        ("eleven", Some("application/json"), body(json!([{"sku":"FOG-MUG","quantity":11}])), 422, "invalid_quantity", Some("items[0].quantity")),
-        ("unknown", Some("application/json"), body(json!([{"sku":"FOG-MUG","quantity":1},{"sku":"NOPE","quantity":1}])), 404, "unknown_sku", Some("items[1].sku")),
-        ("bad email", Some("application/json"), json!({"items":[{"sku":"FOG-MUG","quantity":1}],"email":"x@"}).to_string(), 422, "invalid_email", Some("email")),
-        ("sold out", Some("application/json"), body(json!([{"sku":"LIGHTHOUSE-PRINT-A3","quantity":10},{"sku":"LIGHTHOUSE-PRINT-A3","quantity":10},{"sku":"LIGHTHOUSE-PRINT-A3","quantity":10}])), 409, "out_of_stock", Some("items[0].quantity")),
-        ("too big", Some("application/json"), format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024)), 413, "payload_too_large", None),
+        (
+            "no content type",
+            None,
+            body(json!([{"sku":"FOG-MUG","quantity":1}])),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            "not json",
+            Some("application/json"),
+            "{".into(),
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            "no items",
+            Some("application/json"),
+            body(json!([])),
+            422,
+            "missing_items",
+            Some("items"),
+        ),
+        (
+            "too many lines",
+            Some("application/json"),
+            body(json!(vec![json!({"sku":"FOG-MUG","quantity":1}); 21])),
+            422,
+            "too_many_items",
+            Some("items"),
+        ),
+        (
+            "zero",
+            Some("application/json"),
+            body(json!([{"sku":"FOG-MUG","quantity":0}])),
+            422,
+            "invalid_quantity",
+            Some("items[0].quantity"),
+        ),
+        (
+            "eleven",
+            Some("application/json"),
+            body(json!([{"sku":"FOG-MUG","quantity":11}])),
+            422,
+            "invalid_quantity",
+            Some("items[0].quantity"),
+        ),
+        (
+            "unknown",
+            Some("application/json"),
+            body(json!([{"sku":"FOG-MUG","quantity":1},{"sku":"NOPE","quantity":1}])),
+            404,
+            "unknown_sku",
+            Some("items[1].sku"),
+        ),
+        (
+            "bad email",
+            Some("application/json"),
+            json!({"items":[{"sku":"FOG-MUG","quantity":1}],"email":"x@"}).to_string(),
+            422,
+            "invalid_email",
+            Some("email"),
+        ),
+        (
+            "sold out",
+            Some("application/json"),
+            body(
+                json!([{"sku":"LIGHTHOUSE-PRINT-A3","quantity":10},{"sku":"LIGHTHOUSE-PRINT-A3","quantity":10},{"sku":"LIGHTHOUSE-PRINT-A3","quantity":10}]),
+            ),
+            409,
+            "out_of_stock",
+            Some("items[0].quantity"),
+        ),
+        (
+            "too big",
+            Some("application/json"),
+            format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024)),
+            413,
+            "payload_too_large",
+            None,
+        ),
     ];
     for (name, ct, body, status, code, field) in cases {
         let (got, reply) = app.request("POST", "/checkout", ct, body).await;
         assert_eq!(got.as_u16(), status, "{name}: {reply}");
         assert_eq!(reply["error"]["code"], code, "{name}");
         assert_eq!(reply["error"]["field"].as_str(), field, "{name}");
-        assert!(reply["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{name}");
+        assert!(
+            reply["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{name}"
+        );
     }
     assert_eq!(app.count("SELECT count(*) FROM orders").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM stock_holds").await, 0);
@@ -279,7 +441,11 @@ async fn when_stripe_fails_the_order_is_marked_failed_and_its_stock_released() {
         store: app.store.clone(),
         // Nothing listens on port 9 of the loopback: every call fails to connect.
         stripe: stripe_client("http://127.0.0.1:9/sim/stripe"),
-        checkout: CheckoutSettings { storefront_origin: support::ORIGIN.into(), shipping_countries: vec!["DE".into()], shipping_rate_ids: vec![] },
+        checkout: CheckoutSettings {
+            storefront_origin: support::ORIGIN.into(),
+            shipping_countries: vec!["DE".into()],
+            shipping_rate_ids: vec![],
+        },
     };
     let router = http::shop_routes(Arc::new(shop));
     use tower::ServiceExt;
@@ -287,20 +453,33 @@ async fn when_stripe_fails_the_order_is_marked_failed_and_its_stock_released() {
         .method("POST")
         .uri("/checkout")
         .header("content-type", "application/json")
-        .body(axum::body::Body::from(json!({"items":[{"sku":"LIGHTHOUSE-PRINT-A3","quantity":2}]}).to_string()))
+        .body(axum::body::Body::from(
+            json!({"items":[{"sku":"LIGHTHOUSE-PRINT-A3","quantity":2}]}).to_string(),
+        ))
         .unwrap();
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    let reply: Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+    let reply: Value =
+        serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
     assert_eq!(reply["error"]["code"], "payment_provider_unavailable");
-    let id: uuid::Uuid = app.db.connect().await.query_one("SELECT id FROM orders", &[]).await.unwrap().get(0);
+    let id: uuid::Uuid = app
+        .db
+        .connect()
+        .await
+        .query_one("SELECT id FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
     let order = app.order(OrderId::from_uuid(id)).await;
     assert_eq!(order.status(), OrderStatus::Failed);
-    assert_eq!(app.count("SELECT count(*) FROM stock_holds WHERE released_at IS NULL").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM stock_holds WHERE released_at IS NULL")
+            .await,
+        0
+    );
     let timeline = app.store.timeline(order.id).await.unwrap();
     assert_eq!(timeline.last().unwrap().cause, Cause::Checkout);
 }
-
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_routes_answer_as_documented() {
@@ -309,15 +488,29 @@ async fn the_public_routes_answer_as_documented() {
     assert_eq!(status, StatusCode::OK);
     let products = catalog["products"].as_array().unwrap();
     assert_eq!(products.len(), 5);
-    assert_eq!(products[0]["variants"][0]["price"], json!({"amount": 2800, "currency": "EUR"}));
+    assert_eq!(
+        products[0]["variants"][0]["price"],
+        json!({"amount": 2800, "currency": "EUR"})
+    );
     let print = products.iter().find(|p| p["slug"] == "lighthouse-print").unwrap();
     assert_eq!(print["variants"][0]["stock_left"], 25);
 
-    assert_eq!(app.request("GET", "/health", None, "").await, (StatusCode::OK, json!({"status": "ok"})));
+    assert_eq!(
+        app.request("GET", "/health", None, "").await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
     let (status, reply) = app.request("GET", "/orders/not-an-id", None, "").await;
-    assert_eq!((status, reply["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_order_id")));
-    let (status, reply) = app.request("GET", &format!("/orders/{}", OrderId::new_random()), None, "").await;
-    assert_eq!((status, reply["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("order_not_found")));
+    assert_eq!(
+        (status, reply["error"]["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalid_order_id"))
+    );
+    let (status, reply) = app
+        .request("GET", &format!("/orders/{}", OrderId::new_random()), None, "")
+        .await;
+    assert_eq!(
+        (status, reply["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("order_not_found"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,7 +528,15 @@ async fn cors_allows_the_storefront_origin_only() {
             .unwrap()
     };
     let ok = app.router.clone().oneshot(preflight(support::ORIGIN)).await.unwrap();
-    assert_eq!(ok.headers().get("access-control-allow-origin").unwrap(), support::ORIGIN);
-    let other = app.router.clone().oneshot(preflight("https://evil.example")).await.unwrap();
+    assert_eq!(
+        ok.headers().get("access-control-allow-origin").unwrap(),
+        support::ORIGIN
+    );
+    let other = app
+        .router
+        .clone()
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }

@@ -18,7 +18,12 @@ pub async fn get_parameters(names: &[String]) -> Result<HashMap<String, String>,
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| format!("could not read the secrets from SSM: {}", aws_sdk_ssm::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                format!(
+                    "could not read the secrets from SSM: {}",
+                    aws_sdk_ssm::error::DisplayErrorContext(e)
+                )
+            })?;
         if let Some(missing) = answer.invalid_parameters.as_ref().and_then(|m| m.first()) {
             return Err(format!("the SSM parameter {missing} does not exist"));
         }

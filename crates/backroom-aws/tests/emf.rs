@@ -10,7 +10,7 @@ fn emf_problems(doc: &Value) -> Vec<String> {
     let Some(aws) = doc.get("_aws").and_then(Value::as_object) else {
         return vec!["no _aws object".into()];
     };
-    if !aws.get("Timestamp").is_some_and(|t| t.as_i64().is_some_and(|t| t > 0)) {
+    if aws.get("Timestamp").and_then(Value::as_i64).is_none_or(|t| t <= 0) {
         problems.push("_aws.Timestamp must be a positive integer of milliseconds".into());
     }
     let Some(directives) = aws.get("CloudWatchMetrics").and_then(Value::as_array) else {
@@ -50,10 +50,13 @@ fn emf_problems(doc: &Value) -> Vec<String> {
             if name.is_empty() || name.len() > 1024 {
                 problems.push("a metric needs a Name of 1 to 1024 characters".into());
             }
-            if let Some(unit) = m.get("Unit") {
-                if unit != "Count" && unit != "None" && unit != "Milliseconds" && unit != "Seconds" {
-                    problems.push(format!("unexpected unit {unit}"));
-                }
+            if let Some(unit) = m.get("Unit")
+                && unit != "Count"
+                && unit != "None"
+                && unit != "Milliseconds"
+                && unit != "Seconds"
+            {
+                problems.push(format!("unexpected unit {unit}"));
             }
             if !doc
                 .get(name)

@@ -91,8 +91,12 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let data_dir = absolute(&args.data_dir)?;
     if args.fresh && data_dir.exists() {
-        if let Ok(cluster) = Cluster::start(ClusterConfig::persistent(&data_dir)) {
+        let pg = cluster_dir(&data_dir);
+        if let Ok(cluster) = Cluster::start(ClusterConfig::persistent(&pg)) {
             let _ = cluster.stop();
+        }
+        if pg != data_dir {
+            let _ = std::fs::remove_dir_all(&pg);
         }
         std::fs::remove_dir_all(&data_dir).with_context(|| format!("cannot remove {}", data_dir.display()))?;
     }
@@ -100,9 +104,11 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
 
     let (database_url, cluster) = match &config.database {
         Some(DbConfig::Url(url)) => (secrecy::ExposeSecret::expose_secret(url).to_string(), None),
-        Some(DbConfig::Dsql(_)) => bail!("backroom dev runs on a local PostgreSQL: unset DSQL_ENDPOINT or set DATABASE_URL"),
+        Some(DbConfig::Dsql(_)) => {
+            bail!("backroom dev runs on a local PostgreSQL: unset DSQL_ENDPOINT or set DATABASE_URL")
+        }
         None => {
-            let dir = data_dir.clone();
+            let dir = cluster_dir(&data_dir);
             let cluster = tokio::task::spawn_blocking(move || Cluster::start(ClusterConfig::persistent(dir))).await??;
             create_database(&cluster, "backroom").await?;
             (cluster.connection_string("backroom"), Some(cluster))
@@ -113,13 +119,20 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     let report = migrate::run_embedded(&conn.client).await?;
     drop(conn);
     let store = Store::new(Db::new(db_config, 8));
-    let catalog_text = std::fs::read_to_string(&args.catalog).with_context(|| format!("cannot read {}", args.catalog.display()))?;
-    let catalog = Catalog::from_toml(&catalog_text).with_context(|| format!("{} is not valid", args.catalog.display()))?;
+    let catalog_text =
+        std::fs::read_to_string(&args.catalog).with_context(|| format!("cannot read {}", args.catalog.display()))?;
+    let catalog =
+        Catalog::from_toml(&catalog_text).with_context(|| format!("{} is not valid", args.catalog.display()))?;
     store.sync_catalog(&catalog).await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{} (is another backroom dev running?)", args.port))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{} (is another backroom dev running?)",
+                args.port
+            )
+        })?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
     let webhook_secret = config
@@ -136,7 +149,11 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     let mut router = Router::new();
     let (stripe, stripe_api_base) = match &config.stripe_secret_key {
         Some(key) => {
-            let client = StripeClient::new(StripeSettings { secret_key: key.clone(), api_base: config.stripe_api_base.clone(), timeout: Duration::from_secs(10) })?;
+            let client = StripeClient::new(StripeSettings {
+                secret_key: key.clone(),
+                api_base: config.stripe_api_base.clone(),
+                timeout: Duration::from_secs(10),
+            })?;
             (client, config.stripe_api_base.clone())
         }
         None => {
@@ -174,21 +191,36 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
         None => {
             let sim = PrintfulSim::new(PrintfulSimConfig {
                 public_base: base.clone(),
-                webhook_url: Some(format!("{base}/webhooks/printful/{}", secrecy::ExposeSecret::expose_secret(&printful_webhook_token))),
+                webhook_url: Some(format!(
+                    "{base}/webhooks/printful/{}",
+                    secrecy::ExposeSecret::expose_secret(&printful_webhook_token)
+                )),
                 ..PrintfulSimConfig::default()
             });
             router = router.nest("/sim/printful", sim.router());
             let api = format!("{base}/sim/printful");
-            let settings =
-                PrintfulSettings { api_base: Some(api.clone()), ..PrintfulSettings::new(SecretString::from(DEV_PRINTFUL_TOKEN.to_string())) };
+            let settings = PrintfulSettings {
+                api_base: Some(api.clone()),
+                ..PrintfulSettings::new(SecretString::from(DEV_PRINTFUL_TOKEN.to_string()))
+            };
             (PrintfulClient::new(settings)?, Some(api))
         }
     };
 
     let queue = LocalQueue::new(Duration::from_secs(5), 5);
     let alerts = Alerts::console(store.clone());
-    let fulfiller = Fulfiller { store: store.clone(), printful, alerts: alerts.clone(), paused: config.fulfillment_paused };
-    let worker = Worker { store: store.clone(), stripe: stripe.clone(), alerts, fulfiller };
+    let fulfiller = Fulfiller {
+        store: store.clone(),
+        printful,
+        alerts: alerts.clone(),
+        paused: config.fulfillment_paused,
+    };
+    let worker = Worker {
+        store: store.clone(),
+        stripe: stripe.clone(),
+        alerts,
+        fulfiller,
+    };
     let shop = Shop {
         store: store.clone(),
         stripe,
@@ -204,7 +236,11 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
         printful_secret: config.printful_webhook_secret.clone(),
         queue: Queue::Local(queue.clone()),
     };
-    let running = Arc::new(Running { store: store.clone(), queue: queue.clone(), worker: worker.clone() });
+    let running = Arc::new(Running {
+        store: store.clone(),
+        queue: queue.clone(),
+        worker: worker.clone(),
+    });
     let router = router
         .merge(http::shop_routes(Arc::new(shop)))
         .merge(http::webhook_routes(Arc::new(ingest)))
@@ -226,29 +262,44 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     std::fs::write(data_dir.join(DEV_FILE), serde_json::to_string_pretty(&file)?)?;
 
     tokio::spawn(work_queue(running.clone()));
-    println!("backroom dev is ready in {:.1} s ({report})", started.elapsed().as_secs_f64());
+    println!(
+        "backroom dev is ready in {:.1} s ({report})",
+        started.elapsed().as_secs_f64()
+    );
     println!("  storefront:        {base}/");
     println!("  owner page:        {base}/admin");
     println!("  health:            {base}/health");
     println!("  Stripe webhook:    {base}/webhooks/stripe");
     println!("  Printful webhook:  {base}/webhooks/printful/<token>");
     match &config.stripe_secret_key {
-        Some(_) => println!("  Stripe: real API. Forward its webhooks with: stripe listen --forward-to {base}/webhooks/stripe"),
+        Some(_) => {
+            println!("  Stripe: real API. Forward its webhooks with: stripe listen --forward-to {base}/webhooks/stripe")
+        }
         None => println!("  Stripe: simulator at {base}/sim/stripe (webhook secret {DEV_WEBHOOK_SECRET})"),
     }
     match &config.printful_token {
         Some(_) => println!("  Printful: real API"),
         None => println!("  Printful: simulator at {base}/sim/printful"),
     }
-    println!("  database:          {}", if cluster.is_some() { format!("PostgreSQL in {}", data_dir.join("pg").display()) } else { "DATABASE_URL".into() });
+    match &cluster {
+        Some(c) => println!("  database:          PostgreSQL in {}", c.pgdata().display()),
+        None => println!("  database:          DATABASE_URL"),
+    }
 
     // The reconciler runs once at start, then the catch-up jobs on their timer.
-    let options = ReconcileOptions { days: 30, fix: true, webhook_base_url: Some(base.clone()) };
+    let options = ReconcileOptions {
+        days: 30,
+        fix: true,
+        webhook_base_url: Some(base.clone()),
+    };
     match reconcile::reconcile(&worker, &options, chrono::Utc::now()).await {
         Ok(run) => print!("{}", reconcile::table(&run)),
         Err(e) => eprintln!("the reconciler failed at start: {e}"),
     }
-    tokio::spawn(catch_up_forever(running.clone(), Duration::from_secs(args.catchup_every.max(1))));
+    tokio::spawn(catch_up_forever(
+        running.clone(),
+        Duration::from_secs(args.catchup_every.max(1)),
+    ));
 
     let result = server.await?;
     if let Some(cluster) = cluster {
@@ -259,14 +310,47 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the database cluster lives: in the data dir, unless we run as root and the `postgres`
+/// user (who runs the server) cannot reach it, as under /root; then in /var/tmp, under a name
+/// made from the data dir's path, so each data dir keeps its own database.
+fn cluster_dir(data_dir: &Path) -> PathBuf {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root {
+        return data_dir.to_path_buf();
+    }
+    let reachable = std::process::Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(data_dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if reachable {
+        return data_dir.to_path_buf();
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    PathBuf::from(format!("/var/tmp/backroom-dev-{:016x}", h.finish()))
+}
+
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
-    Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
 }
 
 async fn create_database(cluster: &Cluster, name: &str) -> anyhow::Result<()> {
-    let (client, connection) = tokio_postgres::connect(&cluster.connection_string("postgres"), tokio_postgres::NoTls).await?;
+    let (client, connection) =
+        tokio_postgres::connect(&cluster.connection_string("postgres"), tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
-    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
     if !exists {
         client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
     }
@@ -291,7 +375,13 @@ async fn work_queue(running: Arc<Running>) {
             running.queue.wait(Duration::from_secs(1)).await;
             continue;
         }
-        let items = received.iter().map(|r| BatchItem { message_id: r.message_id.clone(), message: Some(r.message.clone()) }).collect();
+        let items = received
+            .iter()
+            .map(|r| BatchItem {
+                message_id: r.message_id.clone(),
+                message: Some(r.message.clone()),
+            })
+            .collect();
         let failed = running.worker.process_batch(items).await;
         for r in &received {
             if !failed.contains(&r.message_id) {
@@ -311,14 +401,24 @@ async fn catch_up_forever(running: Arc<Running>, every: Duration) {
 /// One round of both catch-up jobs and the watchdog, as the scheduled functions run them.
 pub async fn catch_up_once(worker: &Worker) {
     match catchup::catch_up_stripe(worker, chrono::Utc::now()).await {
-        Ok(r) if r.recovered > 0 => println!("Stripe catch-up recovered {} event(s) whose webhooks were lost", r.recovered),
+        Ok(r) if r.recovered > 0 => println!(
+            "Stripe catch-up recovered {} event(s) whose webhooks were lost",
+            r.recovered
+        ),
         Ok(_) => {}
         Err(e) => eprintln!("Stripe catch-up failed: {e}"),
     }
     if let Err(e) = catchup::catch_up_printful(worker, Duration::ZERO).await {
         eprintln!("Printful catch-up failed: {e}");
     }
-    if let Err(e) = watchdog::watchdog(&worker.store, &worker.alerts, &watchdog::Deadlines::default(), chrono::Utc::now()).await {
+    if let Err(e) = watchdog::watchdog(
+        &worker.store,
+        &worker.alerts,
+        &watchdog::Deadlines::default(),
+        chrono::Utc::now(),
+    )
+    .await
+    {
         eprintln!("the watchdog failed: {e}");
     }
 }
@@ -327,7 +427,10 @@ pub async fn catch_up_once(worker: &Worker) {
 fn static_routes() -> Router {
     let dir = web_dir();
     Router::new()
-        .route_service("/admin", tower_http::services::ServeFile::new(dir.join("admin/index.html")))
+        .route_service(
+            "/admin",
+            tower_http::services::ServeFile::new(dir.join("admin/index.html")),
+        )
         .fallback_service(tower_http::services::ServeDir::new(dir))
 }
 
@@ -355,20 +458,34 @@ fn loopback(addr: &SocketAddr) -> Result<(), Response> {
     if addr.ip().is_loopback() {
         Ok(())
     } else {
-        Err((StatusCode::FORBIDDEN, axum::Json(json!({"error": {"code": "forbidden", "message": "the owner page is loopback only"}})))
+        Err((
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({"error": {"code": "forbidden", "message": "the owner page is loopback only"}})),
+        )
             .into_response())
     }
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": {"code": "internal_error", "message": e.to_string()}}))).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(json!({"error": {"code": "internal_error", "message": e.to_string()}})),
+    )
+        .into_response()
 }
 
 async fn admin_orders(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Err(denied) = loopback(&addr) {
+    if let Some(denied) = refuse_remote(&addr) {
         return denied;
     }
-    match r.store.orders(&OrderFilter { status: None, limit: Some(500) }).await {
+    match r
+        .store
+        .orders(&OrderFilter {
+            status: None,
+            limit: Some(500),
+        })
+        .await
+    {
         Ok(orders) => axum::Json(json!({ "orders": orders.iter().map(|o| json!({
             "order_id": o.id, "number": o.number, "status": o.status(),
             "total": {"amount": o.total.amount.get(), "currency": o.total.currency.code()},
@@ -384,20 +501,24 @@ async fn admin_order(
     State(r): State<Arc<Running>>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    if let Err(denied) = loopback(&addr) {
+    if let Some(denied) = refuse_remote(&addr) {
         return denied;
     }
     let Ok(id) = backroom_core::OrderId::parse(&id) else {
         return (StatusCode::BAD_REQUEST, "bad order id").into_response();
     };
-    let (Ok(Some(order)), Ok(timeline), Ok(shipments)) = (r.store.order(id).await, r.store.timeline(id).await, r.store.shipments(id).await) else {
+    let (Ok(Some(order)), Ok(timeline), Ok(shipments)) = (
+        r.store.order(id).await,
+        r.store.timeline(id).await,
+        r.store.shipments(id).await,
+    ) else {
         return (StatusCode::NOT_FOUND, "no such order").into_response();
     };
     axum::Json(OrderStatusView::of(&order, &timeline, &shipments)).into_response()
 }
 
 async fn admin_alerts(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Err(denied) = loopback(&addr) {
+    if let Some(denied) = refuse_remote(&addr) {
         return denied;
     }
     match r.store.alerts(200).await {
@@ -407,28 +528,30 @@ async fn admin_alerts(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): Stat
 }
 
 async fn admin_dlq(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Err(denied) = loopback(&addr) {
+    if let Some(denied) = refuse_remote(&addr) {
         return denied;
     }
     let messages: Vec<_> = r
         .queue
         .dead_letters()
         .iter()
-        .map(|d| json!({ "message_id": d.message_id, "source": d.message.source.as_str(), "event_id": d.message.event_id,
-            "event_type": d.message.event_type, "receive_count": d.receive_count }))
+        .map(|d| {
+            json!({ "message_id": d.message_id, "source": d.message.source.as_str(), "event_id": d.message.event_id,
+            "event_type": d.message.event_type, "receive_count": d.receive_count })
+        })
         .collect();
     axum::Json(json!({ "messages": messages })).into_response()
 }
 
 async fn admin_redrive(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Err(denied) = loopback(&addr) {
+    if let Some(denied) = refuse_remote(&addr) {
         return denied;
     }
     axum::Json(json!({ "redriven": r.queue.redrive() })).into_response()
 }
 
 async fn admin_reconcile(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Err(denied) = loopback(&addr) {
+    if let Some(denied) = refuse_remote(&addr) {
         return denied;
     }
     match r.store.last_run().await {

@@ -22,7 +22,11 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
 #[derive(Parser)]
-#[command(name = "backroom", version, about = "The server side of a small shop: payments in, prints out.")]
+#[command(
+    name = "backroom",
+    version,
+    about = "The server side of a small shop: payments in, prints out."
+)]
 struct Cli {
     /// The data dir of a `backroom dev` whose database and simulators to use.
     #[arg(long, global = true, default_value = ".backroom")]
@@ -104,12 +108,22 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // reqwest is built without a bundled crypto provider; rustls uses the process default.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let default_level = if matches!(cli.command, Command::Dev(_)) { "info" } else { "warn" };
+    let default_level = if matches!(cli.command, Command::Dev(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BACKROOM_LOG").unwrap_or_else(|_| default_level.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BACKROOM_LOG").unwrap_or_else(|_| default_level.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start: {e}");
@@ -127,7 +141,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut config = Config::from_env()?;
+    let mut config = Config::load().await?;
     if let Command::Dev(args) = cli.command {
         return dev::run(args, config).await;
     }
@@ -167,7 +181,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Orders(cmd) => {
             let needs_worker = matches!(cmd, orders::OrdersCommand::Release { .. });
-            let worker = if needs_worker { Some(worker(&config, dev.as_ref())?) } else { None };
+            let worker = if needs_worker {
+                Some(worker(&config, dev.as_ref())?)
+            } else {
+                None
+            };
             orders::run(&store(&config)?, worker.as_ref(), cmd).await?
         }
         Command::Reconcile { days, fix, json } => {
@@ -189,7 +207,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             match provider {
                 Provider::Stripe => {
                     let r = catchup::catch_up_stripe(&worker, chrono::Utc::now()).await?;
-                    println!("Stripe catch-up ({}): {} listed, {} recovered, {} failed", r.mode, r.listed, r.recovered, r.failed);
+                    println!(
+                        "Stripe catch-up ({}): {} listed, {} recovered, {} failed",
+                        r.mode, r.listed, r.recovered, r.failed
+                    );
                 }
                 Provider::Printful => {
                     let r = catchup::catch_up_printful(&worker, Duration::from_millis(500)).await?;
@@ -203,13 +224,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alerts(AlertsCommand::List { json }) => {
             let alerts = store(&config)?.alerts(200).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "alerts": alerts }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "alerts": alerts }))?
+                );
             } else if alerts.is_empty() {
                 println!("no alerts");
             } else {
                 for a in alerts {
                     let order = a.order_id.map(|o| o.to_string()).unwrap_or_else(|| "-".into());
-                    println!("{}  {:<8}  {:<26}  {order}\n    {}", a.at.format("%Y-%m-%d %H:%M"), a.severity, a.kind, a.message);
+                    println!(
+                        "{}  {:<8}  {:<26}  {order}\n    {}",
+                        a.at.format("%Y-%m-%d %H:%M"),
+                        a.severity,
+                        a.kind,
+                        a.message
+                    );
                 }
             }
         }
@@ -228,7 +258,9 @@ fn worker(config: &Config, dev: Option<&dev::DevFile>) -> anyhow::Result<Worker>
         return wiring::worker(config, 2);
     }
     let Some(dev) = dev else {
-        bail!("set STRIPE_SECRET_KEY and PRINTFUL_TOKEN, or start `backroom dev` (its data dir holds the simulators' address)");
+        bail!(
+            "set STRIPE_SECRET_KEY and PRINTFUL_TOKEN, or start `backroom dev` (its data dir holds the simulators' address)"
+        );
     };
     let store = store(config)?;
     let stripe = match (&config.stripe_secret_key, &dev.stripe_api_base) {
@@ -247,8 +279,18 @@ fn worker(config: &Config, dev: Option<&dev::DevFile>) -> anyhow::Result<Worker>
         })?,
     };
     let alerts = Alerts::console(store.clone());
-    let fulfiller = Fulfiller { store: store.clone(), printful, alerts: alerts.clone(), paused: config.fulfillment_paused };
-    Ok(Worker { store, stripe, alerts, fulfiller })
+    let fulfiller = Fulfiller {
+        store: store.clone(),
+        printful,
+        alerts: alerts.clone(),
+        paused: config.fulfillment_paused,
+    };
+    Ok(Worker {
+        store,
+        stripe,
+        alerts,
+        fulfiller,
+    })
 }
 
 async fn dlq(dev: Option<&dev::DevFile>, data_dir: &Path, cmd: DlqCommand) -> anyhow::Result<()> {
@@ -261,7 +303,13 @@ async fn dlq(dev: Option<&dev::DevFile>, data_dir: &Path, cmd: DlqCommand) -> an
     let client = reqwest::Client::new();
     match cmd {
         DlqCommand::List { json } => {
-            let text = client.get(format!("{}/admin/api/dlq", dev.url)).send().await?.error_for_status()?.text().await?;
+            let text = client
+                .get(format!("{}/admin/api/dlq", dev.url))
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await?;
             let body: serde_json::Value = serde_json::from_str(&text)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&body)?);
@@ -271,12 +319,21 @@ async fn dlq(dev: Option<&dev::DevFile>, data_dir: &Path, cmd: DlqCommand) -> an
                     println!("the dead-letter queue is empty");
                 }
                 for m in messages {
-                    println!("{}  {}  {}  {} receives", m["source"], m["event_type"], m["event_id"], m["receive_count"]);
+                    println!(
+                        "{}  {}  {}  {} receives",
+                        m["source"], m["event_type"], m["event_id"], m["receive_count"]
+                    );
                 }
             }
         }
         DlqCommand::Redrive => {
-            let text = client.post(format!("{}/admin/api/dlq/redrive", dev.url)).send().await?.error_for_status()?.text().await?;
+            let text = client
+                .post(format!("{}/admin/api/dlq/redrive", dev.url))
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await?;
             let body: serde_json::Value = serde_json::from_str(&text)?;
             println!("moved {} message(s) back to the queue", body["redriven"]);
         }

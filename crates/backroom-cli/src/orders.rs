@@ -1,9 +1,9 @@
 //! `backroom orders list|show`.
 
 use anyhow::{Context, bail};
+use backroom_app::worker::Worker;
 use backroom_core::ports::{OrderFilter, OrderStore};
 use backroom_core::{Money, Order, OrderId, OrderStatus, TimelineEntry};
-use backroom_app::worker::Worker;
 use backroom_db::Store;
 use clap::Subcommand;
 use serde::Serialize;
@@ -45,7 +45,10 @@ pub async fn run(store: &Store, worker: Option<&Worker>, cmd: OrdersCommand) -> 
             let ids: Vec<OrderId> = match (id, all) {
                 (Some(id), false) => vec![OrderId::parse(&id).map_err(|e| anyhow::anyhow!("{id:?}: {e}"))?],
                 (None, true) => store
-                    .orders(&OrderFilter { status: Some(OrderStatus::Paid), limit: Some(1000) })
+                    .orders(&OrderFilter {
+                        status: Some(OrderStatus::Paid),
+                        limit: Some(1000),
+                    })
                     .await?
                     .into_iter()
                     .filter(|o| o.fulfillment_released_at.is_none())
@@ -57,20 +60,24 @@ pub async fn run(store: &Store, worker: Option<&Worker>, cmd: OrdersCommand) -> 
                 println!("no paid orders wait to be released");
             }
             for id in ids {
-                let Some(order) = store.order(id).await? else { bail!("no order {id}") };
+                let Some(order) = store.order(id).await? else {
+                    bail!("no order {id}")
+                };
                 if order.status() != OrderStatus::Paid {
-                    bail!("order {id} is {}, not paid: there is nothing to release", order.status());
+                    bail!(
+                        "order {id} is {}, not paid: there is nothing to release",
+                        order.status()
+                    );
                 }
                 store.release_fulfillment(id).await?;
-                let advanced = worker.advance(id).await.map_err(|e| anyhow::anyhow!("order {id} was released but not sent: {e}"))?;
+                let advanced = worker
+                    .advance(id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("order {id} was released but not sent: {e}"))?;
                 println!("order #{} ({id}) released: {advanced:?}", order.number);
             }
         }
-        OrdersCommand::List {
-            status,
-            limit,
-            json,
-        } => {
+        OrdersCommand::List { status, limit, json } => {
             let status = match status {
                 None => None,
                 Some(s) => Some(OrderStatus::parse(&s).with_context(|| {
@@ -215,10 +222,7 @@ fn print_order(o: &Order, timeline: &[TimelineEntry]) {
     println!("items:");
     for i in &o.items {
         let price = Money::new(i.unit_price, o.total.currency);
-        println!(
-            "  {} x {} {} ({}) at {}",
-            i.quantity, i.name, i.size, i.sku, price
-        );
+        println!("  {} x {} {} ({}) at {}", i.quantity, i.name, i.size, i.sku, price);
     }
     println!("timeline:");
     for e in timeline {

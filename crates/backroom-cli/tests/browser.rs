@@ -461,12 +461,13 @@ fn base64_decode(text: &str) -> Vec<u8> {
     out
 }
 
+/// Fails (never skips) when the browser is not installed, and says how to install it.
 fn require(path: &str, package: &str) {
     assert!(
         Path::new(path).exists(),
-        "{path} is missing: this test drives a real browser. Run ./scripts/test (its \
-         scripts/setup installs Chromium and ChromeDriver), or install them yourself: \
-         sudo apt-get install --no-install-recommends chromium chromium-driver (package {package})"
+        "{path} (Debian package {package}) is missing, and this test drives a real browser. \
+         Run ./scripts/test, whose scripts/setup installs Chromium and ChromeDriver, or install \
+         them yourself: sudo apt-get install --no-install-recommends chromium chromium-driver"
     );
 }
 
@@ -488,7 +489,6 @@ async fn a_buyer_pays_in_the_browser_and_watches_the_order_ship() {
     // The storefront: the catalog is drawn by app.js from GET /catalog.
     browser.go(&format!("{}/", dev.url)).await;
     browser.wait_for(r#"[data-testid="product-fog-mug"]"#).await;
-    panic!("deliberate");
 
     // A size from the select, then two products into the cart.
     browser

@@ -48,11 +48,7 @@ async fn migrate_then_sync_the_demo_catalog_on_an_empty_database() {
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(stdout(&first).starts_with("applied "), "{}", stdout(&first));
     let second = backroom(Some(&t.url), &["migrate"]);
-    assert!(
-        stdout(&second).starts_with("schema up to date"),
-        "{}",
-        stdout(&second)
-    );
+    assert!(stdout(&second).starts_with("schema up to date"), "{}", stdout(&second));
 
     let sync = backroom(Some(&t.url), &["catalog", "sync"]);
     assert!(sync.status.success(), "{}", stderr(&sync));
@@ -109,11 +105,7 @@ async fn a_bad_catalog_names_the_product_and_field_and_writes_nothing() {
 #[tokio::test]
 async fn orders_are_listed_and_shown() {
     let t = TestDatabase::new().await;
-    assert!(
-        backroom(Some(&t.url), &["catalog", "sync"])
-            .status
-            .success()
-    );
+    assert!(backroom(Some(&t.url), &["catalog", "sync"]).status.success());
     let empty = backroom(Some(&t.url), &["orders", "list"]);
     assert_eq!(stdout(&empty).trim(), "no orders");
 
@@ -132,16 +124,11 @@ async fn orders_are_listed_and_shown() {
 
     let list = stdout(&backroom(Some(&t.url), &["orders", "list"]));
     assert!(
-        list.contains(&order.id.to_string())
-            && list.contains("pending_payment")
-            && list.contains("32.00 EUR"),
+        list.contains(&order.id.to_string()) && list.contains("pending_payment") && list.contains("32.00 EUR"),
         "{list}"
     );
-    let json: serde_json::Value = serde_json::from_str(&stdout(&backroom(
-        Some(&t.url),
-        &["orders", "list", "--json"],
-    )))
-    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&backroom(Some(&t.url), &["orders", "list", "--json"]))).unwrap();
     assert_eq!(json["orders"][0]["order_id"], order.id.to_string());
     assert_eq!(json["orders"][0]["total"]["amount"], 3200);
     let none: serde_json::Value = serde_json::from_str(&stdout(&backroom(
@@ -151,18 +138,9 @@ async fn orders_are_listed_and_shown() {
     .unwrap();
     assert_eq!(none["orders"].as_array().unwrap().len(), 0);
 
-    let show = stdout(&backroom(
-        Some(&t.url),
-        &["orders", "show", &order.id.external_id()],
-    ));
-    assert!(
-        show.contains("2 x Fog Mug 11 oz (FOG-MUG) at 16.00 EUR"),
-        "{show}"
-    );
-    assert!(
-        show.contains("order placed: 2 piece(s), 32.00 EUR"),
-        "{show}"
-    );
+    let show = stdout(&backroom(Some(&t.url), &["orders", "show", &order.id.external_id()]));
+    assert!(show.contains("2 x Fog Mug 11 oz (FOG-MUG) at 16.00 EUR"), "{show}");
+    assert!(show.contains("order placed: 2 piece(s), 32.00 EUR"), "{show}");
     let shown: serde_json::Value = serde_json::from_str(&stdout(&backroom(
         Some(&t.url),
         &["orders", "show", &order.id.to_string(), "--json"],
@@ -176,10 +154,7 @@ async fn orders_are_listed_and_shown() {
         "an order id is a UUID",
     );
     assert_one_line_error(
-        &backroom(
-            Some(&t.url),
-            &["orders", "show", &OrderId::new_random().to_string()],
-        ),
+        &backroom(Some(&t.url), &["orders", "show", &OrderId::new_random().to_string()]),
         "no order",
     );
     assert_one_line_error(

@@ -39,7 +39,9 @@ impl Dev {
         let began = Instant::now();
         let mut url = None;
         while began.elapsed() < Duration::from_secs(90) {
-            let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+            let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {
+                continue;
+            };
             if let Some(rest) = line.trim().strip_prefix("storefront:") {
                 url = Some(rest.trim().trim_end_matches('/').to_string());
             }
@@ -82,13 +84,19 @@ fn data_dir(name: &str) -> PathBuf {
 
 fn client() -> reqwest::Client {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 async fn get(c: &reqwest::Client, url: &str) -> (u16, Value) {
     let r = c.get(url).send().await.unwrap();
     let status = r.status().as_u16();
-    (status, serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
+    )
 }
 
 async fn post(c: &reqwest::Client, url: &str, body: Option<Value>) -> (u16, Value) {
@@ -98,7 +106,10 @@ async fn post(c: &reqwest::Client, url: &str, body: Option<Value>) -> (u16, Valu
     }
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
-    (status, serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
+    )
 }
 
 /// Polls the order until `done` says so.
@@ -109,7 +120,10 @@ async fn wait_for(c: &reqwest::Client, dev: &Dev, order_id: &str, what: &str, do
         if status == 200 && done(&order) {
             return order;
         }
-        assert!(began.elapsed() < Duration::from_secs(60), "the order never became {what}: {order}");
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "the order never became {what}: {order}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -127,9 +141,15 @@ async fn buy_two(c: &reqwest::Client, dev: &Dev) -> (String, String) {
     assert_eq!(status, 201, "{created}");
     let order_id = created["order_id"].as_str().unwrap().to_string();
     let checkout_url = created["checkout_url"].as_str().unwrap().to_string();
-    assert!(checkout_url.starts_with(&format!("{}/sim/stripe/checkout/", dev.url)), "{checkout_url}");
+    assert!(
+        checkout_url.starts_with(&format!("{}/sim/stripe/checkout/", dev.url)),
+        "{checkout_url}"
+    );
     let page = c.get(&checkout_url).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Harbour Tee") && page.contains("Gull Tote"), "the pay page shows the order");
+    assert!(
+        page.contains("Harbour Tee") && page.contains("Gull Tote"),
+        "the pay page shows the order"
+    );
     (order_id, checkout_url)
 }
 
@@ -145,11 +165,19 @@ async fn a_purchase_ships_and_survives_a_restart() {
     assert_eq!(order["total"], json!({"amount": 5000, "currency": "EUR"}));
     let external = order_id.replace('-', "");
     for step in ["in_production", "shipped"] {
-        let (status, reply) = post(&c, &format!("{}/sim/printful/orders/@{external}/advance", dev.url), None).await;
+        let (status, reply) = post(
+            &c,
+            &format!("{}/sim/printful/orders/@{external}/advance", dev.url),
+            None,
+        )
+        .await;
         assert_eq!(status, 200, "{reply}");
         wait_for(&c, &dev, &order_id, step, |o| o["status"] == step).await;
     }
-    let shipped = wait_for(&c, &dev, &order_id, "tracked", |o| o["tracking"].as_array().is_some_and(|t| !t.is_empty())).await;
+    let shipped = wait_for(&c, &dev, &order_id, "tracked", |o| {
+        o["tracking"].as_array().is_some_and(|t| !t.is_empty())
+    })
+    .await;
     assert!(shipped["tracking"][0]["url"].as_str().unwrap().starts_with("http"));
     dev.stop();
 

@@ -180,14 +180,14 @@ impl PrintfulClient {
     }
 
     /// `GET /orders/@{external_id}`; `None` when Printful has no such order.
-    #[tracing::instrument(skip_all, fields(external_id))]
+    #[tracing::instrument(skip_all, fields(external_id = %external_id))]
     pub async fn order_by_external_id(&self, external_id: &str) -> Result<Option<Order>, PrintfulError> {
         self.get_order(&format!("@{external_id}")).await
     }
 
     /// `GET /orders?status=&offset=&limit=`, newest first as Printful lists them. `limit` is
     /// brought into Printful's range 1..=100.
-    #[tracing::instrument(skip_all, fields(status, offset, limit))]
+    #[tracing::instrument(skip_all, fields(status = status.unwrap_or(""), offset = offset, limit = limit))]
     pub async fn list_orders(&self, status: Option<&str>, offset: u32, limit: u32) -> Result<OrderPage, PrintfulError> {
         let limit = limit.clamp(1, 100);
         let mut query = vec![("offset", offset.to_string()), ("limit", limit.to_string())];

@@ -26,8 +26,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .collect();
         let failed = worker.process_batch(items).await;
         let mut response = SqsBatchResponse::default();
-        response.batch_item_failures =
-            failed.into_iter().map(|id| { let mut f = BatchItemFailure::default(); f.item_identifier = id; f }).collect();
+        response.batch_item_failures = failed
+            .into_iter()
+            .map(|id| {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                f
+            })
+            .collect();
         Ok::<_, lambda_runtime::Error>(response)
     }))
     .await

@@ -21,7 +21,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let worker = &worker;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let report = catchup::catch_up_printful(worker, PACE).await?;
-        let stuck = watchdog::watchdog(&worker.store, &worker.alerts, &watchdog::Deadlines::default(), chrono::Utc::now()).await?;
+        let stuck = watchdog::watchdog(
+            &worker.store,
+            &worker.alerts,
+            &watchdog::Deadlines::default(),
+            chrono::Utc::now(),
+        )
+        .await?;
         Ok::<_, lambda_runtime::Error>(json!({ "printful": report, "stuck_orders": stuck }))
     }))
     .await

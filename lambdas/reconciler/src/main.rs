@@ -14,7 +14,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(true);
     let config = Config::load().await?;
     let worker = wiring::lambda_worker(&config).await?;
-    let options = ReconcileOptions { days: 30, fix: true, webhook_base_url: config.webhook_base_url.clone() };
+    let options = ReconcileOptions {
+        days: 30,
+        fix: true,
+        webhook_base_url: config.webhook_base_url.clone(),
+    };
     let (worker, options) = (&worker, &options);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let run = reconcile::reconcile(worker, options, chrono::Utc::now()).await?;

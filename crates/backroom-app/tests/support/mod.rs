@@ -9,16 +9,16 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use backroom_app::Queue;
 use backroom_app::alerts::Alerts;
 use backroom_app::checkout::CheckoutSettings;
+use backroom_app::fulfillment::Fulfiller;
 use backroom_app::http::{self, Ingest, Shop};
 use backroom_app::queue::LocalQueue;
 use backroom_app::worker::{BatchItem, Worker};
-use backroom_app::Queue;
 use backroom_core::ports::{CatalogStore, OrderStore};
 use backroom_core::{Catalog, Order, OrderId};
 use backroom_db::{Db, DbConfig, Store};
-use backroom_app::fulfillment::Fulfiller;
 use backroom_printful::{PrintfulClient, PrintfulSettings};
 use backroom_sim::printful::{PrintfulSim, PrintfulSimConfig};
 use backroom_sim::stripe::{StripeSim, StripeSimConfig};
@@ -56,7 +56,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { duplicate_deliveries: 0, fulfillment_paused: false, printful_timeout: Duration::from_secs(5) }
+        Options {
+            duplicate_deliveries: 0,
+            fulfillment_paused: false,
+            printful_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -69,7 +73,10 @@ impl TestApp {
         let db = TestDatabase::new().await;
         let store = Store::new(Db::new(DbConfig::Url(db.url.clone().into()), 8));
         let catalog = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog.toml")).unwrap();
-        store.sync_catalog(&Catalog::from_toml(&catalog).unwrap()).await.unwrap();
+        store
+            .sync_catalog(&Catalog::from_toml(&catalog).unwrap())
+            .await
+            .unwrap();
 
         let (sim, api_base) = StripeSim::serve_loopback(StripeSimConfig {
             webhook_secret: WEBHOOK_SECRET.into(),
@@ -124,35 +131,85 @@ impl TestApp {
             alerts: alerts.clone(),
             paused: options.fulfillment_paused,
         };
-        let worker = Worker { store: store.clone(), stripe: stripe.clone(), alerts, fulfiller };
-        TestApp { db, store, sim, stripe, printful_sim, printful, queue, worker, router, base }
+        let worker = Worker {
+            store: store.clone(),
+            stripe: stripe.clone(),
+            alerts,
+            fulfiller,
+        };
+        TestApp {
+            db,
+            store,
+            sim,
+            stripe,
+            printful_sim,
+            printful,
+            queue,
+            worker,
+            router,
+            base,
+        }
     }
 
     /// One request through the router, as API Gateway would hand it over.
-    pub async fn request(&self, method: &str, path: &str, content_type: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
-        let response = self.router.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
+        let response = self
+            .router
+            .clone()
+            .oneshot(req.body(body.into()).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         (status, value)
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        self.request("POST", path, Some("application/json"), body.to_string()).await
+        self.request("POST", path, Some("application/json"), body.to_string())
+            .await
     }
 
     /// Checks out and returns the order id and the Stripe session id.
     pub async fn checkout(&self, items: &[(&str, u32)]) -> (OrderId, String) {
-        let items: Vec<Value> = items.iter().map(|(sku, q)| serde_json::json!({"sku": sku, "quantity": q})).collect();
-        let (status, body) = self.post_json("/checkout", &serde_json::json!({"items": items, "email": "buyer@example.com"})).await;
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(sku, q)| serde_json::json!({"sku": sku, "quantity": q}))
+            .collect();
+        let (status, body) = self
+            .post_json(
+                "/checkout",
+                &serde_json::json!({"items": items, "email": "buyer@example.com"}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let order_id = OrderId::parse(body["order_id"].as_str().unwrap()).unwrap();
-        let session = self.order(order_id).await.stripe_session_id.expect("the session is recorded on the order");
-        assert!(body["checkout_url"].as_str().unwrap().ends_with(&format!("/sim/stripe/checkout/{session}")), "{body}");
+        let session = self
+            .order(order_id)
+            .await
+            .stripe_session_id
+            .expect("the session is recorded on the order");
+        assert!(
+            body["checkout_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/sim/stripe/checkout/{session}")),
+            "{body}"
+        );
         (order_id, session)
     }
 
@@ -179,8 +236,13 @@ impl TestApp {
             if received.is_empty() {
                 return failed_all;
             }
-            let items =
-                received.iter().map(|r| BatchItem { message_id: r.message_id.clone(), message: Some(r.message.clone()) }).collect();
+            let items = received
+                .iter()
+                .map(|r| BatchItem {
+                    message_id: r.message_id.clone(),
+                    message: Some(r.message.clone()),
+                })
+                .collect();
             let failed = self.worker.process_batch(items).await;
             for r in &received {
                 if !failed.contains(&r.message_id) {

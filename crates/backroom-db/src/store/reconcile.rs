@@ -16,7 +16,14 @@ impl ReconcileStore for Store {
                     tx.execute(
                         "INSERT INTO reconcile_runs (id, started_at, finished_at, window_days, fix, report) \
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-                        &[&id, &run.started_at, &run.finished_at, &(run.window_days as i32), &run.fix, &doc],
+                        &[
+                            &id,
+                            &run.started_at,
+                            &run.finished_at,
+                            &(run.window_days as i32),
+                            &run.fix,
+                            &doc,
+                        ],
                     )
                     .await?;
                     Ok(())
@@ -32,7 +39,10 @@ impl ReconcileStore for Store {
             .read(|c| {
                 Box::pin(async move {
                     let row = c
-                        .query_opt("SELECT report FROM reconcile_runs ORDER BY started_at DESC LIMIT 1", &[])
+                        .query_opt(
+                            "SELECT report FROM reconcile_runs ORDER BY started_at DESC LIMIT 1",
+                            &[],
+                        )
                         .await?;
                     row.map(|r| {
                         serde_json::from_value::<ReconcileRun>(r.get(0))
