@@ -12,6 +12,7 @@ use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClien
 use backroom_aws::emf::Metric;
 
 use crate::alerts::Alerts;
+use crate::queue::LocalQueue;
 use crate::fulfillment::{Advanced, Fulfiller};
 
 /// What the worker needs.
@@ -89,6 +90,23 @@ impl Worker {
             (Metric::ProcessingFailures, failed.len() as f64),
         ]);
         failed
+    }
+
+    /// One batch from the in-process queue through the batch handler, as Lambda runs it with
+    /// SQS: the messages that succeeded are deleted, the failed ones come back after the
+    /// visibility timeout. `None` when nothing was visible; else the ids that failed.
+    pub async fn run_local_batch(&self, queue: &LocalQueue) -> Option<Vec<String>> {
+        let received = queue.receive(10);
+        if received.is_empty() {
+            return None;
+        }
+        let items =
+            received.iter().map(|r| BatchItem { message_id: r.message_id.clone(), message: Some(r.message.clone()) }).collect();
+        let failed = self.process_batch(items).await;
+        for r in received.iter().filter(|r| !failed.contains(&r.message_id)) {
+            queue.delete(&r.message_id, r.receipt);
+        }
+        Some(failed)
     }
 
     pub async fn process(&self, m: &QueueMessage) -> Result<Outcome, ProcessError> {

@@ -20,7 +20,7 @@ use backroom_app::fulfillment::Fulfiller;
 use backroom_app::http::{Ingest, OrderStatusView, Shop};
 use backroom_app::queue::LocalQueue;
 use backroom_app::reconcile::ReconcileOptions;
-use backroom_app::worker::{BatchItem, Worker};
+use backroom_app::worker::Worker;
 use backroom_app::{Config, Queue, catchup, http, reconcile, watchdog};
 use backroom_core::Catalog;
 use backroom_core::ports::{AlertStore, CatalogStore, OrderFilter, OrderStore, ReconcileStore};
@@ -370,23 +370,8 @@ async fn shutdown_signal() {
 /// The event-worker's batch handler, fed from the in-process queue.
 async fn work_queue(running: Arc<Running>) {
     loop {
-        let received = running.queue.receive(10);
-        if received.is_empty() {
+        if running.worker.run_local_batch(&running.queue).await.is_none() {
             running.queue.wait(Duration::from_secs(1)).await;
-            continue;
-        }
-        let items = received
-            .iter()
-            .map(|r| BatchItem {
-                message_id: r.message_id.clone(),
-                message: Some(r.message.clone()),
-            })
-            .collect();
-        let failed = running.worker.process_batch(items).await;
-        for r in &received {
-            if !failed.contains(&r.message_id) {
-                running.queue.delete(&r.message_id, r.receipt);
-            }
         }
     }
 }
@@ -453,17 +438,13 @@ fn admin_routes(running: Arc<Running>) -> Router {
         .with_state(running)
 }
 
-/// The owner page is for the machine's own user: loopback callers only.
-fn loopback(addr: &SocketAddr) -> Result<(), Response> {
+/// The owner page is for the machine's own user: a caller from elsewhere gets a 403.
+fn refuse_remote(addr: &SocketAddr) -> Option<Response> {
     if addr.ip().is_loopback() {
-        Ok(())
-    } else {
-        Err((
-            StatusCode::FORBIDDEN,
-            axum::Json(json!({"error": {"code": "forbidden", "message": "the owner page is loopback only"}})),
-        )
-            .into_response())
+        return None;
     }
+    let body = json!({"error": {"code": "forbidden", "message": "the owner page is loopback only"}});
+    Some((StatusCode::FORBIDDEN, axum::Json(body)).into_response())
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {

@@ -15,7 +15,7 @@ use backroom_app::checkout::CheckoutSettings;
 use backroom_app::fulfillment::Fulfiller;
 use backroom_app::http::{self, Ingest, Shop};
 use backroom_app::queue::LocalQueue;
-use backroom_app::worker::{BatchItem, Worker};
+use backroom_app::worker::Worker;
 use backroom_core::ports::{CatalogStore, OrderStore};
 use backroom_core::{Catalog, Order, OrderId};
 use backroom_db::{Db, DbConfig, Store};
@@ -230,30 +230,12 @@ impl TestApp {
 
     /// Runs the worker until the queue has nothing visible; returns the ids that failed.
     pub async fn drain(&self) -> Vec<String> {
-        let mut failed_all = vec![];
-        loop {
-            let received = self.queue.receive(10);
-            if received.is_empty() {
-                return failed_all;
-            }
-            let items = received
-                .iter()
-                .map(|r| BatchItem {
-                    message_id: r.message_id.clone(),
-                    message: Some(r.message.clone()),
-                })
-                .collect();
-            let failed = self.worker.process_batch(items).await;
-            for r in &received {
-                if !failed.contains(&r.message_id) {
-                    self.queue.delete(&r.message_id, r.receipt);
-                }
-            }
+        while let Some(failed) = self.worker.run_local_batch(&self.queue).await {
             if !failed.is_empty() {
                 return failed;
             }
-            failed_all.extend(failed);
         }
+        vec![]
     }
 
     /// Pays the order's session on the simulator and processes the webhook (and whatever
