@@ -1,7 +1,7 @@
 //! Fulfillment out: submission to Printful, Printful webhooks, and the worker's Printful side,
 //! on a real database and both simulators.
 
-mod support;
+use backroom_testkit::app as support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Payments in: checkout, the Stripe webhook and the worker, on a real database and the Stripe
 //! simulator.
 
-mod support;
+use backroom_testkit::app as support;
 
 use std::sync::Arc;
 

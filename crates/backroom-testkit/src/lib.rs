@@ -5,6 +5,7 @@
 //! No Docker and no download: `initdb` and `pg_ctl` come from PATH, `pg_config` or
 //! `/usr/lib/postgresql/*/bin`. As root the server runs as the `postgres` system user.
 
+pub mod app;
 mod aws;
 mod binaries;
 mod cluster;

@@ -1,7 +1,5 @@
-//! TestApp: the shop wired as in production, on a fresh database, with the Stripe simulator,
-//! the in-process queue and the worker, and verbs for the stories the tests tell.
-
-#![allow(dead_code)]
+//! TestApp: the shop wired as in production, on a fresh database, with both simulators, the
+//! in-process queue and the worker, and verbs for the stories the tests (and benchmarks) tell.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +22,7 @@ use backroom_sim::printful::{PrintfulSim, PrintfulSimConfig};
 use backroom_sim::stripe::{StripeSim, StripeSimConfig};
 use backroom_stripe::webhook::WebhookVerifier;
 use backroom_stripe::{StripeClient, StripeSettings};
-use backroom_testkit::TestDatabase;
+use crate::TestDatabase;
 use serde_json::Value;
 use tower::ServiceExt;
 
