@@ -20,7 +20,7 @@ use backroom_app::fulfillment::Fulfiller;
 use backroom_app::http::{Ingest, OrderStatusView, Shop};
 use backroom_app::queue::LocalQueue;
 use backroom_app::reconcile::ReconcileOptions;
-use backroom_app::worker::Worker;
+use backroom_app::worker::{BatchItem, Worker};
 use backroom_app::{Config, Queue, catchup, http, reconcile, watchdog};
 use backroom_core::Catalog;
 use backroom_core::ports::{AlertStore, CatalogStore, OrderFilter, OrderStore, ReconcileStore};
@@ -208,6 +208,11 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     };
 
     let queue = LocalQueue::new(Duration::from_secs(5), 5);
+    // With EVENTS_QUEUE_URL (and AWS_ENDPOINT_URL for a local emulator), events go through SQS.
+    let sqs = match &config.events_queue_url {
+        Some(url) => Some(backroom_aws::SqsQueue::from_env(url.clone()).await),
+        None => None,
+    };
     let alerts = Alerts::console(store.clone());
     let fulfiller = Fulfiller {
         store: store.clone(),
@@ -234,7 +239,10 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
         stripe_verifier: Some(WebhookVerifier::new(secrets, config.stripe_livemode())),
         printful_token: Some(printful_webhook_token.clone()),
         printful_secret: config.printful_webhook_secret.clone(),
-        queue: Queue::Local(queue.clone()),
+        queue: match &sqs {
+            Some(q) => Queue::Sqs(q.clone()),
+            None => Queue::Local(queue.clone()),
+        },
     };
     let running = Arc::new(Running {
         store: store.clone(),
@@ -261,7 +269,15 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     };
     std::fs::write(data_dir.join(DEV_FILE), serde_json::to_string_pretty(&file)?)?;
 
-    tokio::spawn(work_queue(running.clone()));
+    match sqs {
+        Some(sqs) => {
+            println!("  events queue:      SQS {}", sqs.url());
+            tokio::spawn(work_sqs(running.clone(), sqs));
+        }
+        None => {
+            tokio::spawn(work_queue(running.clone()));
+        }
+    }
     println!(
         "backroom dev is ready in {:.1} s ({report})",
         started.elapsed().as_secs_f64()
@@ -372,6 +388,57 @@ async fn work_queue(running: Arc<Running>) {
     loop {
         if running.worker.run_local_batch(&running.queue).await.is_none() {
             running.queue.wait(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// The same batch handler, fed from SQS as the event source mapping feeds it in AWS.
+async fn work_sqs(running: Arc<Running>, sqs: backroom_aws::SqsQueue) {
+    loop {
+        let answer = sqs
+            .client()
+            .receive_message()
+            .queue_url(sqs.url())
+            .max_number_of_messages(10)
+            .wait_time_seconds(10)
+            .message_attribute_names("All")
+            .send()
+            .await;
+        let messages = match answer {
+            Ok(a) => a.messages.unwrap_or_default(),
+            Err(e) => {
+                eprintln!(
+                    "cannot read the events queue: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                );
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        let items = messages
+            .iter()
+            .map(|m| BatchItem {
+                message_id: m.message_id.clone().unwrap_or_default(),
+                message: m
+                    .message_attributes
+                    .as_ref()
+                    .and_then(|a| backroom_aws::message_from_attributes(a, m.body.as_deref()?)),
+            })
+            .collect();
+        let failed = running.worker.process_batch(items).await;
+        for m in messages
+            .iter()
+            .filter(|m| !failed.contains(&m.message_id.clone().unwrap_or_default()))
+        {
+            if let Some(receipt) = &m.receipt_handle {
+                let _ = sqs
+                    .client()
+                    .delete_message()
+                    .queue_url(sqs.url())
+                    .receipt_handle(receipt)
+                    .send()
+                    .await;
+            }
         }
     }
 }

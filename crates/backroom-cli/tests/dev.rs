@@ -16,7 +16,12 @@ struct Dev {
 impl Dev {
     /// Starts `backroom dev` and waits for it to say it is ready.
     fn start(data_dir: &Path) -> Dev {
+        Dev::start_with(data_dir, &[])
+    }
+
+    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_backroom"))
+            .envs(env.iter().copied())
             .args(["dev", "--port", "0", "--catchup-every", "2", "--data-dir"])
             .arg(data_dir)
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
@@ -202,6 +207,47 @@ async fn a_kill_during_processing_loses_nothing() {
     let dev = Dev::start(&dir);
     let order = wait_for(&c, &dev, &order_id, "submitted", |o| o["status"] == "submitted").await;
     assert_eq!(order["items"].as_array().unwrap().len(), 2);
+    dev.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_events_queue_url_the_events_go_through_sqs() {
+    let endpoint = tokio::task::spawn_blocking(|| backroom_testkit::shared_aws().endpoint.clone())
+        .await
+        .unwrap();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let name = format!("dev-events-{}", std::process::id());
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dir = data_dir("sqs");
+    let c = client();
+    let env = [
+        ("EVENTS_QUEUE_URL", url.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let dev = Dev::start_with(&dir, &env);
+    let (order_id, checkout_url) = buy_two(&c, &dev).await;
+    let (status, _) = post(&c, &format!("{checkout_url}/pay"), None).await;
+    assert!(status == 303 || status == 200);
+    wait_for(&c, &dev, &order_id, "submitted", |o| o["status"] == "submitted").await;
     dev.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
