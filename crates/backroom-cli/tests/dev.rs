@@ -1,98 +1,17 @@
 //! `backroom dev` as a newcomer runs it: a child process on a free port with its own data dir,
 //! a purchase over HTTP through the simulators, a restart, and a kill -9 mid-way.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-struct Dev {
-    child: Child,
-    url: String,
-}
+mod support;
 
-impl Dev {
-    /// Starts `backroom dev` and waits for it to say it is ready.
-    fn start(data_dir: &Path) -> Dev {
-        Dev::start_with(data_dir, &[])
-    }
-
-    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Dev {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backroom"))
-            .envs(env.iter().copied())
-            .args(["dev", "--port", "0", "--catchup-every", "2", "--data-dir"])
-            .arg(data_dir)
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-            .env_remove("DATABASE_URL")
-            .env_remove("STRIPE_SECRET_KEY")
-            .env_remove("PRINTFUL_TOKEN")
-            .env("BACKROOM_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("[dev] {line}");
-                let _ = tx.send(line);
-            }
-        });
-        let began = Instant::now();
-        let mut url = None;
-        while began.elapsed() < Duration::from_secs(90) {
-            let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {
-                continue;
-            };
-            if let Some(rest) = line.trim().strip_prefix("storefront:") {
-                url = Some(rest.trim().trim_end_matches('/').to_string());
-            }
-            if line.contains("reconcile over") || line.contains("the reconciler failed") {
-                break;
-            }
-        }
-        let url = url.expect("backroom dev printed its storefront URL");
-        println!("backroom dev ready in {:.2} s at {url}", began.elapsed().as_secs_f64());
-        Dev { child, url }
-    }
-
-    fn stop(mut self) {
-        // SIGTERM: a graceful stop.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
-        let _ = self.child.wait();
-    }
-
-    fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
+use support::{Dev, client, temp_dir};
 
 fn data_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("backroom-dev-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    // As root the database runs as the postgres user, who must be able to reach the dir.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    temp_dir(name)
 }
 
 async fn get(c: &reqwest::Client, url: &str) -> (u16, Value) {
