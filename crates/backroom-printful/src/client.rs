@@ -240,6 +240,25 @@ impl PrintfulClient {
         Ok(WebhookConfig::from_json(&envelope.result))
     }
 
+    /// `POST /webhooks {url, types}`: sends the store's v1 webhooks of `types` to `url`,
+    /// replacing the whole previous configuration (a store has one). The URL holds our secret
+    /// path token, so it is never logged.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_webhook_config(&self, url: &str, types: &[&str]) -> Result<WebhookConfig, PrintfulError> {
+        let body = serde_json::to_vec(&serde_json::json!({ "url": url, "types": types }))
+            .map_err(|e| PrintfulError::Parse(e.to_string()))?;
+        let envelope = self
+            .call(Method::POST, self.url(&["webhooks"], &[]), Some(body))
+            .await?;
+        if !envelope.result.is_object() {
+            return Err(PrintfulError::Parse(format!(
+                "the webhook configuration is {}, not an object",
+                kind(&envelope.result)
+            )));
+        }
+        Ok(WebhookConfig::from_json(&envelope.result))
+    }
+
     /// HTTP requests made so far by this client and its clones, retries included.
     pub fn calls(&self) -> u64 {
         self.inner.calls.load(Ordering::Relaxed)

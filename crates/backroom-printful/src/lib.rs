@@ -22,8 +22,22 @@ mod lenient;
 mod model;
 pub mod webhook;
 
-pub use client::{PrintfulClient, PrintfulSettings};
+pub use client::{DEFAULT_API_BASE, PrintfulClient, PrintfulSettings};
 pub use error::PrintfulError;
 pub use model::{
     NewItem, NewOrder, Order, OrderItem, OrderPage, RateLimit, Recipient, Shipment, Status, WebhookConfig,
 };
+
+/// The v1 webhook event types backroom subscribes to: every one that says something about an
+/// order or its packages. Each is only a hint; the worker re-reads the order.
+pub const HANDLED_EVENT_TYPES: [&str; 9] = [
+    "package_shipped",
+    "package_returned",
+    "order_created",
+    "order_updated",
+    "order_failed",
+    "order_canceled",
+    "order_put_hold",
+    "order_put_hold_approval",
+    "order_remove_hold",
+];

@@ -759,6 +759,37 @@ async fn webhooks_arrive_in_the_v1_shape_with_a_valid_v2_signature() {
 }
 
 #[tokio::test]
+async fn a_normal_order_costs_three_calls_to_submit_and_one_read_per_webhook() {
+    let receiver = Receiver::start(0).await;
+    let (sim, _, client) = start(signed_config(&receiver.url)).await;
+    let ext = fresh_external_id();
+    // Submitting as backroom does: look for an existing order, create the draft, confirm it.
+    assert_eq!(client.order_by_external_id(&ext).await, Ok(None));
+    let draft = client.create_order(&new_order(&ext)).await.unwrap();
+    client.confirm_order(draft.id).await.unwrap();
+    assert_eq!(client.calls(), 3);
+    sim.advance(&ext).await.unwrap();
+    sim.advance(&ext).await.unwrap();
+    sim.settle().await;
+    // Each webhook is a hint that costs one read of the order.
+    let webhooks = receiver.received();
+    for w in &webhooks {
+        let event = parse_event(&w.body).unwrap();
+        client
+            .order_by_external_id(event.external_id.as_deref().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(
+        webhooks.len(),
+        5,
+        "created, confirmed, in production, shipped, fulfilled"
+    );
+    assert_eq!((client.calls(), sim.calls()), (8, 8));
+}
+
+#[tokio::test]
 async fn without_a_secret_webhooks_are_unsigned_as_in_v1() {
     let receiver = Receiver::start(0).await;
     let (sim, _, client) = start(PrintfulSimConfig {
@@ -913,6 +944,23 @@ async fn the_webhook_configuration_is_what_the_client_reads() {
     assert_eq!(
         (config.url.as_deref(), config.types),
         (Some("http://127.0.0.1:9/elsewhere"), vec!["order_updated".to_string()])
+    );
+    // backroom's own setup call subscribes to every type it handles, all of which v1 has.
+    let ours = client
+        .set_webhook_config(
+            "http://127.0.0.1:9/webhooks/printful/token",
+            &backroom_printful::HANDLED_EVENT_TYPES,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ours.types, backroom_printful::HANDLED_EVENT_TYPES);
+    assert_eq!(client.webhook_config().await.unwrap(), ours);
+    let unknown = client
+        .set_webhook_config("http://127.0.0.1:9/x", &["order_teleported"])
+        .await;
+    assert!(
+        matches!(unknown, Err(PrintfulError::Api { status: 400, .. })),
+        "{unknown:?}"
     );
     sim.set_webhook_url(None);
     assert_eq!(client.webhook_config().await.unwrap().url, None);
