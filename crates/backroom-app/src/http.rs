@@ -58,7 +58,26 @@ pub fn shop_routes(shop: Arc<Shop>) -> Router {
         .route("/orders/{order_id}", get(order_status))
         .layer(cors)
         .route("/health", get(health))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(shop)
+}
+
+/// Unknown paths answer with the same JSON error as every route. Apply it once, to the router
+/// that is served (merged routers cannot each have a fallback).
+pub fn with_json_fallback(router: Router) -> Router {
+    router.fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "there is no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -199,6 +218,7 @@ pub fn webhook_routes(ingest: Arc<Ingest>) -> Router {
     Router::new()
         .route("/webhooks/stripe", post(stripe_webhook))
         .route("/webhooks/printful/{token}", post(printful_webhook))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(ingest)
 }
 

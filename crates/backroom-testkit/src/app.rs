@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::TestDatabase;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -22,7 +23,6 @@ use backroom_sim::printful::{PrintfulSim, PrintfulSimConfig};
 use backroom_sim::stripe::{StripeSim, StripeSimConfig};
 use backroom_stripe::webhook::WebhookVerifier;
 use backroom_stripe::{StripeClient, StripeSettings};
-use crate::TestDatabase;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -115,7 +115,8 @@ impl TestApp {
             printful_secret: Some(PRINTFUL_SECRET_HEX.to_string().into()),
             queue: Queue::Local(queue.clone()),
         };
-        let router = http::shop_routes(Arc::new(shop)).merge(http::webhook_routes(Arc::new(ingest)));
+        let router =
+            http::with_json_fallback(http::shop_routes(Arc::new(shop)).merge(http::webhook_routes(Arc::new(ingest))));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let served = router.clone();

@@ -12,5 +12,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(true);
     let config = Config::load().await?;
     let shop = wiring::shop(&config, wiring::LAMBDA_CONNECTIONS)?;
-    lambda_http::run(http::shop_routes(Arc::new(shop))).await
+    lambda_http::run(http::with_json_fallback(http::shop_routes(Arc::new(shop)))).await
 }

@@ -13,5 +13,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(true);
     let config = Config::load().await?;
     let ingest = wiring::ingest(&config).await?;
-    lambda_http::run(http::webhook_routes(Arc::new(ingest))).await
+    lambda_http::run(http::with_json_fallback(http::webhook_routes(Arc::new(ingest)))).await
 }
