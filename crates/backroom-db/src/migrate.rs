@@ -89,13 +89,10 @@ impl fmt::Display for Report {
         if self.applied.is_empty() {
             write!(f, "schema up to date ({} migrations)", self.already)
         } else {
-            write!(
-                f,
-                "applied {} migration(s): {}; {} already applied",
-                self.applied.len(),
-                self.applied.join(", "),
-                self.already
-            )
+            let first = self.applied.first().map(String::as_str).unwrap_or_default();
+            let last = self.applied.last().map(String::as_str).unwrap_or_default();
+            let range = if self.applied.len() == 1 { first.to_string() } else { format!("{first} … {last}") };
+            write!(f, "applied {} migration(s) ({range}); {} already applied", self.applied.len(), self.already)
         }
     }
 }
