@@ -45,6 +45,36 @@ pub struct Config {
     pub webhook_base_url: Option<String>,
     pub alerts_topic_arn: Option<String>,
     pub security_topic_arn: Option<String>,
+    /// The SSM parameter name of each secret: `<NAME>_PARAM`, else the template's default.
+    /// `backroom setup secrets` writes them.
+    pub secret_params: SecretParams,
+    /// `DEAD_LETTER_QUEUE_URL`: the events queue's dead-letter queue, for `backroom dlq`.
+    pub dead_letter_queue_url: Option<String>,
+}
+
+/// The SSM parameter names of the secrets (see [`SECRET_NAMES`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretParams {
+    pub stripe_secret_key: String,
+    pub stripe_webhook_secrets: String,
+    pub printful_token: String,
+    pub printful_webhook_token: String,
+    /// The template has no default for this one (v2 signed webhooks are optional); this name is
+    /// the one `backroom setup secrets` proposes, to be passed as `PrintfulWebhookSecretParam`.
+    pub printful_webhook_secret: String,
+}
+
+impl Default for SecretParams {
+    /// The defaults of template.yaml's `*Param` parameters.
+    fn default() -> SecretParams {
+        SecretParams {
+            stripe_secret_key: "/backroom/stripe/secret-key".into(),
+            stripe_webhook_secrets: "/backroom/stripe/webhook-secrets".into(),
+            printful_token: "/backroom/printful/token".into(),
+            printful_webhook_token: "/backroom/printful/webhook-token".into(),
+            printful_webhook_secret: "/backroom/printful/webhook-secret".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,7 +193,25 @@ impl Config {
                 reason: "must start with https:// or http://".into(),
             });
         }
+        // A parameter name set but empty means "not used" (as the template's optional
+        // `PrintfulWebhookSecretParam`), so the default stands.
+        let param = |name: &str, default: String| {
+            vars.get(&format!("{name}_PARAM"))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or(default)
+        };
+        let defaults = SecretParams::default();
+        let secret_params = SecretParams {
+            stripe_secret_key: param("STRIPE_SECRET_KEY", defaults.stripe_secret_key),
+            stripe_webhook_secrets: param("STRIPE_WEBHOOK_SECRETS", defaults.stripe_webhook_secrets),
+            printful_token: param("PRINTFUL_TOKEN", defaults.printful_token),
+            printful_webhook_token: param("PRINTFUL_WEBHOOK_TOKEN", defaults.printful_webhook_token),
+            printful_webhook_secret: param("PRINTFUL_WEBHOOK_SECRET", defaults.printful_webhook_secret),
+        };
         Ok(Config {
+            secret_params,
+            dead_letter_queue_url: get("DEAD_LETTER_QUEUE_URL")?,
             database,
             stripe_secret_key: get("STRIPE_SECRET_KEY")?.map(SecretString::from),
             stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRETS")?
@@ -319,6 +367,21 @@ mod tests {
         );
         let none = Config::from_vars(&vars(&[])).unwrap();
         assert_eq!(none.require_database().unwrap_err(), ConfigError::NoDatabase);
+    }
+
+    #[test]
+    fn secret_parameter_names_default_to_the_templates() {
+        let c = Config::from_vars(&vars(&[
+            ("STRIPE_SECRET_KEY_PARAM", "/shop-live/stripe/secret-key"),
+            ("PRINTFUL_WEBHOOK_SECRET_PARAM", ""),
+        ]))
+        .unwrap();
+        assert_eq!(c.secret_params.stripe_secret_key, "/shop-live/stripe/secret-key");
+        assert_eq!(c.secret_params.printful_token, "/backroom/printful/token");
+        assert_eq!(
+            c.secret_params.printful_webhook_secret,
+            "/backroom/printful/webhook-secret"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `backroom`: the owner's and the developer's command line.
 
 mod dev;
+mod dlq;
 mod orders;
+mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,9 +66,12 @@ enum Command {
     /// Alerts raised for the owner.
     #[command(subcommand)]
     Alerts(AlertsCommand),
-    /// The dead-letter queue of a running `backroom dev`.
+    /// The dead-letter queue: on SQS with DEAD_LETTER_QUEUE_URL, else of a running `backroom dev`.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Deploy steps: store the secrets in SSM, point the providers' webhooks at backroom.
+    #[command(subcommand)]
+    Setup(setup::SetupCommand),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -141,6 +146,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // `setup secrets` writes the parameters `Config::load` reads, so setup loads its own.
+    if let Command::Setup(cmd) = cli.command {
+        return setup::run(cmd).await;
+    }
     let mut config = Config::load().await?;
     if let Command::Dev(args) = cli.command {
         return dev::run(args, config).await;
@@ -152,7 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.database = Some(DbConfig::Url(SecretString::from(dev.database_url.clone())));
     }
     match cli.command {
-        Command::Dev(_) => unreachable!("handled above"),
+        Command::Dev(_) | Command::Setup(_) => unreachable!("handled above"),
         Command::Migrate => {
             // Migrations change the schema: on DSQL they run as `admin`.
             let db = match config.require_database()?.clone() {
@@ -243,7 +252,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Dlq(cmd) => dlq(dev.as_ref(), &cli.data_dir, cmd).await?,
+        // As with DATABASE_URL, the environment's queue wins over a `backroom dev`.
+        Command::Dlq(cmd) => match &config.dead_letter_queue_url {
+            Some(url) => dlq::run(url, cmd).await?,
+            None => dlq(dev.as_ref(), &cli.data_dir, cmd).await?,
+        },
     }
     Ok(())
 }
@@ -296,7 +309,7 @@ fn worker(config: &Config, dev: Option<&dev::DevFile>) -> anyhow::Result<Worker>
 async fn dlq(dev: Option<&dev::DevFile>, data_dir: &Path, cmd: DlqCommand) -> anyhow::Result<()> {
     let Some(dev) = dev else {
         bail!(
-            "no backroom dev is running in {} (in AWS, see docs/operations.md: aws sqs start-message-move-task)",
+            "no backroom dev is running in {} (in AWS, set DEAD_LETTER_QUEUE_URL)",
             data_dir.display()
         );
     };

@@ -126,10 +126,7 @@ async fn setup_webhooks_registers_both_once_and_puts_back_what_changed() {
         .collect();
 
     let first = succeeded(&backroom(&env, &["setup", "webhooks"], "").await);
-    assert!(
-        first.contains("Stripe: created the webhook endpoint we_"),
-        "{first}"
-    );
+    assert!(first.contains("Stripe: created the webhook endpoint we_"), "{first}");
     let secret_line = first
         .lines()
         .find(|l| l.starts_with("Its signing secret, shown only now: whsec_"))
@@ -154,7 +151,10 @@ async fn setup_webhooks_registers_both_once_and_puts_back_what_changed() {
     assert_eq!(endpoint.url, stripe_url);
     assert!(endpoint.enabled);
     assert_eq!(endpoint.api_version.as_deref(), Some(backroom_stripe::API_VERSION));
-    assert_eq!(endpoint.enabled_events.iter().cloned().collect::<BTreeSet<_>>(), handled);
+    assert_eq!(
+        endpoint.enabled_events.iter().cloned().collect::<BTreeSet<_>>(),
+        handled
+    );
     let config = printful.webhook_config().await.unwrap();
     assert_eq!(config.url.as_deref(), Some(printful_url.as_str()));
     assert_eq!(config.types.iter().cloned().collect::<BTreeSet<_>>(), printful_handled);
@@ -175,12 +175,19 @@ async fn setup_webhooks_registers_both_once_and_puts_back_what_changed() {
     );
     assert!(!second.contains("whsec_"), "{second}");
     assert_eq!(posts(&stripe_sim), stripe_writes, "no Stripe write on the second run");
-    assert_eq!(printful_posts(&printful_sim), printful_writes, "no Printful write on the second run");
+    assert_eq!(
+        printful_posts(&printful_sim),
+        printful_writes,
+        "no Printful write on the second run"
+    );
 
     // Someone disables the endpoint, drops an event type and points Printful elsewhere: the next
     // run puts all of it back, without a second endpoint.
     let partial: Vec<&str> = backroom_app::http::STRIPE_EVENT_TYPES[..4].to_vec();
-    let disabled = stripe.update_webhook_endpoint(&endpoint.id, false, &partial).await.unwrap();
+    let disabled = stripe
+        .update_webhook_endpoint(&endpoint.id, false, &partial)
+        .await
+        .unwrap();
     assert!(!disabled.enabled);
     printful_sim.set_webhook_url(Some("https://elsewhere.test/hook".into()));
     let third = succeeded(&backroom(&env, &["setup", "webhooks"], "").await);
@@ -195,7 +202,10 @@ async fn setup_webhooks_registers_both_once_and_puts_back_what_changed() {
     let endpoints = stripe.list_webhook_endpoints().await.unwrap();
     assert_eq!(endpoints.len(), 1, "{endpoints:?}");
     assert!(endpoints[0].enabled);
-    assert_eq!(endpoints[0].enabled_events.iter().cloned().collect::<BTreeSet<_>>(), handled);
+    assert_eq!(
+        endpoints[0].enabled_events.iter().cloned().collect::<BTreeSet<_>>(),
+        handled
+    );
     assert_eq!(
         printful.webhook_config().await.unwrap().url.as_deref(),
         Some(printful_url.as_str())
@@ -275,7 +285,10 @@ async fn the_stripe_simulator_keeps_created_endpoints_and_checks_updates() {
         .create_webhook_endpoint("not a url", &["charge.refunded"], backroom_stripe::API_VERSION)
         .await
         .unwrap_err();
-    assert!(matches!(bad, backroom_stripe::StripeError::Api { status: 400, .. }), "{bad}");
+    assert!(
+        matches!(bad, backroom_stripe::StripeError::Api { status: 400, .. }),
+        "{bad}"
+    );
 
     // Another simulator on the same state file has the endpoint, as Stripe would after a restart.
     let (_again, base) = StripeSim::serve_loopback(config).await;
@@ -369,7 +382,10 @@ async fn setup_secrets_stores_secure_strings_and_a_second_run_changes_nothing() 
         .to_string();
     assert_eq!(token.len(), 64);
     assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
-    assert!(!first.contains(STRIPE_KEY) && !first.contains(PRINTFUL_TOKEN), "{first}");
+    assert!(
+        !first.contains(STRIPE_KEY) && !first.contains(PRINTFUL_TOKEN),
+        "{first}"
+    );
     let key = parameter(&ssm, &name("stripe/secret-key")).await.unwrap();
     assert_eq!(key, (STRIPE_KEY.to_string(), ParameterType::SecureString, 1));
     let pf = parameter(&ssm, &name("printful/token")).await.unwrap();
@@ -408,7 +424,10 @@ async fn setup_secrets_stores_secure_strings_and_a_second_run_changes_nothing() 
         "{third}"
     );
     assert!(third.contains("recycle those that use a changed one"), "{third}");
-    assert!(!third.contains("whsec_new") && !third.contains("sk_test_setup_rotated"), "{third}");
+    assert!(
+        !third.contains("whsec_new") && !third.contains("sk_test_setup_rotated"),
+        "{third}"
+    );
     assert_eq!(
         parameter(&ssm, &name("stripe/secret-key")).await.unwrap(),
         ("sk_test_setup_rotated".to_string(), ParameterType::SecureString, 2)
@@ -422,11 +441,66 @@ async fn setup_secrets_stores_secure_strings_and_a_second_run_changes_nothing() 
     // A publishable key pasted by mistake is refused before anything is written, and not echoed.
     let mut wrong = aws.clone();
     wrong.push(("STRIPE_SECRET_KEY", "pk_test_oops".into()));
-    let err = failed_with(
-        &backroom(&wrong, &args, "").await,
-        "STRIPE_SECRET_KEY is not valid",
-    );
+    let err = failed_with(&backroom(&wrong, &args, "").await, "STRIPE_SECRET_KEY is not valid");
     assert!(!err.contains("pk_test_oops"), "{err}");
+}
+
+#[tokio::test]
+async fn setup_webhooks_reads_its_secrets_from_ssm_as_deploy_md_shows() {
+    let aws = aws_env().await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk(&aws).await);
+    let prefix = format!("/backroom-test-{}", uuid::Uuid::new_v4().simple());
+    for (name, value) in [
+        ("stripe/secret-key", STRIPE_KEY),
+        ("printful/token", PRINTFUL_TOKEN),
+        ("printful/webhook-token", WEBHOOK_TOKEN),
+    ] {
+        ssm.put_parameter()
+            .name(format!("{prefix}/{name}"))
+            .value(value)
+            .r#type(ParameterType::SecureString)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (_stripe_sim, stripe_base) = StripeSim::serve_loopback(StripeSimConfig::default()).await;
+    let (_printful_sim, printful_base) = PrintfulSim::serve_loopback(PrintfulSimConfig::default()).await;
+    let mut env = aws.clone();
+    env.extend([
+        ("STRIPE_SECRET_KEY_PARAM", format!("{prefix}/stripe/secret-key")),
+        ("PRINTFUL_TOKEN_PARAM", format!("{prefix}/printful/token")),
+        (
+            "PRINTFUL_WEBHOOK_TOKEN_PARAM",
+            format!("{prefix}/printful/webhook-token"),
+        ),
+        ("STRIPE_API_BASE", stripe_base),
+        ("PRINTFUL_API_BASE", printful_base.clone()),
+        ("WEBHOOK_BASE_URL", "https://api.shop.test/".into()),
+    ]);
+    // The webhook secrets' parameter does not exist yet (the endpoint is made here), so it is
+    // named by the flag: `STRIPE_WEBHOOK_SECRETS_PARAM` would have it read, and refused.
+    let secrets_param = format!("{prefix}/stripe/webhook-secrets");
+    let args = [
+        "setup",
+        "webhooks",
+        "--stripe-webhook-secrets-param",
+        secrets_param.as_str(),
+    ];
+    let out = succeeded(&backroom(&env, &args, "").await);
+    assert!(out.contains("Stripe: created the webhook endpoint we_"), "{out}");
+    assert!(
+        out.contains(&format!("--name {prefix}/stripe/webhook-secrets ")),
+        "the command to store the secret names the stack's parameter: {out}"
+    );
+    let printful = PrintfulClient::new(PrintfulSettings {
+        api_base: Some(printful_base),
+        ..PrintfulSettings::new(PRINTFUL_TOKEN.to_string().into())
+    })
+    .unwrap();
+    assert_eq!(
+        printful.webhook_config().await.unwrap().url,
+        Some(format!("https://api.shop.test/webhooks/printful/{WEBHOOK_TOKEN}"))
+    );
 }
 
 #[test]
@@ -484,9 +558,20 @@ async fn dlq_list_peeks_at_the_dead_letter_queue_and_leaves_it_as_it_was() {
         .unwrap();
 
     let listed = succeeded(&backroom(&env, &["dlq", "list"], "").await);
-    assert!(listed.starts_with("about 3 message(s) in the dead-letter queue; 3 shown"), "{listed}");
-    let line = |id: &str| listed.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id}: {listed}"));
-    assert!(line("evt_dead_1").contains("stripe    checkout.session.completed"), "{listed}");
+    assert!(
+        listed.starts_with("about 3 message(s) in the dead-letter queue; 3 shown"),
+        "{listed}"
+    );
+    let line = |id: &str| {
+        listed
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id}: {listed}"))
+    };
+    assert!(
+        line("evt_dead_1").contains("stripe    checkout.session.completed"),
+        "{listed}"
+    );
     assert!(line("pf_dead_2").contains("printful  package_shipped"), "{listed}");
     assert!(listed.contains("not a backroom event (message "), "{listed}");
 

@@ -156,13 +156,78 @@ fn serve(sim: &StripeSim, method: &Method, uri: &Uri, headers: &HeaderMap, body:
         ("GET", ["webhook_endpoints"]) => {
             p.only(&["limit", "starting_after", "ending_before"])?;
             let paging = Paging::read(&p)?;
-            let endpoints: Vec<Value> = sim
-                .webhook_url()
-                .map(|url| objects::webhook_endpoint("we_1SimBackroomEndpoint0", &url, sim.inner.started_at))
-                .into_iter()
-                .collect();
+            let endpoints = webhook_endpoints(sim, &sim.lock());
             let (data, has_more) = paging.page(&endpoints, |_| true, "webhook_endpoint")?;
             Ok(Reply::ok(objects::list("/v1/webhook_endpoints", data, has_more)))
+        }
+        ("POST", ["webhook_endpoints"]) => {
+            let new = read_new_endpoint(&p)?;
+            let configured = usize::from(sim.webhook_url().is_some());
+            idempotent(sim, idempotency_key, method, path, &params, |account, change| {
+                if account.webhook_endpoints.len() + configured >= MAX_WEBHOOK_ENDPOINTS {
+                    return Err(ApiError::invalid(
+                        format!(
+                            "You have reached the maximum of {MAX_WEBHOOK_ENDPOINTS} webhook endpoints on this account."
+                        ),
+                        "url",
+                    ));
+                }
+                let id = new_id("we_", 24);
+                let endpoint = objects::created_webhook_endpoint(
+                    &id,
+                    &new.url,
+                    &new.events,
+                    new.api_version.as_deref(),
+                    new.description.as_deref(),
+                    change.now,
+                );
+                account.webhook_endpoints.push(endpoint.clone());
+                // The signing secret is in this answer only (and in its idempotent replays).
+                let mut answer = endpoint;
+                answer["secret"] = json!(new_id("whsec_", 32));
+                Ok((answer, Outbox::new()))
+            })
+        }
+        ("GET", ["webhook_endpoints", id]) => {
+            p.only(&["expand"])?;
+            read_expand(&p, &[])?;
+            let endpoint = webhook_endpoints(sim, &sim.lock())
+                .into_iter()
+                .find(|e| e["id"] == *id)
+                .ok_or_else(|| ApiError::no_such("webhook_endpoint", id, "webhook_endpoint"))?;
+            Ok(Reply::ok(endpoint))
+        }
+        ("POST", ["webhook_endpoints", id]) => {
+            let update = read_endpoint_update(&p)?;
+            let id = id.to_string();
+            idempotent(sim, idempotency_key, method, path, &params, |account, _| {
+                if id == CONFIGURED_ENDPOINT_ID {
+                    return Err(ApiError::invalid(
+                        format!(
+                            "{CONFIGURED_ENDPOINT_ID} is the simulator's configured endpoint (StripeSimConfig::webhook_url) and cannot be changed through the API; create another endpoint instead."
+                        ),
+                        "webhook_endpoint",
+                    ));
+                }
+                let endpoint = account
+                    .webhook_endpoints
+                    .iter_mut()
+                    .find(|e| e["id"] == id.as_str())
+                    .ok_or_else(|| ApiError::no_such("webhook_endpoint", &id, "webhook_endpoint"))?;
+                if let Some(url) = &update.url {
+                    endpoint["url"] = json!(url);
+                }
+                if let Some(events) = &update.events {
+                    endpoint["enabled_events"] = json!(events);
+                }
+                if let Some(description) = &update.description {
+                    endpoint["description"] = json!(description);
+                }
+                if let Some(disabled) = update.disabled {
+                    endpoint["status"] = json!(if disabled { "disabled" } else { "enabled" });
+                }
+                Ok((endpoint.clone(), Outbox::new()))
+            })
         }
         ("GET", ["charges", id]) => {
             p.only(&["expand"])?;
@@ -184,6 +249,121 @@ fn serve(sim: &StripeSim, method: &Method, uri: &Uri, headers: &HeaderMap, body:
         }
         _ => Err(unrecognized()),
     }
+}
+
+/// The id of the endpoint [`StripeSimConfig::webhook_url`](super::StripeSimConfig) stands for.
+const CONFIGURED_ENDPOINT_ID: &str = "we_1SimBackroomEndpoint0";
+
+/// Stripe's limit of webhook endpoints per account.
+const MAX_WEBHOOK_ENDPOINTS: usize = 16;
+
+/// Every webhook endpoint, newest first as Stripe lists them: those created through the API,
+/// then the configured one, which exists since the simulator started.
+fn webhook_endpoints(sim: &StripeSim, account: &Account) -> Vec<Value> {
+    let configured = sim
+        .webhook_url()
+        .map(|url| objects::webhook_endpoint(CONFIGURED_ENDPOINT_ID, &url, sim.inner.started_at));
+    account
+        .webhook_endpoints
+        .iter()
+        .rev()
+        .cloned()
+        .chain(configured)
+        .collect()
+}
+
+/// The create parameters of a webhook endpoint.
+struct NewEndpoint {
+    url: String,
+    events: Vec<String>,
+    api_version: Option<String>,
+    description: Option<String>,
+}
+
+/// What an update may change; `None` leaves a field as it is.
+struct EndpointUpdate {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    description: Option<String>,
+    disabled: Option<bool>,
+}
+
+fn read_new_endpoint(p: &Params<'_>) -> Result<NewEndpoint, ApiError> {
+    p.only(&["url", "enabled_events", "api_version", "description", "expand"])?;
+    read_expand(p, &[])?;
+    let url = read_url(p, "url")?.ok_or_else(|| ApiError::missing("url"))?;
+    let events = read_event_types(p)?.ok_or_else(|| ApiError::missing("enabled_events"))?;
+    let api_version = p.str("api_version")?.map(str::to_string);
+    if let Some(version) = &api_version
+        && !is_api_version(version)
+    {
+        return Err(ApiError::invalid(
+            format!(
+                "Invalid api_version: {version:?} is not a Stripe API version such as {}.",
+                backroom_stripe::API_VERSION
+            ),
+            "api_version",
+        ));
+    }
+    Ok(NewEndpoint {
+        url,
+        events,
+        api_version,
+        description: p.str("description")?.map(str::to_string),
+    })
+}
+
+fn read_endpoint_update(p: &Params<'_>) -> Result<EndpointUpdate, ApiError> {
+    p.only(&["url", "enabled_events", "disabled", "description", "expand"])?;
+    read_expand(p, &[])?;
+    Ok(EndpointUpdate {
+        url: read_url(p, "url")?,
+        events: read_event_types(p)?,
+        description: p.str("description")?.map(str::to_string),
+        disabled: p.bool("disabled")?,
+    })
+}
+
+/// `enabled_events`: `*`, or event types written as Stripe writes them (`charge.refunded`).
+fn read_event_types(p: &Params<'_>) -> Result<Option<Vec<String>>, ApiError> {
+    if !p.has("enabled_events") {
+        return Ok(None);
+    }
+    let events = p.strings("enabled_events")?;
+    if events.is_empty() {
+        return Err(ApiError::missing("enabled_events"));
+    }
+    let plausible = |e: &str| {
+        e == "*"
+            || (e.contains('.')
+                && e.split('.')
+                    .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')))
+    };
+    if let Some((i, bad)) = events.iter().enumerate().find(|(_, e)| !plausible(e)) {
+        return Err(ApiError::invalid(
+            format!("Invalid enabled_events[{i}]: {bad:?} is not an event type."),
+            "enabled_events",
+        ));
+    }
+    Ok(Some(events))
+}
+
+/// `2026-09-30` or `2026-09-30.endive`.
+fn is_api_version(v: &str) -> bool {
+    let (date, name) = match v.split_once('.') {
+        Some((date, name)) => (date, Some(name)),
+        None => (v, None),
+    };
+    let b = date.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+        && name.is_none_or(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_lowercase()))
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -746,6 +926,22 @@ mod tests {
         assert_eq!((ids(&page), more), (vec!["o_1", "o_3"], false));
         let err = paging(2, Some("o_9"), None).page(&all, |_| true, "event").unwrap_err();
         assert_eq!((err.status, err.message.as_str()), (400, "No such event: 'o_9'"));
+    }
+
+    #[test]
+    fn api_versions_are_dates_with_an_optional_name() {
+        assert!(is_api_version(backroom_stripe::API_VERSION));
+        assert!(is_api_version("2020-08-27"));
+        for bad in [
+            "",
+            "2020-8-27",
+            "2020-08-27.",
+            "2020-08-27.Endive",
+            "latest",
+            "2020/08/27",
+        ] {
+            assert!(!is_api_version(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //! backroom-stripe's client (and so through async-stripe's types) and verify every webhook with
 //! backroom-stripe's verifier.
 //!
+//! Webhook endpoints: [`StripeSimConfig::webhook_url`] is listed as an endpoint with every
+//! handled event type, and is where webhooks go. Endpoints created or updated through
+//! `POST /v1/webhook_endpoints[/{id}]` are stored and listed beside it (so that
+//! `backroom setup webhooks` can be run against the simulator), but receive no webhooks.
+//!
 //! With [`StripeSimConfig::state_file`] the account survives restarts: it is saved after every
 //! change, before the change is answered (see `persist.rs`).
 

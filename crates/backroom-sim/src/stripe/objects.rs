@@ -340,6 +340,31 @@ pub fn list(url: &str, data: Vec<Value>, has_more: bool) -> Value {
     json!({ "object": "list", "data": data, "has_more": has_more, "url": url })
 }
 
+/// An endpoint created through the API. `api_version` is `null` when none was asked for: the
+/// endpoint then renders events in the account's default version, as on Stripe.
+pub fn created_webhook_endpoint(
+    id: &str,
+    url: &str,
+    enabled_events: &[String],
+    api_version: Option<&str>,
+    description: Option<&str>,
+    created: i64,
+) -> Value {
+    json!({
+        "id": id,
+        "object": "webhook_endpoint",
+        "api_version": api_version,
+        "application": null,
+        "created": created,
+        "description": description,
+        "enabled_events": enabled_events,
+        "livemode": false,
+        "metadata": {},
+        "status": "enabled",
+        "url": url,
+    })
+}
+
 pub fn webhook_endpoint(id: &str, url: &str, created: i64) -> Value {
     json!({
         "id": id,

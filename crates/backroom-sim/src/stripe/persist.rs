@@ -4,7 +4,8 @@
 //! directory) after every change and before the change is answered.
 //!
 //! Saved: sessions with their line items, charges, disputes, events (with whether a webhook
-//! delivery succeeded), idempotent results, the clock's offset and the account's creation time.
+//! delivery succeeded), idempotent results, webhook endpoints created through the API, the
+//! clock's offset and the account's creation time.
 //! Not saved: the request log, delivery attempts and webhooks still being delivered; an event
 //! whose webhook was in flight stays listed in `/v1/events`, which is what catch-up reads.
 
@@ -139,6 +140,7 @@ fn to_json(state: &State, clock_offset: i64, started_at: i64, now: i64) -> Value
         "disputes": state.disputes,
         "events": events,
         "idempotency": idempotency,
+        "webhook_endpoints": state.webhook_endpoints,
     })
 }
 
@@ -200,6 +202,11 @@ fn from_json(v: &Value) -> Result<Saved, String> {
             },
         );
     }
+    // Files written before endpoints could be created have none.
+    let webhook_endpoints = match v.get("webhook_endpoints") {
+        None => Vec::new(),
+        Some(_) => objects(array(v, "webhook_endpoints")?, "webhook_endpoints")?,
+    };
     Ok(Saved {
         state: State {
             sessions,
@@ -207,6 +214,7 @@ fn from_json(v: &Value) -> Result<Saved, String> {
             disputes,
             events,
             idempotency,
+            webhook_endpoints,
             requests: Vec::new(),
             deliveries: Vec::new(),
         },

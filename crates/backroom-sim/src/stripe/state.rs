@@ -20,6 +20,10 @@ pub(crate) struct State {
     pub disputes: Vec<Value>,
     pub events: Vec<EventRecord>,
     pub idempotency: HashMap<String, IdempotentResult>,
+    /// Webhook endpoints created through the API, in creation order, as the API shows them
+    /// (without the secret, which only the create answer carries). They are listed beside the
+    /// configured endpoint; webhooks still go only to the configured URL.
+    pub webhook_endpoints: Vec<Value>,
     pub requests: Vec<RecordedRequest>,
     pub deliveries: Vec<Delivery>,
 }
