@@ -12,8 +12,8 @@ use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClien
 use backroom_aws::emf::Metric;
 
 use crate::alerts::Alerts;
-use crate::queue::LocalQueue;
 use crate::fulfillment::{Advanced, Fulfiller};
+use crate::queue::LocalQueue;
 
 /// What the worker needs.
 #[derive(Clone)]
@@ -100,8 +100,13 @@ impl Worker {
         if received.is_empty() {
             return None;
         }
-        let items =
-            received.iter().map(|r| BatchItem { message_id: r.message_id.clone(), message: Some(r.message.clone()) }).collect();
+        let items = received
+            .iter()
+            .map(|r| BatchItem {
+                message_id: r.message_id.clone(),
+                message: Some(r.message.clone()),
+            })
+            .collect();
         let failed = self.process_batch(items).await;
         for r in received.iter().filter(|r| !failed.contains(&r.message_id)) {
             queue.delete(&r.message_id, r.receipt);

@@ -334,7 +334,9 @@ async fn a_session_made_outside_backroom_raises_a_security_alert() {
 async fn every_checkout_refusal_is_json_and_writes_nothing() {
     let app = app().await;
     let body = |items: Value| json!({ "items": items }).to_string();
-    let cases: Vec<(&str, Option<&str>, String, u16, &str, Option<&str>)> = vec![
+    // (name, content type, body, status, error code, field)
+    type Case<'a> = (&'a str, Option<&'a str>, String, u16, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "no content type",
             None,

@@ -91,8 +91,17 @@ impl fmt::Display for Report {
         } else {
             let first = self.applied.first().map(String::as_str).unwrap_or_default();
             let last = self.applied.last().map(String::as_str).unwrap_or_default();
-            let range = if self.applied.len() == 1 { first.to_string() } else { format!("{first} … {last}") };
-            write!(f, "applied {} migration(s) ({range}); {} already applied", self.applied.len(), self.already)
+            let range = if self.applied.len() == 1 {
+                first.to_string()
+            } else {
+                format!("{first} … {last}")
+            };
+            write!(
+                f,
+                "applied {} migration(s) ({range}); {} already applied",
+                self.applied.len(),
+                self.already
+            )
         }
     }
 }
