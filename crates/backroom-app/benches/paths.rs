@@ -14,8 +14,7 @@
 //!
 //! The timed region is the same in both measurements: build the `Request`, clone the router, call
 //! `oneshot`, collect the response body. Signing the webhook, draining the queue, checking the
-//! answers and keeping a checkout clear of a second boundary (see `clear_of_second_boundary`)
-//! happen outside it. A tracing subscriber prints warnings and errors only.
+//! answers happen outside it. A tracing subscriber prints warnings and errors only.
 //!
 //! Run: `cargo bench -p backroom-app --bench paths`. Without `--bench` (for example under
 //! `cargo test --benches`) criterion runs each routine once and the loops shrink to a smoke test
@@ -160,7 +159,6 @@ fn main() {
         "checkout": {
             "path": "POST /checkout via shop_routes + oneshot, FOG-MUG x1, TestDatabase + StripeSim loopback",
             "warm_up_iterations": checkout_warm,
-            "note": "each checkout starts >= 50 ms before a whole second (untimed wait): expires_at = now + 30 min has no margin and is refused across a second boundary",
             "latency_us": checkout_stats.to_json(),
             "criterion": criterion_estimates(&target, CHECKOUT_GROUP, CHECKOUT_FUNCTION),
         },
@@ -341,9 +339,8 @@ impl CheckoutBench {
         }
     }
 
-    /// One checkout, timed; the wait for a safe moment (see `clear_of_second_boundary`) is not.
+    /// One checkout, timed.
     async fn once(&self) -> Duration {
-        clear_of_second_boundary().await;
         let start = Instant::now();
         let request = Request::builder()
             .method("POST")
@@ -388,21 +385,6 @@ impl CheckoutBench {
             }
         }
         samples
-    }
-}
-
-/// Waits, if need be, until the wall clock is at least `BOUNDARY_GUARD` before the next whole
-/// second. Checkout sends `expires_at = floor(now + 30 min)` and the simulator, like Stripe,
-/// refuses a session whose `expires_at` is less than 30 minutes after its own `now` in whole
-/// seconds; so a checkout whose two clock readings fall on either side of a second boundary is
-/// refused with a 400 and answered 502. This keeps the measurement on the success path; the
-/// refusal itself is a defect of `checkout.rs` (`SESSION_LIFETIME` has no margin), not measured.
-async fn clear_of_second_boundary() {
-    const BOUNDARY_GUARD: Duration = Duration::from_millis(50);
-    let into_second = Duration::from_nanos(chrono::Utc::now().timestamp_subsec_nanos().min(999_999_999).into());
-    let left = Duration::from_secs(1) - into_second;
-    if left < BOUNDARY_GUARD {
-        tokio::time::sleep(left + Duration::from_millis(1)).await;
     }
 }
 

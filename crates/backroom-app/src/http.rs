@@ -56,9 +56,10 @@ pub fn shop_routes(shop: Arc<Shop>) -> Router {
         .route("/catalog", get(catalog))
         .route("/checkout", post(checkout_route))
         .route("/orders/{order_id}", get(order_status))
-        .layer(cors)
-        .route("/health", get(health))
+        // Before the CORS layer, so that a preflight (OPTIONS) still reaches the layer.
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(cors)
+        .route("/health", get(health).fallback(method_not_allowed))
         .with_state(shop)
 }
 
