@@ -72,7 +72,8 @@ async fn run() {
         "stripe_calls": report.stripe_calls,
         "printful_calls": report.printful_calls,
         "discrepancies": report.discrepancies.len(),
-        "how": "release build; TestApp on a fresh PostgreSQL database with both simulators on loopback; 1,000 orders paid \
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "how": "TestApp on a fresh PostgreSQL database with both simulators on loopback; 1,000 orders paid \
                 and submitted through the webhook path, then three reconciles of 30 days without --fix",
     });
     println!("{}", serde_json::to_string_pretty(&figures).expect("json"));
