@@ -24,6 +24,19 @@ fn unique(name: &str) -> String {
     format!("{name}-{}", uuid::Uuid::new_v4().simple())
 }
 
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    attributes[&QueueAttributeName::QueueArn].clone()
+}
+
 async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, max_receives: u32) -> (String, String) {
     let dlq = sqs
         .create_queue()
@@ -33,16 +46,7 @@ async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, max_receives: u32) -> (String
         .unwrap()
         .queue_url
         .unwrap();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let dlq_arn = queue_arn(&sqs, &dlq).await;
     let policy = format!("{{\"deadLetterTargetArn\":\"{dlq_arn}\",\"maxReceiveCount\":\"{max_receives}\"}}");
     let url = sqs
         .create_queue()
@@ -172,16 +176,7 @@ async fn alerts_reach_the_topic_of_their_severity() {
             .unwrap()
             .queue_url
             .unwrap();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&inbox)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&QueueAttributeName::QueueArn]
-            .clone();
+        let arn = queue_arn(&sqs, &inbox).await;
         sns.subscribe()
             .topic_arn(&topic)
             .protocol("sqs")

@@ -162,12 +162,13 @@ impl TestApp {
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(body.into()).unwrap())
-            .await
-            .unwrap();
+        self.send(req.body(body.into()).unwrap()).await
+    }
+
+    /// Sends a request built by the caller; the answer's status and JSON body (or the text as a
+    /// JSON string, or null when empty).
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         let value = if bytes.is_empty() {
