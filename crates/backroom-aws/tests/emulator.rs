@@ -46,7 +46,7 @@ async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, max_receives: u32) -> (String
         .unwrap()
         .queue_url
         .unwrap();
-    let dlq_arn = queue_arn(&sqs, &dlq).await;
+    let dlq_arn = queue_arn(sqs, &dlq).await;
     let policy = format!("{{\"deadLetterTargetArn\":\"{dlq_arn}\",\"maxReceiveCount\":\"{max_receives}\"}}");
     let url = sqs
         .create_queue()
