@@ -269,6 +269,12 @@ async fn wait_for_job(client: &Client, m: &Migration, job: &str) -> Result<(), M
     })
 }
 
+/// PostgreSQL checks `IF NOT EXISTS` before it creates, so two runners creating the same table
+/// at once can see 42P07 (or 42710 for other objects); run again, the check sees the winner's.
+fn lost_create_race(e: &DbError) -> bool {
+    e.sqlstate().is_some_and(|c| c.code() == "42P07" || c.code() == "42710")
+}
+
 /// Runs one autocommit step again while it meets a conflict: DSQL answers OC001 to sessions
 /// whose catalog is stale after another runner's DDL, and PostgreSQL may report a concurrent
 /// `CREATE ... IF NOT EXISTS` as a unique violation in its catalog.
@@ -280,7 +286,7 @@ where
     loop {
         attempt += 1;
         match step().await {
-            Err(e) if e.is_conflict() && attempt < policy.max_attempts => {
+            Err(e) if (e.is_conflict() || lost_create_race(&e)) && attempt < policy.max_attempts => {
                 tokio::time::sleep(policy.backoff(attempt)).await;
             }
             other => return other,
