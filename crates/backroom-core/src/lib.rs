@@ -3,6 +3,7 @@
 //! tested without a network or a database.
 
 pub mod catalog;
+pub mod cost;
 pub mod ids;
 pub mod machine;
 pub mod money;

@@ -1,0 +1,321 @@
+//! The monthly AWS cost model: what the deployed stack (template.yaml) costs for a month's workload.
+//!
+//! Every price lives in [`PRICES`], one entry per billed line, with its unit, its free tier and the
+//! page it comes from (us-east-1 list prices, checked Nov 2026). The benchmark feeds measured
+//! durations into [`Workload`]; the weekly digest and docs/deploy.md use [`Workload::typical`].
+//!
+//! This is an estimate of a bill in US dollars, not money the shop takes, so it is kept in `f64`
+//! and rounded only for display; the shop's own money stays in integer minor units.
+
+use serde::Serialize;
+
+/// One billed line: its price per unit, its permanent monthly free tier and its source.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Price {
+    pub line: &'static str,
+    pub unit: &'static str,
+    /// US dollars per `unit`.
+    pub usd_per_unit: f64,
+    /// Units per month that are free for every account, always (12-month trials are not counted).
+    pub free_units: f64,
+    pub source: &'static str,
+}
+
+/// Index into [`PRICES`], so a line can never name a price that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    LambdaRequests,
+    LambdaCompute,
+    HttpApi,
+    Sqs,
+    Scheduler,
+    EventBridgeEvents,
+    Sns,
+    Alarms,
+    Metrics,
+    Logs,
+    DsqlDpu,
+    DsqlStorage,
+}
+
+pub const PRICES: [Price; 12] = [
+    Price {
+        line: "Lambda requests",
+        unit: "request",
+        usd_per_unit: 0.20 / 1e6,
+        free_units: 1e6,
+        source: "https://aws.amazon.com/lambda/pricing/",
+    },
+    Price {
+        line: "Lambda compute, arm64",
+        unit: "GB-second",
+        usd_per_unit: 0.000_013_333_4,
+        free_units: 400_000.0,
+        source: "https://aws.amazon.com/lambda/pricing/",
+    },
+    Price {
+        line: "HTTP API",
+        unit: "request",
+        usd_per_unit: 1.00 / 1e6,
+        free_units: 0.0,
+        source: "https://aws.amazon.com/api-gateway/pricing/ (1M free for the first 12 months only)",
+    },
+    Price {
+        line: "SQS",
+        unit: "request",
+        usd_per_unit: 0.40 / 1e6,
+        free_units: 1e6,
+        source: "https://aws.amazon.com/sqs/pricing/",
+    },
+    Price {
+        line: "EventBridge Scheduler",
+        unit: "invocation",
+        usd_per_unit: 1.00 / 1e6,
+        free_units: 14e6,
+        source: "https://aws.amazon.com/eventbridge/pricing/",
+    },
+    Price {
+        line: "EventBridge custom events",
+        unit: "event",
+        usd_per_unit: 1.00 / 1e6,
+        free_units: 0.0,
+        source: "https://aws.amazon.com/eventbridge/pricing/",
+    },
+    Price {
+        line: "SNS e-mail",
+        unit: "notification",
+        usd_per_unit: 2.00 / 1e5,
+        free_units: 1_000.0,
+        source: "https://aws.amazon.com/sns/pricing/",
+    },
+    Price {
+        line: "CloudWatch alarms",
+        unit: "alarm-month",
+        usd_per_unit: 0.10,
+        free_units: 10.0,
+        source: "https://aws.amazon.com/cloudwatch/pricing/",
+    },
+    Price {
+        line: "CloudWatch custom metrics",
+        unit: "metric-month",
+        usd_per_unit: 0.30,
+        free_units: 10.0,
+        source: "https://aws.amazon.com/cloudwatch/pricing/",
+    },
+    Price {
+        line: "CloudWatch Logs",
+        unit: "GB ingested",
+        usd_per_unit: 0.50,
+        free_units: 5.0,
+        source: "https://aws.amazon.com/cloudwatch/pricing/",
+    },
+    Price {
+        line: "Aurora DSQL compute",
+        unit: "DPU",
+        usd_per_unit: 8.00 / 1e6,
+        free_units: 100_000.0,
+        source: "https://aws.amazon.com/rds/aurora/dsql/pricing/",
+    },
+    Price {
+        line: "Aurora DSQL storage",
+        unit: "GB-month",
+        usd_per_unit: 0.33,
+        free_units: 1.0,
+        source: "https://aws.amazon.com/rds/aurora/dsql/pricing/",
+    },
+];
+
+fn price(line: Line) -> &'static Price {
+    &PRICES[line as usize]
+}
+
+/// What a month asks of the stack. Durations are billed seconds per invocation.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Workload {
+    pub orders: u64,
+    /// Memory of every function, MB (the template's global).
+    pub memory_mb: u32,
+    /// Catch-up runs a month (two jobs every 10 minutes) and the billed seconds of each.
+    pub catchup_runs: u64,
+    pub catchup_seconds: f64,
+    /// Reconciler runs a month (daily, plus deploys) and the billed seconds of each.
+    pub reconcile_runs: u64,
+    pub reconcile_seconds: f64,
+    /// Idle SQS receives a month from the event source mapping's long polling.
+    pub idle_sqs_receives: u64,
+    /// Per order: requests through the HTTP API (catalog views, checkouts, order page, webhooks).
+    pub http_requests_per_order: u64,
+    /// Per order: function invocations (the HTTP requests that reach a function plus worker runs).
+    pub invocations_per_order: u64,
+    /// Billed seconds of an average invocation on the order path.
+    pub order_invocation_seconds: f64,
+    pub sqs_requests_per_order: u64,
+    pub events_per_order: u64,
+    pub dpu_per_order: f64,
+    pub dpu_per_catchup: f64,
+    pub alarms: u64,
+    pub metrics_idle: u64,
+    pub metrics_busy: u64,
+    pub log_kb_per_invocation: f64,
+    pub stored_kb_per_order: f64,
+}
+
+impl Workload {
+    /// The assumptions of docs/deploy.md ("Monthly cost") for `orders` orders a month: durations
+    /// include cold starts and TLS handshakes at 128 MB.
+    pub fn typical(orders: u64) -> Self {
+        Workload {
+            orders,
+            memory_mb: 128,
+            catchup_runs: 2 * 6 * 24 * 30,
+            catchup_seconds: 1.0,
+            reconcile_runs: 30,
+            reconcile_seconds: 30.0,
+            idle_sqs_receives: 648_000,
+            http_requests_per_order: 35,
+            invocations_per_order: 40,
+            order_invocation_seconds: 1.0,
+            sqs_requests_per_order: 10,
+            events_per_order: 5,
+            dpu_per_order: 3.0,
+            dpu_per_catchup: 0.05,
+            alarms: 9,
+            metrics_idle: 3,
+            metrics_busy: 10,
+            log_kb_per_invocation: 2.5,
+            stored_kb_per_order: 10.0,
+        }
+    }
+}
+
+/// One line of the estimate.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostLine {
+    pub line: &'static str,
+    pub unit: &'static str,
+    pub quantity: f64,
+    /// After the permanent free tier.
+    pub usd: f64,
+    /// At list price, with no free tier.
+    pub list_usd: f64,
+    pub source: &'static str,
+}
+
+/// The month's estimate, line by line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub orders: u64,
+    pub lines: Vec<CostLine>,
+    pub total_usd: f64,
+    pub total_list_usd: f64,
+}
+
+/// Prices a month's workload against [`PRICES`].
+pub fn estimate(w: &Workload) -> Estimate {
+    let orders = w.orders as f64;
+    let gb = f64::from(w.memory_mb) / 1024.0;
+    let background = (w.catchup_runs + w.reconcile_runs) as f64;
+    let invocations = background + orders * w.invocations_per_order as f64;
+    let gb_seconds = gb
+        * (w.catchup_runs as f64 * w.catchup_seconds
+            + w.reconcile_runs as f64 * w.reconcile_seconds
+            + orders * w.invocations_per_order as f64 * w.order_invocation_seconds);
+    let metrics = if w.orders == 0 { w.metrics_idle } else { w.metrics_busy };
+    let quantities = [
+        (Line::LambdaRequests, invocations),
+        (Line::LambdaCompute, gb_seconds),
+        (Line::HttpApi, orders * w.http_requests_per_order as f64),
+        (
+            Line::Sqs,
+            w.idle_sqs_receives as f64 + orders * w.sqs_requests_per_order as f64,
+        ),
+        (Line::Scheduler, w.catchup_runs as f64 + w.reconcile_runs as f64),
+        (Line::EventBridgeEvents, orders * w.events_per_order as f64),
+        (Line::Sns, 0.0),
+        (Line::Alarms, w.alarms as f64),
+        (Line::Metrics, metrics as f64),
+        (Line::Logs, invocations * w.log_kb_per_invocation / 1e6),
+        (
+            Line::DsqlDpu,
+            orders * w.dpu_per_order + w.catchup_runs as f64 * w.dpu_per_catchup,
+        ),
+        (Line::DsqlStorage, orders * w.stored_kb_per_order / 1e6),
+    ];
+    let lines: Vec<CostLine> = quantities
+        .iter()
+        .map(|&(line, quantity)| {
+            let p = price(line);
+            CostLine {
+                line: p.line,
+                unit: p.unit,
+                quantity,
+                usd: (quantity - p.free_units).max(0.0) * p.usd_per_unit,
+                list_usd: quantity * p.usd_per_unit,
+                source: p.source,
+            }
+        })
+        .collect();
+    Estimate {
+        orders: w.orders,
+        total_usd: lines.iter().map(|l| l.usd).sum(),
+        total_list_usd: lines.iter().map(|l| l.list_usd).sum(),
+        lines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_names_its_own_price() {
+        let lines = [
+            (Line::LambdaRequests, "Lambda requests"),
+            (Line::LambdaCompute, "Lambda compute, arm64"),
+            (Line::HttpApi, "HTTP API"),
+            (Line::Sqs, "SQS"),
+            (Line::Scheduler, "EventBridge Scheduler"),
+            (Line::EventBridgeEvents, "EventBridge custom events"),
+            (Line::Sns, "SNS e-mail"),
+            (Line::Alarms, "CloudWatch alarms"),
+            (Line::Metrics, "CloudWatch custom metrics"),
+            (Line::Logs, "CloudWatch Logs"),
+            (Line::DsqlDpu, "Aurora DSQL compute"),
+            (Line::DsqlStorage, "Aurora DSQL storage"),
+        ];
+        assert_eq!(lines.len(), PRICES.len());
+        for (line, name) in lines {
+            assert_eq!(price(line).line, name);
+        }
+        assert!(
+            PRICES
+                .iter()
+                .all(|p| p.source.starts_with("https://") && p.usd_per_unit > 0.0)
+        );
+    }
+
+    #[test]
+    fn an_idle_month_is_free_and_a_thousand_orders_cost_cents() {
+        let idle = estimate(&Workload::typical(0));
+        assert_eq!(idle.total_usd, 0.0, "{idle:#?}");
+        assert!((2.0..2.3).contains(&idle.total_list_usd), "{}", idle.total_list_usd);
+
+        let busy = estimate(&Workload::typical(1_000));
+        // The HTTP API (no permanent free tier) and EventBridge events are the only paid lines.
+        assert!((0.03..0.05).contains(&busy.total_usd), "{}", busy.total_usd);
+        let paid: Vec<_> = busy.lines.iter().filter(|l| l.usd > 0.0).map(|l| l.line).collect();
+        assert_eq!(paid, ["HTTP API", "EventBridge custom events"]);
+    }
+
+    #[test]
+    fn the_first_free_tier_to_run_out_is_sqs_then_lambda_requests() {
+        let at = |orders| estimate(&Workload::typical(orders));
+        let paid = |e: &Estimate, name: &str| e.lines.iter().find(|l| l.line == name).unwrap().usd > 0.0;
+        assert!(!paid(&at(30_000), "SQS"));
+        assert!(paid(&at(40_000), "SQS"));
+        assert!(paid(&at(100_000), "Lambda requests"));
+        // Cost grows with orders and never falls.
+        let totals: Vec<f64> = [0, 10, 1_000, 10_000, 100_000].map(|n| at(n).total_usd).to_vec();
+        assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
+    }
+}
