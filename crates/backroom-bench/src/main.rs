@@ -1,0 +1,837 @@
+//! `backroom-bench`: the benchmark behind bench/report.md. Run it with `scripts/bench`, which
+//! builds the release binaries and the Node.js peer first. See the report's "How it was
+//! measured" section, written from [`method`], for what each figure is.
+//!
+//! `backroom-bench [--quick] [--out DIR]`: `--quick` runs every step with few iterations (a
+//! smoke run; its report says so).
+
+// The futures of the use cases nest deeply, as in the lambdas.
+#![recursion_limit = "256"]
+
+mod fixture;
+mod lambda;
+mod worker_bench;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use backroom_bench::machine;
+use backroom_bench::report::{
+    Build, ColdStart, Cost, CostCase, Report, Size, Target, Warm, WorkerThroughput, mb, range,
+};
+use backroom_bench::stats::{Percentiles, Summary};
+use backroom_core::cost::{Workload, estimate};
+use serde_json::Value;
+
+use crate::fixture::{Aws, Shop1, http_api_event, printful_webhook_body, schedule_event, shop_env, sqs_event};
+use crate::lambda::{ColdRun, Function, Instance};
+
+/// The seven functions, in the order of the report.
+const FUNCTIONS: [&str; 7] = [
+    "checkout-api",
+    "stripe-webhook",
+    "printful-webhook",
+    "event-worker",
+    "stripe-catchup",
+    "printful-catchup",
+    "reconciler",
+];
+
+/// How many times each thing is done.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    quick: bool,
+    cold_runs: usize,
+    warm_rounds: usize,
+    warm_invocations: usize,
+    warm_up: usize,
+    worker_runs: usize,
+    worker_events: usize,
+    worker_clients: usize,
+    pgbench_runs: usize,
+    pgbench_seconds: u32,
+}
+
+impl Plan {
+    fn full() -> Plan {
+        Plan {
+            quick: false,
+            cold_runs: 5,
+            warm_rounds: 3,
+            warm_invocations: 1_000,
+            warm_up: 50,
+            worker_runs: 3,
+            worker_events: 1_000,
+            // The template's event source mapping runs at most two workers at once.
+            worker_clients: 2,
+            pgbench_runs: 3,
+            pgbench_seconds: 10,
+        }
+    }
+
+    fn quick() -> Plan {
+        Plan {
+            quick: true,
+            cold_runs: 2,
+            warm_rounds: 1,
+            warm_invocations: 50,
+            warm_up: 5,
+            worker_runs: 1,
+            worker_events: 30,
+            worker_clients: 2,
+            pgbench_runs: 1,
+            pgbench_seconds: 2,
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let plan = if args.iter().any(|a| a == "--quick") {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
+    let root = workspace_root();
+    let out = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("bench"));
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(run(plan, &root))?;
+    report.write(&out)?;
+    println!("{}", report.targets_table());
+    println!(
+        "wrote {} and {}",
+        out.join("report.md").display(),
+        out.join("report.json").display()
+    );
+    Ok(())
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the crate sits two levels below the workspace")
+        .to_path_buf()
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn say(what: &str) {
+    eprintln!("bench: {what}");
+}
+
+async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let machine = machine::describe();
+    let target = target_dir(root);
+    let release = target.join("release");
+    for f in FUNCTIONS {
+        if !release.join(f).exists() {
+            bail!(
+                "{} is missing: build the functions first (cargo build --release --locked -p {f} ...), or run scripts/bench",
+                release.join(f).display()
+            );
+        }
+    }
+    let peer = root.join("bench/peers/stripe-webhook-node");
+    if !peer.join("node_modules").exists() {
+        bail!(
+            "the Node.js peer has no node_modules: run `npm ci` in {}",
+            peer.display()
+        );
+    }
+    let logs = target.join("bench/logs");
+    std::fs::create_dir_all(&logs)?;
+
+    say("starting PostgreSQL, ministack and the simulators");
+    let aws = Aws::start().await?;
+    let shop = Shop1::new().await?;
+    let quiet = Shop1::new().await?;
+
+    let spec = |name: &str| -> Function {
+        let mut env = aws.env();
+        match name {
+            "checkout-api" => env.extend(shop_env(&shop)),
+            "stripe-webhook" => env.push(("STRIPE_WEBHOOK_SECRETS".into(), fixture::WEBHOOK_SECRET.into())),
+            "printful-webhook" => env.push(("PRINTFUL_WEBHOOK_TOKEN".into(), fixture::PRINTFUL_WEBHOOK_TOKEN.into())),
+            "event-worker" => env.extend(shop_env(&shop)),
+            _ => env.extend(shop_env(&quiet)),
+        }
+        Function {
+            name: name.to_string(),
+            runtime: "rust",
+            program: release.join(name),
+            task_root: release.clone(),
+            env,
+        }
+    };
+    let node = Function {
+        name: "stripe-webhook".into(),
+        runtime: "node",
+        program: peer.join("bootstrap"),
+        task_root: peer.clone(),
+        env: {
+            let mut env = aws.env();
+            env.push(("STRIPE_WEBHOOK_SECRETS".into(), fixture::WEBHOOK_SECRET.into()));
+            env.push(("NODE_ENV".into(), "production".into()));
+            env
+        },
+    };
+
+    // One real paid order's event: the webhook both webhook functions are sent.
+    let webhook = shop.paid_order().await?;
+    let signed = |body: &str| {
+        let signature = backroom_stripe::webhook::signature_header(
+            body.as_bytes(),
+            fixture::WEBHOOK_SECRET,
+            chrono::Utc::now().timestamp(),
+        );
+        http_api_event(
+            "POST",
+            "/webhooks/stripe",
+            &[
+                ("content-type", "application/json; charset=utf-8"),
+                ("stripe-signature", &signature),
+                ("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)"),
+            ],
+            Some(body),
+        )
+        .to_string()
+        .into_bytes()
+    };
+    let queue_arn = "arn:aws:sqs:us-east-1:000000000000:backroom-bench-events";
+
+    // Cold starts.
+    let mut cold: Vec<ColdStart> = vec![];
+    for name in FUNCTIONS {
+        let function = spec(name);
+        let mut runs: Vec<ColdRun> = vec![];
+        let mut node_runs: Vec<ColdRun> = vec![];
+        for run in 0..plan.cold_runs {
+            let event: Vec<u8> = match name {
+                "checkout-api" => http_api_event("GET", "/catalog", &[("accept", "application/json")], None)
+                    .to_string()
+                    .into_bytes(),
+                "stripe-webhook" => signed(&webhook.body),
+                "printful-webhook" => http_api_event(
+                    "POST",
+                    &format!("/webhooks/printful/{}", fixture::PRINTFUL_WEBHOOK_TOKEN),
+                    &[("content-type", "application/json"), ("user-agent", "Printful")],
+                    Some(&printful_webhook_body()),
+                )
+                .to_string()
+                .into_bytes(),
+                "event-worker" => {
+                    let message = shop.paid_order().await?;
+                    sqs_event(&message, queue_arn).to_string().into_bytes()
+                }
+                _ => schedule_event().to_string().into_bytes(),
+            };
+            say(&format!("cold start {name} #{}", run + 1));
+            let (result, instance) =
+                Instance::cold(&function, event.clone(), logs.join(format!("{name}-cold-{run}.log"))).await?;
+            instance.stop().await;
+            check_answer(name, &result.answer)?;
+            runs.push(result);
+            if name == "stripe-webhook" {
+                say(&format!("cold start stripe-webhook (Node.js peer) #{}", run + 1));
+                let (result, instance) =
+                    Instance::cold(&node, event, logs.join(format!("node-stripe-webhook-cold-{run}.log"))).await?;
+                instance.stop().await;
+                check_answer(name, &result.answer)?;
+                node_runs.push(result);
+            }
+        }
+        let label = event_label_of(name);
+        cold.push(summarise_cold(name, "rust", label, &runs)?);
+        if !node_runs.is_empty() {
+            cold.push(summarise_cold(name, "node", label, &node_runs)?);
+        }
+    }
+    aws.purge().await?;
+
+    // Warm webhook path, Rust and Node alternating, one fresh instance per round.
+    let mut warm: Vec<Warm> = vec![];
+    let mut rounds: [Vec<(Percentiles, f64)>; 2] = [vec![], vec![]];
+    for round in 0..plan.warm_rounds {
+        for (i, function) in [spec("stripe-webhook"), node.clone()].iter().enumerate() {
+            say(&format!(
+                "warm stripe-webhook ({}) round {}: {} invocations",
+                function.runtime,
+                round + 1,
+                plan.warm_invocations
+            ));
+            let event = signed(&webhook.body);
+            let (first, mut instance) = Instance::cold(
+                function,
+                event.clone(),
+                logs.join(format!("{}-stripe-webhook-warm-{round}.log", function.runtime)),
+            )
+            .await?;
+            check_answer("stripe-webhook", &first.answer)?;
+            let mut samples = Vec::with_capacity(plan.warm_invocations);
+            for k in 0..plan.warm_up + plan.warm_invocations {
+                let outcome = instance.invoke(event.clone()).await?;
+                if k == 0 {
+                    check_answer("stripe-webhook", &answer_of(&outcome))?;
+                }
+                if k >= plan.warm_up {
+                    samples.push(outcome.duration().as_secs_f64() * 1e3);
+                }
+            }
+            let rss = instance.peak_rss_mb().context("VmHWM after the warm round")?;
+            instance.stop().await;
+            let queued = aws.depth().await?;
+            let expected = (1 + plan.warm_up + plan.warm_invocations) as u64;
+            if queued != expected {
+                bail!("{} queued {queued} messages for {expected} webhooks", function.runtime);
+            }
+            aws.purge().await?;
+            rounds[i].push((Percentiles::of(&samples).context("samples")?, rss));
+        }
+    }
+    for (i, runtime) in ["rust", "node"].iter().enumerate() {
+        let r = &rounds[i];
+        let pick = |f: &dyn Fn(&(Percentiles, f64)) -> f64| Summary::of(&r.iter().map(f).collect::<Vec<_>>());
+        warm.push(Warm {
+            function: "stripe-webhook".into(),
+            runtime: runtime.to_string(),
+            path: "verify the signature, SendMessage to SQS (ministack), answer 200".into(),
+            rounds: r.len(),
+            invocations_per_round: plan.warm_invocations,
+            warm_up_per_round: plan.warm_up,
+            p50_ms: pick(&|x| x.0.p50).context("p50")?,
+            p99_ms: pick(&|x| x.0.p99).context("p99")?,
+            mean_ms: pick(&|x| x.0.mean).context("mean")?,
+            peak_rss_mb: pick(&|x| x.1).context("rss")?,
+        });
+    }
+
+    // Worker throughput against pgbench.
+    say("worker throughput: seeding paid orders");
+    let wshop = Shop1::new().await?;
+    let capture_events = worker_bench::seed(&wshop, 2).await?;
+    let statements = worker_bench::capture(&wshop, &capture_events[0], &capture_events[1]).await?;
+    let captured_order = {
+        let body: Value = serde_json::from_str(&capture_events[1].body)?;
+        body["data"]["object"]["client_reference_id"]
+            .as_str()
+            .or_else(|| body["data"]["object"]["metadata"]["order_id"].as_str())
+            .context("the captured event's order id")?
+            .to_string()
+    };
+    let script = backroom_bench::pgbench::script(&statements, &captured_order, &capture_events[1].event_id);
+    let worker = worker_bench::worker(&wshop, plan.worker_clients)?;
+    let mut rates = vec![];
+    for run in 0..plan.worker_runs {
+        let messages = worker_bench::seed(&wshop, plan.worker_events).await?;
+        say(&format!("worker run {}: {} events", run + 1, messages.len()));
+        rates.push(worker_bench::run(&worker, &messages, plan.worker_clients).await?);
+        worker_bench::check_applied(&wshop, &messages).await?;
+    }
+    let pg = worker_bench::PgBench::prepare(&wshop, &script, &target.join("bench")).await?;
+    let mut tps = vec![];
+    for run in 0..plan.pgbench_runs {
+        say(&format!("pgbench run {}", run + 1));
+        tps.push(pg.run(&wshop, plan.worker_clients, plan.pgbench_seconds).await?);
+    }
+    let worker_rate = Summary::of(&rates).context("worker rates")?;
+    let pg_rate = Summary::of(&tps).context("pgbench rates")?;
+    let throughput = WorkerThroughput {
+        events_per_run: plan.worker_events,
+        clients: plan.worker_clients,
+        worker_events_per_second: worker_rate,
+        pgbench_tps: pg_rate,
+        ratio: worker_rate.median / pg_rate.median,
+        pgbench_command: pg.command(&wshop, plan.worker_clients, plan.pgbench_seconds).1,
+        pgbench_script: script.clone(),
+        how: format!(
+            "Each run seeds {} new orders through `POST /checkout` and pays them at the Stripe simulator, then queues their \
+             `checkout.session.completed` events in the in-process queue and times {} concurrent loops of \
+             `Worker::run_local_batch` (batches of 10, as the event source mapping delivers) until the queue is empty. The \
+             worker is built by `wiring::worker` with fulfillment paused, so each event is: inbox check, re-read of the \
+             session from the Stripe simulator over loopback HTTP, order transition and timeline entry in one REPEATABLE \
+             READ transaction. Every event is then checked in the database (paid order + inbox row). pgbench replays, per \
+             transaction, the {} statements PostgreSQL logged (log_statement=all) while the same worker processed one such \
+             event, with a random order of the database, plus one statement that picks that order and fresh ids.",
+            plan.worker_events,
+            plan.worker_clients,
+            statements.len()
+        ),
+    };
+
+    // Sizes.
+    say("sizes");
+    let arm64 = read_arm64_sizes();
+    let mut sizes = vec![];
+    for f in FUNCTIONS {
+        let binary = release.join(f);
+        let binary_bytes = std::fs::metadata(&binary)?.len();
+        let zip_bytes = zip_size(&binary, &target.join("bench/zip"), f)?;
+        sizes.push(Size {
+            function: f.into(),
+            binary_bytes,
+            zip_bytes,
+            arm64_zip_bytes: arm64
+                .as_ref()
+                .and_then(|(_, m)| m.iter().find(|(n, _)| n == f).map(|(_, b)| *b)),
+        });
+    }
+    let build = read_build_time(&target);
+
+    // Cost.
+    let median_total = |name: &str| {
+        cold.iter()
+            .find(|c| c.function == name && c.runtime == "rust")
+            .map(|c| c.total_ms.median / 1e3)
+            .unwrap_or(0.0)
+    };
+    let order_path = ["checkout-api", "stripe-webhook", "printful-webhook", "event-worker"];
+    let order_seconds = order_path.iter().map(|n| median_total(n)).fold(0.0, f64::max);
+    let catchup_seconds = median_total("stripe-catchup").max(median_total("printful-catchup"));
+    let reconcile_seconds = median_total("reconciler");
+    let cases: Vec<CostCase> = [0u64, 1_000, 100_000]
+        .iter()
+        .map(|&orders| {
+            let mut w = Workload::typical(orders);
+            w.memory_mb = 128;
+            w.order_invocation_seconds = order_seconds;
+            w.catchup_seconds = catchup_seconds;
+            w.reconcile_seconds = reconcile_seconds;
+            CostCase {
+                estimate: estimate(&w),
+                workload: w,
+            }
+        })
+        .collect();
+    let cost = Cost {
+        estimates: cases,
+        assumptions: vec![
+            format!(
+                "Durations are this run's medians of a whole cold start (spawn to answer, init included, as a custom runtime \
+                 is billed): every order-path invocation is billed as the slowest order-path function's cold start \
+                 ({:.1} ms), a pessimistic bound since most invocations are warm; each catch-up run {:.1} ms and each \
+                 reconcile {:.1} ms (a shop with nothing to catch up or repair).",
+                order_seconds * 1e3,
+                catchup_seconds * 1e3,
+                reconcile_seconds * 1e3
+            ),
+            "The durations were measured on this x86_64 machine and stand in for arm64 at 128 MB, which the template \
+             deploys and the price table charges (arm64 GB-s); a 128 MB Lambda gets a fraction of a vCPU, so real \
+             durations are longer, but Lambda compute stays far inside its free tier at these volumes."
+                .into(),
+            "Everything else (requests per order, SQS calls, DPUs, idle long polls, alarms, metrics, log volume) is \
+             `Workload::typical` from backroom_core::cost, the assumptions of docs/deploy.md."
+                .into(),
+        ],
+    };
+
+    let mut report = Report {
+        generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        commit: machine::command_output("git", &["-C", &root.to_string_lossy(), "rev-parse", "--short", "HEAD"]),
+        command: if plan.quick {
+            "scripts/bench --quick".into()
+        } else {
+            "scripts/bench".into()
+        },
+        run_seconds: started.elapsed().as_secs_f64(),
+        machine,
+        cold_starts: cold,
+        warm,
+        worker: Some(throughput),
+        sizes,
+        arm64_source: arm64.map(|(source, _)| source),
+        build,
+        cost: Some(cost),
+        targets: vec![],
+        method: method(&plan),
+    };
+    report.targets = targets(&report);
+    Ok(report)
+}
+
+fn event_label_of(name: &str) -> &'static str {
+    match name {
+        "checkout-api" => "API Gateway v2: GET /catalog",
+        "stripe-webhook" => "API Gateway v2: POST /webhooks/stripe, signed checkout.session.completed",
+        "printful-webhook" => "API Gateway v2: POST /webhooks/printful/{token}, package_shipped",
+        "event-worker" => "SQS: checkout.session.completed of a new paid order, submitted to Printful",
+        _ => "Scheduler: {\"trigger\":\"schedule\"}, nothing to catch up",
+    }
+}
+
+fn answer_of(outcome: &backroom_bench::runtime_api::Outcome) -> Vec<u8> {
+    match &outcome.answer {
+        backroom_bench::runtime_api::Answer::Response(b) => b.clone(),
+        backroom_bench::runtime_api::Answer::Error { body, .. } => body.clone(),
+    }
+}
+
+/// A wrong answer makes the figure worthless: stop with it.
+fn check_answer(name: &str, answer: &[u8]) -> anyhow::Result<()> {
+    let v: Value = serde_json::from_slice(answer).with_context(|| {
+        format!(
+            "{name} answered with something that is not JSON: {}",
+            String::from_utf8_lossy(answer)
+        )
+    })?;
+    let ok = match name {
+        "checkout-api" | "stripe-webhook" | "printful-webhook" => {
+            v["statusCode"].as_u64().is_some_and(|s| (200..300).contains(&s))
+        }
+        "event-worker" => v["batchItemFailures"].as_array().is_some_and(|a| a.is_empty()),
+        _ => v.is_object(),
+    };
+    if !ok {
+        bail!("{name} answered {v}");
+    }
+    Ok(())
+}
+
+fn summarise_cold(name: &str, runtime: &str, event: &str, runs: &[ColdRun]) -> anyhow::Result<ColdStart> {
+    let of = |f: fn(&ColdRun) -> f64| Summary::of(&runs.iter().map(f).collect::<Vec<_>>()).context("no runs");
+    Ok(ColdStart {
+        function: name.into(),
+        runtime: runtime.into(),
+        event: event.into(),
+        total_ms: of(|r| r.total_ms)?,
+        init_ms: of(|r| r.init_ms)?,
+        first_invoke_ms: of(|r| r.invoke_ms)?,
+        peak_rss_mb: of(|r| r.peak_rss_mb)?,
+    })
+}
+
+/// The binary as `bootstrap` in a zip made with `zip -9`; its size in bytes.
+fn zip_size(binary: &Path, dir: &Path, name: &str) -> anyhow::Result<u64> {
+    let work = dir.join(name);
+    std::fs::create_dir_all(&work)?;
+    let bootstrap = work.join("bootstrap");
+    std::fs::copy(binary, &bootstrap)?;
+    let zip = dir.join(format!("{name}.zip"));
+    let _ = std::fs::remove_file(&zip);
+    let status = std::process::Command::new("zip")
+        .args(["-9", "-X", "-q", "-j"])
+        .arg(&zip)
+        .arg(&bootstrap)
+        .status()
+        .context("run zip (apt-get install zip)")?;
+    if !status.success() {
+        bail!("zip failed for {name}");
+    }
+    Ok(std::fs::metadata(&zip)?.len())
+}
+
+/// The arm64 zip sizes measured separately, when their file is there: `(source, [(function, bytes)])`.
+/// Each line that names a function and a size (`1234567` bytes, or `1.23 MB`/`MiB`/`KB`) counts.
+fn read_arm64_sizes() -> Option<(String, Vec<(String, u64)>)> {
+    let path = std::env::var("BENCH_ARM64_SIZES").unwrap_or_else(|_| "/tmp/notes/arm64-sizes.txt".into());
+    let text = std::fs::read_to_string(&path).ok()?;
+    let mut sizes = vec![];
+    for line in text.lines() {
+        let Some(function) = FUNCTIONS.iter().find(|f| {
+            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .any(|w| w == **f)
+        }) else {
+            continue;
+        };
+        if let Some(bytes) = size_in_line(line, function) {
+            sizes.push((function.to_string(), bytes));
+        }
+    }
+    (!sizes.is_empty()).then(|| (format!("measured separately, from {path}"), sizes))
+}
+
+/// The zip's size on a line: the number after "zip" when the line names one, else the last size.
+fn size_in_line(line: &str, function: &str) -> Option<u64> {
+    let rest = line.replacen(function, " ", 1);
+    let lower = rest.to_ascii_lowercase();
+    let scope = lower.find("zip").map(|i| &lower[i..]).unwrap_or(&lower);
+    let tokens: Vec<&str> = scope
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '|' || c == '=' || c == ':')
+        .filter(|t| !t.is_empty())
+        .collect();
+    for (i, t) in tokens.iter().enumerate() {
+        let number: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        if number.is_empty() {
+            continue;
+        }
+        let Ok(value) = number.parse::<f64>() else { continue };
+        let unit = t[number.len()..].to_string() + tokens.get(i + 1).copied().unwrap_or("");
+        let bytes = if unit.starts_with("mib") {
+            value * 1_048_576.0
+        } else if unit.starts_with("mb") || unit.starts_with('m') {
+            value * 1e6
+        } else if unit.starts_with("kib") {
+            value * 1024.0
+        } else if unit.starts_with("kb") || unit.starts_with('k') {
+            value * 1e3
+        } else if value > 10_000.0 {
+            value
+        } else {
+            continue;
+        };
+        return Some(bytes as u64);
+    }
+    None
+}
+
+/// The release build's time, as scripts/bench recorded it in target/bench/release-build.json.
+fn read_build_time(target: &Path) -> Option<Build> {
+    let text = std::fs::read_to_string(target.join("bench/release-build.json")).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    Some(Build {
+        seconds: v["seconds"].as_f64()?,
+        command: v["command"].as_str()?.to_string(),
+        note: v["note"].as_str().unwrap_or_default().to_string(),
+    })
+}
+
+fn method(plan: &Plan) -> Vec<String> {
+    let mut m = vec![];
+    if plan.quick {
+        m.push("**Quick run** (`--quick`): iteration counts are smoke-test sized; do not quote these figures.".into());
+    }
+    m.extend([
+        format!(
+            "Cold start: each function's release binary (`cargo build --release --locked`, lto thin, codegen-units 1, \
+             stripped) is spawned {} times as a fresh process with the Lambda environment of a 128 MB provided.al2023 \
+             function and its own configuration (secrets as values, so no SSM call), under the in-repo Lambda Runtime API \
+             server (crates/backroom-bench/src/runtime_api.rs) with its first event already queued. Cold start = spawn to \
+             the first `POST .../response`; Init = spawn to the first `GET .../next`; peak RSS = VmHWM from \
+             /proc/<pid>/status right after the answer. Median [min-max] of the runs. A wrong answer stops the benchmark.",
+            plan.cold_runs
+        ),
+        "The functions run against real parts: PostgreSQL 15 from backroom-testkit (a private cluster on a unix socket, \
+         fsync off, migrated database per shop), SQS on ministack (AWS_ENDPOINT_URL), and the Stripe and Printful \
+         simulators of backroom-sim on loopback. The scheduled jobs run against a second, quiet shop (nothing to catch up \
+         or repair), which is what most of their runs see."
+            .into(),
+        format!(
+            "Node.js peer: bench/peers/stripe-webhook-node/bootstrap, a provided.al2023-style custom runtime in Node.js \
+             (the official `stripe` package's `webhooks.constructEvent` on the raw body, `@aws-sdk/client-sqs` \
+             `SendMessage` to the same queue), run by the same server with the same event. Warm: {} rounds, each a fresh \
+             instance of each runtime (alternating), {} warm-up invocations, then {} timed invocations, each from the \
+             event's hand-over at `GET /next` to its `POST /response` (Lambda's Duration). p50/p99 by nearest rank per \
+             round; median [min-max] over rounds. After each round the queue must hold exactly one message per webhook.",
+            plan.warm_rounds, plan.warm_up, plan.warm_invocations
+        ),
+        "Size: the stripped x86_64 release binary, and a zip of it named `bootstrap` made with `zip -9 -X`.".into(),
+        "Cost: backroom_core::cost::estimate over `Workload::typical` with the measured durations (see the cost section)."
+            .into(),
+    ]);
+    m
+}
+
+fn targets(r: &Report) -> Vec<Target> {
+    let mut t = vec![];
+    let cold = |runtime: &str| {
+        r.cold_starts
+            .iter()
+            .find(|c| c.function == "stripe-webhook" && c.runtime == runtime)
+    };
+    if let (Some(rust), Some(node)) = (cold("rust"), cold("node")) {
+        let ratio = rust.total_ms.median / node.total_ms.median;
+        t.push(Target {
+            name: "Cold start vs the Node.js peer (stripe-webhook)".into(),
+            goal: "≤ 1/6 of Node's".into(),
+            figure: format!(
+                "{:.1} ms vs {:.1} ms: 1/{:.1}",
+                rust.total_ms.median,
+                node.total_ms.median,
+                1.0 / ratio
+            ),
+            met: Some(ratio <= 1.0 / 6.0),
+            why: (ratio > 1.0 / 6.0).then(|| {
+                format!(
+                    "Rust's init (spawn to first poll) is {:.1} ms of its {:.1} ms; the rest is the first invocation \
+                     ({:.1} ms), mostly the first SendMessage: a new TCP connection to the emulator and the SDK's first \
+                     request. Node spends {:.1} ms in init loading the two packages.",
+                    rust.init_ms.median,
+                    rust.total_ms.median,
+                    rust.first_invoke_ms.median,
+                    node.init_ms.median
+                )
+            }),
+        });
+    }
+    let warm = |runtime: &str| r.warm.iter().find(|w| w.runtime == runtime);
+    if let (Some(rust), Some(node)) = (warm("rust"), warm("node")) {
+        let ratio = rust.p99_ms.median / node.p99_ms.median;
+        t.push(Target {
+            name: "Warm p99 vs the Node.js peer (stripe-webhook)".into(),
+            goal: "≤ 1/2 of Node's".into(),
+            figure: format!(
+                "{:.2} ms vs {:.2} ms: {:.0}%",
+                rust.p99_ms.median,
+                node.p99_ms.median,
+                ratio * 100.0
+            ),
+            met: Some(ratio <= 0.5),
+            why: (ratio > 0.5).then(|| {
+                format!(
+                    "Both invocations are dominated by the SendMessage round trip to ministack, a Python emulator \
+                     (Rust p50 {:.2} ms, Node p50 {:.2} ms); the signature check itself takes tens of microseconds \
+                     (crates/backroom-app/benches/paths.rs).",
+                    rust.p50_ms.median, node.p50_ms.median
+                )
+            }),
+        });
+    }
+    if let Some(largest) = r.sizes.iter().max_by_key(|s| s.zip_bytes) {
+        let met = largest.zip_bytes <= 5_000_000;
+        t.push(Target {
+            name: "Zip size".into(),
+            goal: "≤ 5 MB each".into(),
+            figure: format!("largest {} ({})", mb(largest.zip_bytes), largest.function),
+            met: Some(met),
+            why: (!met).then(|| {
+                let over: Vec<String> = r
+                    .sizes
+                    .iter()
+                    .filter(|s| s.zip_bytes > 5_000_000)
+                    .map(|s| format!("{} {}", s.function, mb(s.zip_bytes)))
+                    .collect();
+                format!("over: {}", over.join(", "))
+            }),
+        });
+    }
+    let rust_cold: Vec<&ColdStart> = r.cold_starts.iter().filter(|c| c.runtime == "rust").collect();
+    if let Some(top) = rust_cold
+        .iter()
+        .max_by(|a, b| a.peak_rss_mb.max.total_cmp(&b.peak_rss_mb.max))
+    {
+        let warm_rss = warm("rust").map(|w| w.peak_rss_mb.max).unwrap_or(0.0);
+        let worst = top.peak_rss_mb.max.max(warm_rss);
+        let met = worst <= 32.0;
+        t.push(Target {
+            name: "Peak RSS (Rust functions)".into(),
+            goal: "≤ 32 MB".into(),
+            figure: format!(
+                "largest {:.1} MB ({}, after its first invocation); stripe-webhook after {} warm invocations {:.1} MB",
+                top.peak_rss_mb.max,
+                top.function,
+                warm("rust")
+                    .map(|w| w.invocations_per_round + w.warm_up_per_round)
+                    .unwrap_or(0),
+                warm_rss
+            ),
+            met: Some(met),
+            why: (!met).then(|| "see the cold start table for each function's peak".to_string()),
+        });
+    }
+    if let Some(w) = &r.worker {
+        let met = w.ratio >= 0.6;
+        t.push(Target {
+            name: "Worker throughput vs pgbench".into(),
+            goal: "≥ 60% of pgbench".into(),
+            figure: format!(
+                "{} vs {} events/s: {:.0}%",
+                range(&w.worker_events_per_second, 0),
+                range(&w.pgbench_tps, 0),
+                w.ratio * 100.0
+            ),
+            met: Some(met),
+            why: (!met).then(|| {
+                "each event also re-reads the Checkout Session from the Stripe simulator over HTTP (the worker never \
+                 trusts a webhook body), which pgbench does not do; and tokio-postgres prepares every statement it runs \
+                 (a Parse/Describe round trip before each Bind/Execute) where pgbench -M prepared parses once."
+                    .to_string()
+            }),
+        });
+    }
+    if let Some(cost) = &r.cost {
+        let at = |orders: u64| cost.estimates.iter().find(|c| c.estimate.orders == orders);
+        if let Some(idle) = at(0) {
+            let met = idle.estimate.total_usd == 0.0;
+            t.push(Target {
+                name: "Idle cost".into(),
+                goal: "$0.00 a month".into(),
+                figure: format!(
+                    "${:.2} (list price without free tiers ${:.2})",
+                    idle.estimate.total_usd, idle.estimate.total_list_usd
+                ),
+                met: Some(met),
+                why: (!met).then(|| paid_lines(&idle.estimate)),
+            });
+        }
+        if let Some(k) = at(1_000) {
+            let met = k.estimate.total_usd <= 0.03;
+            t.push(Target {
+                name: "Cost per 1,000 orders".into(),
+                goal: "≤ $0.03".into(),
+                figure: format!("${:.4} a month at 1,000 orders", k.estimate.total_usd),
+                met: Some(met),
+                why: (!met).then(|| {
+                    format!(
+                        "{}. The HTTP API has no permanent free tier (1M calls free for the first 12 months only) and \
+                         `Workload::typical` counts 35 requests through it per order (catalog views, checkout, order page, \
+                         webhooks) at $1.00 per million; Lambda, SQS, DSQL and CloudWatch stay inside their free tiers.",
+                        paid_lines(&k.estimate)
+                    )
+                }),
+            });
+        }
+    }
+    t
+}
+
+fn paid_lines(e: &backroom_core::cost::Estimate) -> String {
+    let lines: Vec<String> = e
+        .lines
+        .iter()
+        .filter(|l| l.usd > 0.0)
+        .map(|l| {
+            format!(
+                "{} ${:.4} ({} {}s)",
+                l.line,
+                l.usd,
+                backroom_bench::report::thousands(l.quantity),
+                l.unit
+            )
+        })
+        .collect();
+    format!("paid lines: {}", lines.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm64_sizes_are_read_from_a_line_per_function() {
+        assert_eq!(
+            size_in_line("stripe-webhook: bootstrap 7.10 MB, zip 3.21 MB", "stripe-webhook"),
+            Some(3_210_000)
+        );
+        assert_eq!(
+            size_in_line("| event-worker | 3456789 |", "event-worker"),
+            Some(3_456_789)
+        );
+        assert_eq!(size_in_line("reconciler zip=2.5MiB", "reconciler"), Some(2_621_440));
+        assert_eq!(size_in_line("checkout-api: not built", "checkout-api"), None);
+    }
+
+    #[test]
+    fn answers_are_checked_per_kind_of_function() {
+        assert!(check_answer("stripe-webhook", br#"{"statusCode":200,"body":"{}"}"#).is_ok());
+        assert!(check_answer("stripe-webhook", br#"{"statusCode":400}"#).is_err());
+        assert!(check_answer("event-worker", br#"{"batchItemFailures":[]}"#).is_ok());
+        assert!(check_answer("event-worker", br#"{"batchItemFailures":[{"itemIdentifier":"a"}]}"#).is_err());
+        assert!(check_answer("reconciler", br#"{"discrepancies":[]}"#).is_ok());
+        assert!(check_answer("reconciler", b"oops").is_err());
+    }
+}

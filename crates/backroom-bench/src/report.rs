@@ -1,0 +1,500 @@
+//! The benchmark's report: one structure, written as bench/report.json and as the Markdown of
+//! bench/report.md (and of the README's Performance section).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use backroom_core::cost::{Estimate, Workload};
+use serde::Serialize;
+
+use crate::stats::Summary;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub generated_at: String,
+    pub commit: Option<String>,
+    pub command: String,
+    /// Wall time of the whole run, release build excluded.
+    pub run_seconds: f64,
+    pub machine: Machine,
+    pub cold_starts: Vec<ColdStart>,
+    pub warm: Vec<Warm>,
+    pub worker: Option<WorkerThroughput>,
+    pub sizes: Vec<Size>,
+    /// Where the arm64 zip sizes came from, when they were available.
+    pub arm64_source: Option<String>,
+    pub build: Option<Build>,
+    pub cost: Option<Cost>,
+    pub targets: Vec<Target>,
+    /// How the figures were measured, one paragraph each.
+    pub method: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub nproc: usize,
+    pub cpu_model: String,
+    pub kernel: String,
+    pub memory_mb: Option<u64>,
+    pub load_average_at_start: Option<String>,
+    pub rustc: Option<String>,
+    pub node: Option<String>,
+    pub postgres: Option<String>,
+}
+
+/// Cold starts of one function: each run a fresh process.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColdStart {
+    pub function: String,
+    /// `rust` or `node`.
+    pub runtime: String,
+    /// The first event it was given.
+    pub event: String,
+    /// Process spawn → first invocation answered.
+    pub total_ms: Summary,
+    /// Process spawn → first `GET /next` (Lambda's "Init Duration").
+    pub init_ms: Summary,
+    /// First event handed over → answered (the cold invocation's "Duration").
+    pub first_invoke_ms: Summary,
+    /// VmHWM right after the first answer.
+    pub peak_rss_mb: Summary,
+}
+
+/// Warm invocations: rounds of `invocations_per_round`, each round in a fresh process after a
+/// warm-up; p50/p99 are per round, summarised over the rounds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Warm {
+    pub function: String,
+    pub runtime: String,
+    pub path: String,
+    pub rounds: usize,
+    pub invocations_per_round: usize,
+    pub warm_up_per_round: usize,
+    pub p50_ms: Summary,
+    pub p99_ms: Summary,
+    pub mean_ms: Summary,
+    /// VmHWM after the round.
+    pub peak_rss_mb: Summary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerThroughput {
+    pub events_per_run: usize,
+    pub clients: usize,
+    pub worker_events_per_second: Summary,
+    pub pgbench_tps: Summary,
+    /// Median worker rate / median pgbench rate.
+    pub ratio: f64,
+    pub pgbench_command: String,
+    pub pgbench_script: String,
+    pub how: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Size {
+    pub function: String,
+    pub binary_bytes: u64,
+    pub zip_bytes: u64,
+    pub arm64_zip_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Build {
+    pub seconds: f64,
+    pub command: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cost {
+    pub estimates: Vec<CostCase>,
+    pub assumptions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CostCase {
+    pub workload: Workload,
+    pub estimate: Estimate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub name: String,
+    pub goal: String,
+    pub figure: String,
+    /// `None` when it could not be measured in this run.
+    pub met: Option<bool>,
+    /// For a miss (or an unmeasured target): why.
+    pub why: Option<String>,
+}
+
+impl Report {
+    /// Writes `report.json` and `report.md` into `dir`.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("report.json"), json + "\n")?;
+        std::fs::write(dir.join("report.md"), self.markdown())?;
+        Ok(())
+    }
+
+    /// The whole report as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let m = &self.machine;
+        let _ = writeln!(md, "# backroom benchmark report\n");
+        let _ = writeln!(
+            md,
+            "Generated {} by `{}`{} in {:.0} s (release build excluded).\n",
+            self.generated_at,
+            self.command,
+            self.commit
+                .as_deref()
+                .map(|c| format!(" at commit {c}"))
+                .unwrap_or_default(),
+            self.run_seconds
+        );
+        let _ = writeln!(
+            md,
+            "Machine: {} CPUs (`nproc`), {}, kernel {}{}{}. {}{}{}\n",
+            m.nproc,
+            m.cpu_model,
+            m.kernel,
+            m.memory_mb
+                .map(|mb| format!(", {} MB RAM", thousands(mb as f64)))
+                .unwrap_or_default(),
+            m.load_average_at_start
+                .as_deref()
+                .map(|l| format!(", load average at start {l}"))
+                .unwrap_or_default(),
+            m.rustc.as_deref().map(|v| format!("{v}; ")).unwrap_or_default(),
+            m.node.as_deref().map(|v| format!("Node.js {v}; ")).unwrap_or_default(),
+            m.postgres.as_deref().unwrap_or_default(),
+        );
+        md.push_str("## Targets\n\n");
+        md.push_str(&self.targets_table());
+        md.push('\n');
+        for t in self.targets.iter().filter(|t| t.met != Some(true)) {
+            if let Some(why) = &t.why {
+                let _ = writeln!(md, "- **{}** ({}): {}", t.name, verdict(t.met), why);
+            }
+        }
+        md.push('\n');
+
+        if !self.cold_starts.is_empty() {
+            md.push_str("## Cold start\n\nProcess spawn to first invocation answered, under the in-repo Lambda Runtime API; median [min-max] of the runs. Init = spawn to the first `GET /next`.\n\n");
+            md.push_str("| Function | Runtime | First event | Runs | Cold start ms | Init ms | First invoke ms | Peak RSS MB |\n|---|---|---|---|---|---|---|---|\n");
+            for c in &self.cold_starts {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    c.function,
+                    c.runtime,
+                    c.event,
+                    c.total_ms.runs,
+                    range(&c.total_ms, 1),
+                    range(&c.init_ms, 1),
+                    range(&c.first_invoke_ms, 1),
+                    range(&c.peak_rss_mb, 1)
+                );
+            }
+            md.push('\n');
+        }
+        if !self.warm.is_empty() {
+            md.push_str("## Warm webhook path\n\n");
+            md.push_str("| Function | Runtime | Path | Rounds × invocations | p50 ms | p99 ms | mean ms | Peak RSS after, MB |\n|---|---|---|---|---|---|---|---|\n");
+            for w in &self.warm {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} × {} (+{} warm-up) | {} | {} | {} | {} |",
+                    w.function,
+                    w.runtime,
+                    w.path,
+                    w.rounds,
+                    thousands(w.invocations_per_round as f64),
+                    w.warm_up_per_round,
+                    range(&w.p50_ms, 2),
+                    range(&w.p99_ms, 2),
+                    range(&w.mean_ms, 2),
+                    range(&w.peak_rss_mb, 1)
+                );
+            }
+            md.push('\n');
+        }
+        if let Some(w) = &self.worker {
+            md.push_str("## Worker throughput\n\n");
+            let _ = writeln!(
+                md,
+                "| Measure | Events/s, median [min-max] |\n|---|---|\n| backroom worker, {} clients, {} events a run | {} |\n| pgbench, same statements, {} clients | {} |\n| ratio (median / median) | {:.0}% |\n",
+                w.clients,
+                thousands(w.events_per_run as f64),
+                range(&w.worker_events_per_second, 0),
+                w.clients,
+                range(&w.pgbench_tps, 0),
+                w.ratio * 100.0
+            );
+            let _ = writeln!(
+                md,
+                "{}\n\npgbench: `{}`; script:\n\n```sql\n{}```\n",
+                w.how, w.pgbench_command, w.pgbench_script
+            );
+        }
+        if !self.sizes.is_empty() {
+            md.push_str("## Size\n\n");
+            let arm = self.arm64_source.is_some();
+            md.push_str("| Function | Binary (x86_64, stripped) | Zip (`bootstrap`, zip -9) |");
+            if arm {
+                md.push_str(" arm64 zip |");
+            }
+            md.push_str("\n|---|---|---|");
+            if arm {
+                md.push_str("---|");
+            }
+            md.push('\n');
+            for s in &self.sizes {
+                let _ = write!(md, "| {} | {} | {} |", s.function, mb(s.binary_bytes), mb(s.zip_bytes));
+                if arm {
+                    let _ = write!(md, " {} |", s.arm64_zip_bytes.map(mb).unwrap_or_else(|| "-".into()));
+                }
+                md.push('\n');
+            }
+            if let Some(source) = &self.arm64_source {
+                let _ = writeln!(md, "\narm64 zips: {source}.");
+            }
+            if let Some(b) = &self.build {
+                let _ = writeln!(md, "\nRelease build: {:.0} s (`{}`). {}", b.seconds, b.command, b.note);
+            }
+            md.push('\n');
+        }
+        if let Some(cost) = &self.cost {
+            md.push_str("## Monthly AWS cost (backroom_core::cost)\n\n| Orders a month | After free tiers | At list price | Paid lines |\n|---|---|---|---|\n");
+            for case in &cost.estimates {
+                let e = &case.estimate;
+                let paid: Vec<String> = e
+                    .lines
+                    .iter()
+                    .filter(|l| l.usd > 0.0)
+                    .map(|l| format!("{} ${:.4}", l.line, l.usd))
+                    .collect();
+                let _ = writeln!(
+                    md,
+                    "| {} | ${:.4} | ${:.4} | {} |",
+                    thousands(e.orders as f64),
+                    e.total_usd,
+                    e.total_list_usd,
+                    if paid.is_empty() {
+                        "none".into()
+                    } else {
+                        paid.join(", ")
+                    }
+                );
+            }
+            md.push('\n');
+            for a in &cost.assumptions {
+                let _ = writeln!(md, "- {a}");
+            }
+            md.push('\n');
+        }
+        if !self.method.is_empty() {
+            md.push_str("## How it was measured\n\n");
+            for p in &self.method {
+                let _ = writeln!(md, "- {p}");
+            }
+        }
+        md
+    }
+
+    /// The targets table alone (also the README's).
+    pub fn targets_table(&self) -> String {
+        let mut md = String::from("| Target | Goal | Measured | Verdict |\n|---|---|---|---|\n");
+        for t in &self.targets {
+            let _ = writeln!(md, "| {} | {} | {} | {} |", t.name, t.goal, t.figure, verdict(t.met));
+        }
+        md
+    }
+}
+
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "missed",
+        None => "not measured",
+    }
+}
+
+/// `12.3 [11.0-15.2]`, or the value alone for a single run.
+pub fn range(s: &Summary, decimals: usize) -> String {
+    if s.runs <= 1 || s.min == s.max {
+        format!("{:.*}", decimals, s.median)
+    } else {
+        format!(
+            "{:.*} [{:.*}-{:.*}]",
+            decimals, s.median, decimals, s.min, decimals, s.max
+        )
+    }
+}
+
+/// Megabytes with two decimals (10^6 bytes).
+pub fn mb(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1e6)
+}
+
+/// 1,234,567 (rounded to an integer).
+pub fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(values: &[f64]) -> Summary {
+        Summary::of(values).unwrap()
+    }
+
+    fn sample() -> Report {
+        Report {
+            generated_at: "2026-11-23T22:00:00Z".into(),
+            commit: Some("abc1234".into()),
+            command: "./scripts/bench".into(),
+            run_seconds: 321.0,
+            machine: Machine {
+                nproc: 2,
+                cpu_model: "Test CPU @ 2.0GHz".into(),
+                kernel: "6.1.0-test".into(),
+                memory_mb: Some(24_000),
+                load_average_at_start: Some("1.50 1.20 1.00".into()),
+                rustc: Some("rustc 1.95.0".into()),
+                node: Some("v20.20.2".into()),
+                postgres: Some("PostgreSQL 15.18".into()),
+            },
+            cold_starts: vec![ColdStart {
+                function: "stripe-webhook".into(),
+                runtime: "rust".into(),
+                event: "API Gateway v2 POST".into(),
+                total_ms: s(&[20.0, 25.0, 30.0]),
+                init_ms: s(&[10.0]),
+                first_invoke_ms: s(&[5.0, 6.0, 7.0]),
+                peak_rss_mb: s(&[12.0, 12.5, 13.0]),
+            }],
+            warm: vec![Warm {
+                function: "stripe-webhook".into(),
+                runtime: "node".into(),
+                path: "verify + SendMessage".into(),
+                rounds: 3,
+                invocations_per_round: 1000,
+                warm_up_per_round: 50,
+                p50_ms: s(&[2.0, 2.5, 3.0]),
+                p99_ms: s(&[5.0, 6.0, 7.0]),
+                mean_ms: s(&[2.2, 2.6, 3.1]),
+                peak_rss_mb: s(&[80.0, 81.0, 82.0]),
+            }],
+            worker: Some(WorkerThroughput {
+                events_per_run: 500,
+                clients: 2,
+                worker_events_per_second: s(&[300.0, 310.0, 320.0]),
+                pgbench_tps: s(&[1000.0]),
+                ratio: 0.31,
+                pgbench_command: "pgbench -n -f worker.sql".into(),
+                pgbench_script: "SELECT 1;\n".into(),
+                how: "The worker in process.".into(),
+            }),
+            sizes: vec![Size {
+                function: "stripe-webhook".into(),
+                binary_bytes: 9_500_000,
+                zip_bytes: 3_900_000,
+                arm64_zip_bytes: Some(3_500_000),
+            }],
+            arm64_source: Some("/tmp/notes/arm64-sizes.txt".into()),
+            build: Some(Build {
+                seconds: 900.0,
+                command: "cargo build --release".into(),
+                note: "warm dependencies".into(),
+            }),
+            cost: Some(Cost {
+                estimates: vec![CostCase {
+                    workload: Workload::typical(1_000),
+                    estimate: backroom_core::cost::estimate(&Workload::typical(1_000)),
+                }],
+                assumptions: vec!["x86 durations stand in for arm64".into()],
+            }),
+            targets: vec![
+                Target {
+                    name: "Zip size".into(),
+                    goal: "≤ 5 MB each".into(),
+                    figure: "3.90 MB largest".into(),
+                    met: Some(true),
+                    why: None,
+                },
+                Target {
+                    name: "Worker throughput".into(),
+                    goal: "≥ 60% of pgbench".into(),
+                    figure: "31%".into(),
+                    met: Some(false),
+                    why: Some("every event re-reads the session from Stripe".into()),
+                },
+            ],
+            method: vec!["Cold starts: five fresh processes per function.".into()],
+        }
+    }
+
+    #[test]
+    fn the_markdown_has_every_section_with_its_figures_and_says_why_a_target_was_missed() {
+        let md = sample().markdown();
+        for needle in [
+            "2 CPUs (`nproc`), Test CPU @ 2.0GHz, kernel 6.1.0-test, 24,000 MB RAM",
+            "| Zip size | ≤ 5 MB each | 3.90 MB largest | met |",
+            "| Worker throughput | ≥ 60% of pgbench | 31% | missed |",
+            "- **Worker throughput** (missed): every event re-reads the session from Stripe",
+            "| stripe-webhook | rust | API Gateway v2 POST | 3 | 25.0 [20.0-30.0] | 10.0 | 6.0 [5.0-7.0] | 12.5 [12.0-13.0] |",
+            "| stripe-webhook | node | verify + SendMessage | 3 × 1,000 (+50 warm-up) | 2.50 [2.00-3.00] | 6.00 [5.00-7.00] |",
+            "| backroom worker, 2 clients, 500 events a run | 310 [300-320] |",
+            "| ratio (median / median) | 31% |",
+            "| stripe-webhook | 9.50 MB | 3.90 MB | 3.50 MB |",
+            "arm64 zips: /tmp/notes/arm64-sizes.txt.",
+            "Release build: 900 s",
+            "| 1,000 | $",
+            "- x86 durations stand in for arm64",
+            "## How it was measured",
+        ] {
+            assert!(md.contains(needle), "missing {needle:?} in:\n{md}");
+        }
+        // A met target gets no explanation line.
+        assert!(!md.contains("**Zip size**"), "{md}");
+    }
+
+    #[test]
+    fn the_json_and_markdown_files_are_written_and_the_json_reads_back() {
+        let dir = std::env::temp_dir().join(format!("backroom-bench-report-{}", uuid::Uuid::new_v4()));
+        let report = sample();
+        report.write(&dir).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+        assert_eq!(json["machine"]["nproc"], 2);
+        assert_eq!(json["cold_starts"][0]["total_ms"]["median"], 25.0);
+        assert_eq!(json["targets"][1]["met"], false);
+        assert_eq!(json["cost"]["estimates"][0]["estimate"]["orders"], 1000);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("report.md")).unwrap(),
+            report.markdown()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn numbers_are_formatted_for_reading() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(mb(4_990_000), "4.99 MB");
+        assert_eq!(range(&s(&[1.0, 2.0, 3.0]), 1), "2.0 [1.0-3.0]");
+        assert_eq!(range(&s(&[4.0]), 2), "4.00");
+    }
+}
