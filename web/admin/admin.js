@@ -251,14 +251,41 @@
     body.replaceChildren(...parts);
   }
 
+  function drawEvents(data) {
+    const events = data.events || [];
+    const waiting = data.unpublished || 0;
+    document.getElementById("events-count").textContent = "(" + events.length + ")";
+    const body = document.getElementById("events-body");
+    const where = el("p", "muted small");
+    where.append(document.createTextNode("Published to " + (data.destination || "?") + ". "));
+    if (waiting > 0) {
+      where.append(document.createTextNode(waiting + " waiting: the catch-up publishes them."));
+    }
+    if (events.length === 0) {
+      body.replaceChildren(where, el("p", "muted", "No order events yet."));
+      return;
+    }
+    body.replaceChildren(where, table("Order events, newest first", [
+      { label: "Event" }, { label: "Order" }, { label: "When" }, { label: "Published" }, { label: "Event id" },
+    ], events.map((event) => {
+      const published = event.published_at
+        ? timeEl(event.published_at)
+        : el("span", "severity-text is-security", "waiting" + (event.attempts ? " (" + event.attempts + " failed: " + (event.last_error || "") + ")" : ""));
+      const detail = el("details");
+      detail.append(el("summary", null, event.detail_type), el("pre", "mono small", JSON.stringify(event.detail, null, 2)));
+      return [detail, orderLink(event.order_id), timeEl(event.at), published, el("span", "mono id", event.event_id)];
+    }), "events-table"));
+  }
+
   const SECTIONS = [
+    { path: "/admin/api/events", draw: drawEvents, body: "events-body" },
     { path: "/admin/api/orders", draw: drawOrders, body: "orders-body" },
     { path: "/admin/api/alerts", draw: drawAlerts, body: "alerts-body" },
     { path: "/admin/api/dlq", draw: drawDlq, body: "dlq-body" },
     { path: "/admin/api/reconcile", draw: drawReconcile, body: "reconcile-body" },
   ];
 
-  // Fetches the four sections side by side; one failing endpoint only blanks its own
+  // Fetches the sections side by side; one failing endpoint only blanks its own
   // section, so the rest of the page stays useful while something is broken.
   async function refresh() {
     // "Refresh now" during a refresh would otherwise start a second timer chain.

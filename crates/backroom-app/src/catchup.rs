@@ -1,6 +1,7 @@
 //! The scheduled catch-up jobs: whatever a lost webhook did not say, the providers' APIs say
 //! now. Both run the very processing the worker runs, so a replay is harmless (the inbox and
-//! the monotone state machine absorb it).
+//! the monotone state machine absorb it). Both then publish the order events whose first
+//! publish failed.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use backroom_stripe::SessionStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::events::Published;
 use crate::http::STRIPE_EVENT_TYPES;
 use crate::worker::{Outcome, ProcessError, Worker};
 
@@ -29,11 +31,20 @@ pub struct StripeCatchup {
     /// Events the inbox had not seen: their webhooks were lost.
     pub recovered: usize,
     pub failed: usize,
+    /// Order events published now because their first publish failed.
+    pub order_events: Published,
 }
 
 /// Lists our event types since the cursor (minus the overlap), oldest first, and processes each
-/// one the worker has not; the cursor moves only past events processed successfully.
+/// one the worker has not; the cursor moves only past events processed successfully. Then
+/// publishes the order events still in the outbox.
 pub async fn catch_up_stripe(worker: &Worker, now: DateTime<Utc>) -> Result<StripeCatchup, ProcessError> {
+    let mut report = Box::pin(catch_up_stripe_events(worker, now)).await?;
+    report.order_events = worker.fulfiller.events.catch_up(now).await?;
+    Ok(report)
+}
+
+async fn catch_up_stripe_events(worker: &Worker, now: DateTime<Utc>) -> Result<StripeCatchup, ProcessError> {
     let cursor = worker.store.cursor(STRIPE_CURSOR).await?;
     let since = cursor.as_ref().map(|c| c.at).unwrap_or(now - chrono::Duration::days(1));
     if now - since > EVENT_RETENTION {
@@ -160,6 +171,8 @@ pub struct PrintfulCatchup {
     /// Printful orders backroom did not make.
     pub unknown: usize,
     pub failed: usize,
+    /// Order events published now because their first publish failed.
+    pub order_events: Published,
 }
 
 /// Reads every in-flight order from Printful and applies it; then scans Printful's newest
@@ -227,5 +240,6 @@ pub async fn catch_up_printful(worker: &Worker, pace: Duration) -> Result<Printf
             ))
             .await?;
     }
+    report.order_events = worker.fulfiller.events.catch_up(Utc::now()).await?;
     Ok(report)
 }

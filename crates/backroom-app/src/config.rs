@@ -50,6 +50,10 @@ pub struct Config {
     pub secret_params: SecretParams,
     /// `DEAD_LETTER_QUEUE_URL`: the events queue's dead-letter queue, for `backroom dlq`.
     pub dead_letter_queue_url: Option<String>,
+    /// `EVENT_BUS_NAME`: the EventBridge bus order events go to; without it they go to the log.
+    pub event_bus_name: Option<String>,
+    /// `EVENTS_INCLUDE_EMAIL=true`: order events carry the buyer's e-mail address (off by default).
+    pub events_include_email: bool,
 }
 
 /// The SSM parameter names of the secrets (see [`SECRET_NAMES`]).
@@ -201,6 +205,16 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .unwrap_or(default)
         };
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match get(name)?.as_deref() {
+                None | Some("false") | Some("0") | Some("no") => Ok(false),
+                Some("true") | Some("1") | Some("yes") => Ok(true),
+                Some(other) => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{other:?} is neither true nor false"),
+                }),
+            }
+        };
         let defaults = SecretParams::default();
         let secret_params = SecretParams {
             stripe_secret_key: param("STRIPE_SECRET_KEY", defaults.stripe_secret_key),
@@ -231,6 +245,8 @@ impl Config {
             printful_api_base: get("PRINTFUL_API_BASE")?,
             printful_webhook_token: get("PRINTFUL_WEBHOOK_TOKEN")?.map(SecretString::from),
             printful_webhook_secret: get("PRINTFUL_WEBHOOK_SECRET")?.map(SecretString::from),
+            event_bus_name: get("EVENT_BUS_NAME")?,
+            events_include_email: flag("EVENTS_INCLUDE_EMAIL")?,
             fulfillment_paused: match get("FULFILLMENT_PAUSED")?.as_deref() {
                 None | Some("false") | Some("0") | Some("no") => false,
                 Some("true") | Some("1") | Some("yes") => true,
@@ -381,6 +397,27 @@ mod tests {
         assert_eq!(
             c.secret_params.printful_webhook_secret,
             "/backroom/printful/webhook-secret"
+        );
+    }
+
+    #[test]
+    fn order_events_go_to_the_log_without_email_unless_configured() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.event_bus_name, None);
+        assert!(!c.events_include_email);
+        let c = Config::from_vars(&vars(&[
+            ("EVENT_BUS_NAME", "shop-backroom"),
+            ("EVENTS_INCLUDE_EMAIL", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.event_bus_name.as_deref(), Some("shop-backroom"));
+        assert!(c.events_include_email);
+        assert_eq!(
+            Config::from_vars(&vars(&[("EVENTS_INCLUDE_EMAIL", "sometimes")])).unwrap_err(),
+            ConfigError::Invalid {
+                name: "EVENTS_INCLUDE_EMAIL",
+                reason: "\"sometimes\" is neither true nor false".into()
+            }
         );
     }
 

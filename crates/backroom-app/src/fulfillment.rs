@@ -12,6 +12,7 @@ use backroom_printful::{NewItem, NewOrder, PrintfulClient, PrintfulError, Recipi
 use backroom_stripe::ShippingDetails;
 
 use crate::alerts::Alerts;
+use crate::events::Events;
 use crate::worker::ProcessError;
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct Fulfiller {
     pub alerts: Alerts,
     /// `FULFILLMENT_PAUSED`: paid orders wait until released.
     pub paused: bool,
+    /// Order events, published after each transition that makes one.
+    pub events: Events,
 }
 
 /// What `advance` did.
@@ -147,6 +150,7 @@ impl Fulfiller {
         {
             Ok(applied) => {
                 crate::worker::count_transition(&applied);
+                self.events.after_apply(id, &applied).await;
                 Ok(Some(applied))
             }
             Err(ApplyError::Store(e)) => Err(e.into()),

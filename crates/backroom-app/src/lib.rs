@@ -6,6 +6,7 @@ pub mod api;
 pub mod catchup;
 pub mod checkout;
 pub mod config;
+pub mod events;
 pub mod fulfillment;
 pub mod http;
 pub mod queue;

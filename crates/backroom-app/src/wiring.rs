@@ -13,6 +13,7 @@ use backroom_stripe::{StripeClient, StripeSettings};
 use crate::alerts::Alerts;
 use crate::checkout::CheckoutSettings;
 use crate::config::Config;
+use crate::events::Events;
 use crate::fulfillment::Fulfiller;
 use crate::http::{Ingest, Shop};
 use crate::queue_port::Queue;
@@ -95,6 +96,19 @@ pub async fn alerts(config: &Config, store: Store) -> Alerts {
     }
 }
 
+/// Order events to the EventBridge bus when `EVENT_BUS_NAME` is set (`AWS_ENDPOINT_URL` may
+/// point at a local emulator); else to the log on a local database, and left in the outbox on
+/// Aurora DSQL.
+pub fn events(config: &Config, store: Store) -> Events {
+    let live = matches!(config.database, Some(backroom_db::DbConfig::Dsql(_)));
+    Events::new(
+        store,
+        config.event_bus_name.as_deref(),
+        config.events_include_email,
+        live,
+    )
+}
+
 /// The worker for a Lambda function: alerts to SNS when configured.
 pub async fn lambda_worker(config: &Config) -> anyhow::Result<Worker> {
     let mut worker = worker(config, LAMBDA_CONNECTIONS)?;
@@ -112,6 +126,7 @@ pub fn worker(config: &Config, connections: usize) -> anyhow::Result<Worker> {
         printful: printful(config)?,
         alerts: alerts.clone(),
         paused: config.fulfillment_paused,
+        events: events(config, store.clone()),
     };
     Ok(Worker {
         stripe: stripe(config)?,

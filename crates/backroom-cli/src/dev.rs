@@ -214,11 +214,14 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let alerts = Alerts::console(store.clone());
+    // Order events go to the log (and the owner page), or to an EventBridge bus on the local
+    // emulator when EVENT_BUS_NAME (and AWS_ENDPOINT_URL) are set.
     let fulfiller = Fulfiller {
         store: store.clone(),
         printful,
         alerts: alerts.clone(),
         paused: config.fulfillment_paused,
+        events: backroom_app::wiring::events(&config, store.clone()),
     };
     let worker = Worker {
         store: store.clone(),
@@ -502,6 +505,7 @@ fn admin_routes(running: Arc<Running>) -> Router {
         .route("/admin/api/dlq/redrive", post(admin_redrive))
         .route("/admin/api/reconcile", get(admin_reconcile))
         .route("/admin/api/orders/{order_id}", get(admin_order))
+        .route("/admin/api/events", get(admin_events))
         .with_state(running)
 }
 
@@ -606,4 +610,37 @@ async fn admin_reconcile(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): S
         Ok(run) => axum::Json(json!({ "run": run })).into_response(),
         Err(e) => internal(e),
     }
+}
+
+/// The newest order events from the outbox, published or waiting, each with the detail it is
+/// published with.
+async fn admin_events(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Some(denied) = refuse_remote(&addr) {
+        return denied;
+    }
+    use backroom_core::ports::OrderEventStore;
+    let events = &r.worker.fulfiller.events;
+    let (entries, unpublished) = match (r.store.recent_events(200).await, r.store.unpublished_count().await) {
+        (Ok(entries), Ok(unpublished)) => (entries, unpublished),
+        (Err(e), _) | (_, Err(e)) => return internal(e),
+    };
+    let mut list = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let detail = match events.event(entry).await {
+            Ok(Some(event)) => serde_json::to_value(&event.detail).unwrap_or_default(),
+            Ok(None) => serde_json::Value::Null,
+            Err(e) => return internal(e),
+        };
+        list.push(json!({
+            "event_id": entry.event_id, "order_id": entry.order_id, "detail_type": entry.event_type,
+            "at": entry.at, "published_at": entry.published_at, "attempts": entry.attempts,
+            "last_error": entry.last_error, "detail": detail,
+        }));
+    }
+    let destination = match &events.publisher {
+        backroom_app::events::Publisher::Console(_) => "console".to_string(),
+        backroom_app::events::Publisher::EventBridge(bus) => format!("EventBridge bus {}", bus.name()),
+        backroom_app::events::Publisher::Held => "nowhere (held in the outbox)".to_string(),
+    };
+    axum::Json(json!({ "destination": destination, "unpublished": unpublished, "events": list })).into_response()
 }

@@ -297,6 +297,7 @@ fn worker(config: &Config, dev: Option<&dev::DevFile>) -> anyhow::Result<Worker>
         printful,
         alerts: alerts.clone(),
         paused: config.fulfillment_paused,
+        events: wiring::events(config, store.clone()),
     };
     Ok(Worker {
         store,

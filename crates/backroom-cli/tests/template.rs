@@ -2,8 +2,9 @@
 //! every function has its crate and every crate its function, every queue redrives to a
 //! dead-letter queue, every alarm tells someone, no secret is written in the template, every
 //! function logs to its own log group with a retention, the worker reports partial batch
-//! failures, the public routes are the documented ones, and each role holds only what its
-//! function needs. The last test runs cfn-lint itself.
+//! failures, the public routes are the documented ones, each role holds only what its
+//! function needs, order events go to one archived bus only the publishers may put to, and the
+//! example integration exists only when configured. The last test runs cfn-lint itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -160,10 +161,17 @@ fn every_function_has_a_crate_and_every_crate_a_function() {
 fn queues_that_are_not_dead_letter_queues_redrive_after_five_receives() {
     let t = template();
     let queues = resources(&t, "AWS::SQS::Queue");
-    let dead_letter: BTreeSet<String> = queues
+    let mut dead_letter: BTreeSet<String> = queues
         .values()
         .filter_map(|q| target(&q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]))
         .collect();
+    // EventBridge rule targets' dead-letter queues are dead-letter queues too.
+    dead_letter.extend(
+        resources(&t, "AWS::Events::Rule")
+            .values()
+            .flat_map(|r| r["Properties"]["Targets"].as_sequence().into_iter().flatten())
+            .filter_map(|target_| target(&target_["DeadLetterConfig"]["Arn"])),
+    );
     assert!(!dead_letter.is_empty(), "no queue has a dead-letter queue");
     for (id, q) in &queues {
         let props = &q["Properties"];
@@ -541,6 +549,152 @@ fn each_role_holds_only_what_its_function_needs() {
             "{role_id}: SSM parameters readable vs the ones {id} is given"
         );
     }
+}
+
+/// The crates whose functions move orders, and so publish order events.
+const PUBLISHING_CRATES: [&str; 4] = ["event-worker", "stripe-catchup", "printful-catchup", "reconciler"];
+
+#[test]
+fn order_events_go_to_one_archived_bus_that_only_the_publishers_may_put_to() {
+    let t = template();
+    let buses = resources(&t, "AWS::Events::EventBus");
+    assert_eq!(buses.keys().collect::<Vec<_>>(), ["EventBus"], "one event bus");
+    let bus = buses["EventBus"];
+    assert_eq!(
+        target(&bus["Properties"]["Name"]).as_deref(),
+        Some("AWS::StackName"),
+        "the bus is named after the stack"
+    );
+    assert!(bus.get("Condition").is_none(), "the bus always exists");
+
+    let archives = resources(&t, "AWS::Events::Archive");
+    assert_eq!(archives.len(), 1, "one archive");
+    let archive = archives.values().next().unwrap();
+    assert_eq!(
+        target(&archive["Properties"]["SourceArn"]).as_deref(),
+        Some("EventBus"),
+        "the archive keeps the bus's events"
+    );
+    assert!(
+        archive["Properties"].get("RetentionDays").is_some(),
+        "an archive without a retention keeps events (and costs) forever"
+    );
+
+    let roles = resources(&t, "AWS::IAM::Role");
+    for (id, (name, f)) in functions(&t) {
+        let role_id = target(&f["Properties"]["Role"]).expect("a role");
+        let puts: Vec<Value> = grants(roles[&role_id])
+            .into_iter()
+            .filter(|(a, _)| a.starts_with("events:"))
+            .map(|(a, r)| {
+                assert_eq!(a, "events:PutEvents", "{role_id}: {a}");
+                r
+            })
+            .collect();
+        let publishes = PUBLISHING_CRATES.contains(&name.as_str());
+        assert_eq!(!puts.is_empty(), publishes, "{role_id}: events:PutEvents");
+        for resource in &puts {
+            assert_eq!(
+                target(resource).as_deref(),
+                Some("EventBus"),
+                "{role_id}: events:PutEvents on {resource:?}, not on the bus only"
+            );
+        }
+        let vars = &f["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            vars.get("EVENT_BUS_NAME").and_then(target).as_deref(),
+            publishes.then_some("EventBus"),
+            "{id}: EVENT_BUS_NAME"
+        );
+    }
+}
+
+#[test]
+fn the_order_paid_example_exists_only_with_its_url_and_has_a_watched_dead_letter_queue() {
+    let t = template();
+    let condition = t["Conditions"]["HasOrderPaidWebhook"].clone();
+    assert!(!condition.is_null(), "the HasOrderPaidWebhook condition");
+    let mut text = vec![];
+    strings(&condition, String::new(), &mut text);
+    assert!(
+        text.iter().any(|(_, s)| *s == "OrderPaidWebhookUrl"),
+        "the condition tests OrderPaidWebhookUrl: {condition:?}"
+    );
+    assert_eq!(t["Parameters"]["OrderPaidWebhookUrl"]["Default"].as_str(), Some(""));
+
+    let all = t["Resources"].as_mapping().unwrap();
+    let example: Vec<&str> = all
+        .iter()
+        .filter(|(_, r)| r["Condition"].as_str() == Some("HasOrderPaidWebhook"))
+        .filter_map(|(id, _)| id.as_str())
+        .collect();
+    for kind in [
+        "AWS::Events::Connection",
+        "AWS::Events::ApiDestination",
+        "AWS::Events::Rule",
+        "AWS::SQS::Queue",
+        "AWS::CloudWatch::Alarm",
+    ] {
+        let of_kind: Vec<&str> = example
+            .iter()
+            .copied()
+            .filter(|id| all[*id]["Type"].as_str() == Some(kind))
+            .collect();
+        assert_eq!(of_kind.len(), 1, "one conditional {kind}: {example:?}");
+    }
+
+    // The API key comes from Secrets Manager, by name: never a value in the template.
+    let connection = resources(&t, "AWS::Events::Connection");
+    let key =
+        &connection.values().next().unwrap()["Properties"]["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyValue"];
+    let mut key_text = vec![];
+    strings(key, String::new(), &mut key_text);
+    assert!(
+        key_text
+            .iter()
+            .any(|(_, s)| s.starts_with("{{resolve:secretsmanager:${OrderPaidWebhookApiKeyParam}")),
+        "the API key is a Secrets Manager reference: {key:?}"
+    );
+
+    let (rule_id, rule) = resources(&t, "AWS::Events::Rule")
+        .into_iter()
+        .find(|(id, _)| example.contains(&id.as_str()))
+        .expect("the example's rule");
+    assert_eq!(target(&rule["Properties"]["EventBusName"]).as_deref(), Some("EventBus"));
+    assert_eq!(
+        rule["Properties"]["EventPattern"]["detail-type"][0].as_str(),
+        Some("Order Paid")
+    );
+    let targets = rule["Properties"]["Targets"].as_sequence().unwrap();
+    assert_eq!(targets.len(), 1);
+    let dlq = target(&targets[0]["DeadLetterConfig"]["Arn"]).expect("the rule target has a dead-letter queue");
+    assert!(example.contains(&dlq.as_str()), "{dlq} is the example's own queue");
+    assert_eq!(target(&targets[0]["Arn"]).as_deref(), Some("OrderPaidApiDestination"));
+
+    // The example's alarm watches that queue and tells the ops topic.
+    let alarm = resources(&t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .find(|(id, _)| example.contains(&id.as_str()))
+        .map(|(_, a)| a)
+        .unwrap();
+    let dimensions = alarm["Properties"]["Dimensions"].as_sequence().unwrap();
+    assert_eq!(target(&dimensions[0]["Value"]).as_deref(), Some(dlq.as_str()));
+    assert_eq!(
+        target(&alarm["Properties"]["AlarmActions"][0]).as_deref(),
+        Some("OpsTopic")
+    );
+    // And the queue takes messages from that rule only.
+    let policy = resources(&t, "AWS::SQS::QueuePolicy")
+        .into_iter()
+        .find(|(id, _)| example.contains(&id.as_str()))
+        .map(|(_, p)| p)
+        .expect("a queue policy for the example's dead-letter queue");
+    let statement = &policy["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"].as_str(), Some("events.amazonaws.com"));
+    assert_eq!(
+        target(&statement["Condition"]["ArnEquals"]["aws:SourceArn"]).as_deref(),
+        Some(rule_id.as_str())
+    );
 }
 
 /// cfn-lint, the pinned one that scripts/setup installs into .venv, or `CFN_LINT`.

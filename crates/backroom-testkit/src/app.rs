@@ -11,6 +11,7 @@ use axum::http::{Request, StatusCode};
 use backroom_app::Queue;
 use backroom_app::alerts::Alerts;
 use backroom_app::checkout::CheckoutSettings;
+use backroom_app::events::Events;
 use backroom_app::fulfillment::Fulfiller;
 use backroom_app::http::{self, Ingest, Shop};
 use backroom_app::queue::LocalQueue;
@@ -129,6 +130,11 @@ impl TestApp {
             printful: printful.clone(),
             alerts: alerts.clone(),
             paused: options.fulfillment_paused,
+            // Order events to the log; the catch-up publishes what is left at once.
+            events: Events {
+                catchup_grace: Duration::ZERO,
+                ..Events::console(store.clone())
+            },
         };
         let worker = Worker {
             store: store.clone(),

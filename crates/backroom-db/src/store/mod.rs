@@ -3,9 +3,11 @@
 
 mod alerts;
 mod catalog;
+mod events;
 mod inbox;
 mod orders;
 mod reconcile;
+pub mod status;
 
 use backroom_core::ports::StoreError;
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
 use backroom_core::order::total_of;
 use backroom_core::ports::{
-    Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderFilter, OrderStore, PaymentDetails,
-    ShipmentRecord, StoreError,
+    Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter, OrderStore,
+    PaymentDetails, ShipmentRecord, StoreError,
 };
 use backroom_core::{
     Cause, Cents, Currency, Email, Fact, Money, Order, OrderId, OrderItem, OrderState, OrderStatus, Sku, TimelineEntry,
@@ -328,7 +328,10 @@ pub async fn apply_in<C: GenericClient>(
                 ],
             )
             .await?;
-            append_timeline(tx, id, t.from, t.to, cause, &t.detail).await?;
+            let entry = append_timeline(tx, id, t.from, t.to, cause, &t.detail).await?;
+            if let Some(event) = OrderEventType::of_transition(t.from, t.to) {
+                super::events::record_in(tx, entry, event).await?;
+            }
             if matches!(
                 s.payment,
                 Payment::CheckoutFailed | Payment::PaymentFailed | Payment::Expired
@@ -351,12 +354,13 @@ async fn append_timeline<C: GenericClient>(
     to: OrderStatus,
     cause: &Cause,
     detail: &str,
-) -> Result<(), DbError> {
+) -> Result<Uuid, DbError> {
+    let entry = Uuid::new_v4();
     tx.execute(
         "INSERT INTO order_timeline (id, order_id, at, from_status, to_status, cause, detail) \
          VALUES ($1, $2, clock_timestamp(), $3, $4, $5, $6)",
         &[
-            &Uuid::new_v4(),
+            &entry,
             &id.uuid(),
             &from.as_str(),
             &to.as_str(),
@@ -365,7 +369,7 @@ async fn append_timeline<C: GenericClient>(
         ],
     )
     .await?;
-    Ok(())
+    Ok(entry)
 }
 
 /// Prices, checks, holds stock and writes the order; a refusal aborts with nothing written.

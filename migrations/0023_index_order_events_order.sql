@@ -1,0 +1,1 @@
+CREATE INDEX ASYNC IF NOT EXISTS order_events_order_idx ON order_events (order_id, at);
