@@ -2,6 +2,7 @@
 //! and answers with the ids of the messages that failed); alerts go to SNS; order events go to an
 //! EventBridge bus; metrics are EMF log lines.
 
+pub mod cloudwatch;
 pub mod emf;
 pub mod eventbridge;
 pub mod sns;
