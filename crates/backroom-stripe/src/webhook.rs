@@ -168,6 +168,12 @@ fn sign(payload: &[u8], secret: &str, timestamp: i64) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The `Stripe-Signature` header's timestamp and `v1` signatures, as verification reads them
+/// (for fuzzing and property tests; verification itself goes through [`WebhookVerifier`]).
+pub fn parse_signature_header(header: &str) -> Result<(i64, Vec<[u8; 32]>), WebhookError> {
+    parse_header(header).map(|p| (p.timestamp, p.v1))
+}
+
 #[derive(Debug, PartialEq, Eq)]
 struct ParsedHeader {
     timestamp: i64,

@@ -209,6 +209,37 @@ impl TestDatabase {
         });
         client
     }
+
+    /// Makes the database unavailable (`false`) or available again (`true`), as an outage of
+    /// the database looks to the application: going down ends every open session on it
+    /// (`pg_terminate_backend`) and refuses new connections until it comes back. Committed
+    /// data stays. Panics on failure.
+    pub async fn set_available(&self, available: bool) {
+        // Run from the maintenance database: this one refuses connections while it is down.
+        let admin = self.url.replace(&format!("dbname={}", self.name), "dbname=postgres");
+        let (client, connection) = tokio_postgres::connect(&admin, NoTls)
+            .await
+            .unwrap_or_else(|error| panic!("Could not connect to the maintenance database: {error}"));
+        let task = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let name = quote_ident(&self.name);
+        client
+            .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {available}"))
+            .await
+            .unwrap_or_else(|error| panic!("Could not switch connections to {}: {error}", self.name));
+        if !available {
+            client
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                    &[&self.name],
+                )
+                .await
+                .unwrap_or_else(|error| panic!("Could not end the sessions on {}: {error}", self.name));
+        }
+        drop(client);
+        let _ = task.await;
+    }
 }
 
 /// A connection that is closed explicitly, so that its server session is gone (or going) before

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::state::{ApiError, EVENT_TYPES, OrderRef, RateReading};
+use super::state::{ApiError, Draw, EVENT_TYPES, OrderRef, RateReading};
 use super::{PrintfulSim, RecordedRequest, SimError, now};
 
 pub(super) fn router(sim: PrintfulSim) -> Router {
@@ -67,7 +67,21 @@ async fn gate(State(sim): State<PrintfulSim>, request: Request, next: Next) -> R
         let reading = st.window.take(Instant::now());
         let fault = if authorized && st.faults.fail_next > 0 {
             st.faults.fail_next -= 1;
-            Some(st.faults.fail_status)
+            let status = st.faults.fail_status;
+            st.faults.count(Draw::Fail(status));
+            Some(status)
+        } else if authorized && !is_create(&request) {
+            // A create's random fault is drawn by `create_order`, keyed by its external id.
+            let key = format!(
+                "{} {}?{}",
+                request.method(),
+                request.uri().path(),
+                request.uri().query().unwrap_or_default()
+            );
+            match st.faults.draw(&key, false) {
+                Draw::Fail(status) => Some(status),
+                Draw::Pass | Draw::DropAnswer => None,
+            }
         } else {
             None
         };
@@ -95,6 +109,10 @@ async fn gate(State(sim): State<PrintfulSim>, request: Request, next: Next) -> R
     let mut response = next.run(request).await;
     rate_headers(response.headers_mut(), reading);
     response
+}
+
+fn is_create(request: &Request) -> bool {
+    request.method() == axum::http::Method::POST && request.uri().path().ends_with("/orders")
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<String> {
@@ -221,10 +239,26 @@ async fn create_order(
         let update_existing = flag(&q, "update_existing")?;
         let body = json_body(&body)?;
         let mut st = sim.lock();
+        let key = format!("create {}", body["external_id"].as_str().unwrap_or_default());
+        let draw = st.faults.draw(&key, true);
+        if let Draw::Fail(status) = draw {
+            return Ok(Err(status));
+        }
         let changed = st.create(&body, confirm, update_existing, now())?;
-        let dropped = std::mem::take(&mut st.faults.drop_next_create);
-        Ok::<_, ApiError>((changed, dropped))
+        let dropped = std::mem::take(&mut st.faults.drop_next_create) || draw == Draw::DropAnswer;
+        if dropped {
+            st.faults.count(Draw::DropAnswer);
+        }
+        Ok::<_, ApiError>(Ok((changed, dropped)))
     })();
+    let created = match created {
+        Ok(Err(status)) => {
+            let limit = sim.lock().window.limit;
+            return injected(status, limit);
+        }
+        Ok(Ok(done)) => Ok(done),
+        Err(e) => Err(e),
+    };
     match created {
         Ok(((order, events), dropped)) => {
             sim.send(events);

@@ -19,7 +19,8 @@
 //! - `POST /control/orders` `{"external_id": "…"}` or `{}`: an order nobody here placed. The
 //!   real `POST /orders` stays what Printful has (authorized, with recipient and items), so the
 //!   two can never be confused.
-//! - `POST /control/faults` `{"fail_next": 3, "status": 429}` or `{"drop_next_create": true}`
+//! - `POST /control/faults` `{"fail_next": 3, "status": 429}` or `{"drop_next_create": true}`;
+//!   from code, [`PrintfulSim::set_random_faults`] also draws faults at random from a seed
 //! - `POST /control/webhooks` `{"deliver": false}` (and optionally `"url"`)
 //! - `GET /tracking/{number}`: the page shipments' `tracking_url` points to.
 //!
@@ -68,6 +69,33 @@ impl Default for PrintfulSimConfig {
             drop_delay: Duration::from_secs(30),
         }
     }
+}
+
+/// Faults drawn at random for API calls, reproducibly: whether the n-th call with a given key
+/// fails depends only on the seed, the key and n, so concurrent clients whose calls interleave
+/// differently from run to run still meet the same faults. The key is the method, path and
+/// query; for a create it is the order's external id, so each order's n-th create attempt
+/// meets the same fate. The three shares are drawn from one number, so they add up.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RandomFaults {
+    pub seed: u64,
+    /// Share of calls answered 429 with `Retry-After: 1` and nothing carried out.
+    pub rate_limited: f64,
+    /// Share of calls answered 500 with nothing carried out.
+    pub server_error: f64,
+    /// Share of creates carried out (the order exists, its webhooks go out) whose answer then
+    /// hangs for `drop_delay`, as when a connection breaks after Printful committed.
+    pub dropped_create: f64,
+}
+
+/// Faults injected so far, by [`PrintfulSim::fail_next`], [`PrintfulSim::drop_next_create`]
+/// and [`PrintfulSim::set_random_faults`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    pub rate_limited: u64,
+    pub server_errors: u64,
+    /// Creates carried out whose answer was lost.
+    pub dropped_answers: u64,
 }
 
 /// One attempt to deliver one webhook.
@@ -221,6 +249,20 @@ impl PrintfulSim {
     /// the order up by its external id.
     pub fn drop_next_create(&self) {
         self.lock().faults.drop_next_create = true;
+    }
+
+    /// Draws faults at random for every later API call (`None` stops them). Faults armed with
+    /// [`fail_next`](PrintfulSim::fail_next) or [`drop_next_create`](PrintfulSim::drop_next_create)
+    /// come first.
+    pub fn set_random_faults(&self, faults: Option<RandomFaults>) {
+        let mut st = self.lock();
+        st.faults.random = faults;
+        st.faults.seen.clear();
+    }
+
+    /// The faults injected so far.
+    pub fn faults_injected(&self) -> FaultCounts {
+        self.lock().faults.injected
     }
 
     /// Requests allowed per 60-second window before the simulator answers 429 with

@@ -2,12 +2,12 @@
 //! as pure functions of the state and the time. No I/O here; `api.rs` and `mod.rs` serve and
 //! deliver what these functions return.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::{RecordedRequest, SimError, WebhookDelivery};
+use super::{FaultCounts, RandomFaults, RecordedRequest, SimError, WebhookDelivery};
 
 /// v1's rate limit: 120 requests in a fixed window that refills every minute.
 pub(crate) const RATE_LIMIT: u32 = 120;
@@ -113,6 +113,71 @@ pub(crate) struct Faults {
     pub fail_next: u32,
     pub fail_status: u16,
     pub drop_next_create: bool,
+    pub random: Option<RandomFaults>,
+    /// Calls seen so far per fault key, for the random faults' draws.
+    pub seen: HashMap<String, u64>,
+    pub injected: FaultCounts,
+}
+
+/// What a random draw decided for one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Draw {
+    Pass,
+    Fail(u16),
+    /// A create only: carried out, then its answer is lost.
+    DropAnswer,
+}
+
+impl Faults {
+    /// The fault, if any, for the next call with `key`. `create` allows [`Draw::DropAnswer`].
+    /// Failures are counted in `injected` here; a lost answer by the create that carries it out.
+    pub(crate) fn draw(&mut self, key: &str, create: bool) -> Draw {
+        let Some(plan) = &self.random else { return Draw::Pass };
+        let n = self.seen.entry(key.to_string()).or_insert(0);
+        *n += 1;
+        let x = unit(mix(plan.seed ^ mix(fnv1a(key)) ^ mix(*n)));
+        let draw = if x < plan.rate_limited {
+            Draw::Fail(429)
+        } else if x < plan.rate_limited + plan.server_error {
+            Draw::Fail(500)
+        } else if create && x < plan.rate_limited + plan.server_error + plan.dropped_create {
+            Draw::DropAnswer
+        } else {
+            Draw::Pass
+        };
+        if let Draw::Fail(_) = draw {
+            self.count(draw);
+        }
+        draw
+    }
+
+    pub(crate) fn count(&mut self, draw: Draw) {
+        match draw {
+            Draw::Pass => {}
+            Draw::Fail(429) => self.injected.rate_limited += 1,
+            Draw::Fail(_) => self.injected.server_errors += 1,
+            Draw::DropAnswer => self.injected.dropped_answers += 1,
+        }
+    }
+}
+
+fn fnv1a(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// SplitMix64's finaliser: a well-spread 64-bit hash of `x`.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A uniform number in [0, 1) from the top 53 bits.
+fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 pub(crate) struct Webhook {

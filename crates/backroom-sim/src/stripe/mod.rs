@@ -315,6 +315,28 @@ impl StripeSim {
         Ok(id)
     }
 
+    /// Delivers an event's webhook again, as the dashboard's "Resend" does (and as Stripe does
+    /// on its own when it sends an event more than once): a freshly signed delivery of the same
+    /// body, retried like any other. Tests use it to hand a receiver duplicates, or events in an
+    /// order of their choosing after creating them with `deliver: false`.
+    pub fn resend(&self, event_id: &str) -> Result<(), SimError> {
+        let event = self
+            .with_state(|st| {
+                st.events
+                    .iter()
+                    .find(|e| e.event["id"] == event_id)
+                    .map(|e| e.event.clone())
+            })
+            .ok_or_else(|| SimError::NotFound {
+                object: "event",
+                id: event_id.to_string(),
+            })?;
+        if let Some(url) = self.webhook_url() {
+            deliver::spawn(self, &url, event);
+        }
+        Ok(())
+    }
+
     /// A session as the API would return it (without line items), for assertions.
     pub fn session(&self, session_id: &str) -> Option<Value> {
         self.with_state(|st| st.session(session_id).map(|s| s.object.clone()))
