@@ -1,0 +1,353 @@
+//! Read-only queries for `backroom status` and the weekly digest. Nothing here writes; every
+//! query is plain SQL that Aurora DSQL runs (no temporary tables, no sequences): counts grouped in
+//! the database, sums cast back to `bigint` (a sum that would not fit is an error, never a wrap).
+
+use backroom_core::ports::{Alert, ReconcileRun, Severity};
+use backroom_core::{Currency, OrderId, OrderStatus};
+use chrono::{DateTime, Utc};
+
+use super::Store;
+use crate::error::DbError;
+
+/// An order past the moment the watchdog calls it stuck.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StuckRow {
+    pub id: OrderId,
+    pub number: i64,
+    pub status: OrderStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Per stage, the instant before which an order in it is stuck: a pending payment by its
+/// creation time, the other stages by their last change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StuckCutoffs {
+    pub pending_created_before: DateTime<Utc>,
+    pub paid_updated_before: DateTime<Utc>,
+    pub submitted_updated_before: DateTime<Utc>,
+    pub in_production_updated_before: DateTime<Utc>,
+}
+
+/// Where a catch-up job got to, and when it last moved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CursorRow {
+    pub name: String,
+    pub position_at: DateTime<Utc>,
+    pub position_id: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Orders and their total in one currency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CurrencySum {
+    pub currency: Currency,
+    pub orders: i64,
+    /// Minor units.
+    pub amount: i64,
+}
+
+fn status(s: &str) -> Result<OrderStatus, DbError> {
+    OrderStatus::parse(s).ok_or_else(|| DbError::Corrupt(format!("order status {s:?}")))
+}
+
+fn run(report: serde_json::Value) -> Result<ReconcileRun, DbError> {
+    serde_json::from_value(report).map_err(|e| DbError::Corrupt(format!("reconcile run: {e}")))
+}
+
+fn sums(rows: &[tokio_postgres::Row]) -> Result<Vec<CurrencySum>, DbError> {
+    rows.iter()
+        .map(|r| {
+            let code: String = r.get(0);
+            Ok(CurrencySum {
+                currency: Currency::parse(&code).map_err(|e| DbError::Corrupt(format!("currency {code:?}: {e}")))?,
+                orders: r.get(1),
+                amount: r.get(2),
+            })
+        })
+        .collect()
+}
+
+impl Store {
+    /// How many orders there are in each status (statuses with none are left out).
+    pub async fn order_counts(&self) -> Result<Vec<(OrderStatus, i64)>, DbError> {
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query(
+                            "SELECT status, count(*) FROM orders GROUP BY status ORDER BY status",
+                            &[],
+                        )
+                        .await?;
+                    rows.iter().map(|r| Ok((status(r.get(0))?, r.get(1)))).collect()
+                })
+            })
+            .await
+    }
+
+    /// Orders past their stage's cutoff, oldest first.
+    pub async fn stuck_orders(&self, cutoffs: StuckCutoffs, limit: u32) -> Result<Vec<StuckRow>, DbError> {
+        let limit = i64::from(limit);
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query(
+                            "SELECT id, number, status, created_at, updated_at FROM orders WHERE \
+                             (status = 'pending_payment' AND created_at < $1) \
+                             OR (status = 'paid' AND updated_at < $2) \
+                             OR (status = 'submitted' AND updated_at < $3) \
+                             OR (status = 'in_production' AND updated_at < $4) \
+                             ORDER BY updated_at, id LIMIT $5",
+                            &[
+                                &cutoffs.pending_created_before,
+                                &cutoffs.paid_updated_before,
+                                &cutoffs.submitted_updated_before,
+                                &cutoffs.in_production_updated_before,
+                                &limit,
+                            ],
+                        )
+                        .await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(StuckRow {
+                                id: OrderId::from_uuid(r.get(0)),
+                                number: r.get(1),
+                                status: status(r.get(2))?,
+                                created_at: r.get(3),
+                                updated_at: r.get(4),
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .await
+    }
+
+    /// Every catch-up cursor, by name.
+    pub async fn cursors(&self) -> Result<Vec<CursorRow>, DbError> {
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query(
+                            "SELECT name, position_at, position_id, updated_at FROM cursors ORDER BY name",
+                            &[],
+                        )
+                        .await?;
+                    Ok(rows
+                        .iter()
+                        .map(|r| CursorRow {
+                            name: r.get(0),
+                            position_at: r.get(1),
+                            position_id: r.get(2),
+                            updated_at: r.get(3),
+                        })
+                        .collect())
+                })
+            })
+            .await
+    }
+
+    /// The newest reconcile runs, newest first.
+    pub async fn last_reconcile_runs(&self, limit: u32) -> Result<Vec<ReconcileRun>, DbError> {
+        let limit = i64::from(limit);
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query(
+                            "SELECT report FROM reconcile_runs ORDER BY started_at DESC, id LIMIT $1",
+                            &[&limit],
+                        )
+                        .await?;
+                    rows.iter().map(|r| run(r.get(0))).collect()
+                })
+            })
+            .await
+    }
+
+    /// Reconcile runs that started in `[since, until)`, newest first, at most `limit`.
+    pub async fn reconcile_runs(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ReconcileRun>, DbError> {
+        let limit = i64::from(limit);
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query(
+                            "SELECT report FROM reconcile_runs WHERE started_at >= $1 AND started_at < $2 \
+                             ORDER BY started_at DESC, id LIMIT $3",
+                            &[&since, &until, &limit],
+                        )
+                        .await?;
+                    rows.iter().map(|r| run(r.get(0))).collect()
+                })
+            })
+            .await
+    }
+
+    /// Alerts last raised at or after `since`, newest first, leaving out one kind (the digest's
+    /// own record); with how many there are in all.
+    pub async fn alerts_since(
+        &self,
+        since: DateTime<Utc>,
+        except_kind: &str,
+        limit: u32,
+    ) -> Result<(Vec<Alert>, i64), DbError> {
+        let limit = i64::from(limit);
+        let except_kind = except_kind.to_string();
+        self.db
+            .read(|c| {
+                let except_kind = except_kind.clone();
+                Box::pin(async move {
+                    let total: i64 = c
+                        .query_one(
+                            "SELECT count(*) FROM alerts WHERE last_raised_at >= $1 AND kind <> $2",
+                            &[&since, &except_kind],
+                        )
+                        .await?
+                        .get(0);
+                    let rows = c
+                        .query(
+                            "SELECT severity, kind, order_id, message, last_raised_at, occurrences FROM alerts \
+                             WHERE last_raised_at >= $1 AND kind <> $2 \
+                             ORDER BY last_raised_at DESC, dedupe_key LIMIT $3",
+                            &[&since, &except_kind, &limit],
+                        )
+                        .await?;
+                    let alerts = rows
+                        .iter()
+                        .map(|r| {
+                            let severity: String = r.get(0);
+                            Ok(Alert {
+                                severity: Severity::parse(&severity)
+                                    .ok_or_else(|| DbError::Corrupt(format!("alert severity {severity:?}")))?,
+                                kind: r.get(1),
+                                order_id: r.get::<_, Option<uuid::Uuid>>(2).map(OrderId::from_uuid),
+                                message: r.get(3),
+                                at: r.get(4),
+                                occurrences: r.get(5),
+                            })
+                        })
+                        .collect::<Result<Vec<_>, DbError>>()?;
+                    Ok((alerts, total))
+                })
+            })
+            .await
+    }
+
+    /// Alerts of one kind first raised in `[since, until)`.
+    pub async fn count_alerts_created(
+        &self,
+        kind: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<i64, DbError> {
+        let kind = kind.to_string();
+        self.db
+            .read(|c| {
+                let kind = kind.clone();
+                Box::pin(async move {
+                    Ok(c.query_one(
+                        "SELECT count(*) FROM alerts WHERE kind = $1 AND created_at >= $2 AND created_at < $3",
+                        &[&kind, &since, &until],
+                    )
+                    .await?
+                    .get(0))
+                })
+            })
+            .await
+    }
+
+    /// Orders placed in `[since, until)` whose payment went through (refunded ones included), per
+    /// currency.
+    pub async fn sales_between(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<CurrencySum>, DbError> {
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query(
+                            "SELECT currency, count(*), sum(total_cents)::bigint FROM orders \
+                             WHERE created_at >= $1 AND created_at < $2 AND payment IN ('paid', 'refunded') \
+                             GROUP BY currency ORDER BY currency",
+                            &[&since, &until],
+                        )
+                        .await?;
+                    sums(&rows)
+                })
+            })
+            .await
+    }
+
+    /// Orders placed in `[since, until)` that were never paid (expired, failed or still open).
+    pub async fn unpaid_between(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<i64, DbError> {
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    Ok(c.query_one(
+                        "SELECT count(*) FROM orders WHERE created_at >= $1 AND created_at < $2 \
+                         AND payment NOT IN ('paid', 'refunded')",
+                        &[&since, &until],
+                    )
+                    .await?
+                    .get(0))
+                })
+            })
+            .await
+    }
+
+    /// Orders refunded in full in `[since, until)` (by the time of the timeline entry), per
+    /// currency, and how many partial refunds were noted in that time.
+    pub async fn refunds_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(Vec<CurrencySum>, i64), DbError> {
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query(
+                            "SELECT currency, count(*), sum(total_cents)::bigint FROM orders WHERE id IN \
+                             (SELECT order_id FROM order_timeline WHERE to_status = 'refunded' \
+                              AND from_status <> 'refunded' AND at >= $1 AND at < $2) \
+                             GROUP BY currency ORDER BY currency",
+                            &[&since, &until],
+                        )
+                        .await?;
+                    let partial: i64 = c
+                        .query_one(
+                            "SELECT count(*) FROM order_timeline WHERE at >= $1 AND at < $2 \
+                             AND detail LIKE 'partially refunded%'",
+                            &[&since, &until],
+                        )
+                        .await?
+                        .get(0);
+                    Ok((sums(&rows)?, partial))
+                })
+            })
+            .await
+    }
+
+    /// Paid orders not yet at Printful that the owner has not released (what a pause holds back).
+    pub async fn unreleased_paid_orders(&self) -> Result<i64, DbError> {
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    Ok(c.query_one(
+                        "SELECT count(*) FROM orders WHERE status = 'paid' AND fulfillment_released_at IS NULL",
+                        &[],
+                    )
+                    .await?
+                    .get(0))
+                })
+            })
+            .await
+    }
+}
