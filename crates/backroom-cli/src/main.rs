@@ -4,6 +4,7 @@ mod dev;
 mod dlq;
 mod orders;
 mod setup;
+mod status;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -69,6 +70,23 @@ enum Command {
     /// The dead-letter queue: on SQS with DEAD_LETTER_QUEUE_URL, else of a running `backroom dev`.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// How the shop is doing: alarms, dead letters, orders, stuck orders, catch-up, reconcile, alerts.
+    Status {
+        #[arg(long)]
+        json: bool,
+        /// The stack whose alarms to show (default: read from DEAD_LETTER_QUEUE_URL).
+        #[arg(long)]
+        stack: Option<String>,
+    },
+    /// The digest of the last days; with --send, sent to the owner (once per ISO week).
+    Digest {
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long)]
+        send: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Deploy steps: store the secrets in SSM, point the providers' webhooks at backroom.
     #[command(subcommand)]
     Setup(setup::SetupCommand),
@@ -252,6 +270,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Status { json, stack } => status::status(&config, dev.as_ref(), &cli.data_dir, stack, json).await?,
+        Command::Digest { days, send, json } => status::digest(&config, days, send, json).await?,
         // As with DATABASE_URL, the environment's queue wins over a `backroom dev`.
         Command::Dlq(cmd) => match &config.dead_letter_queue_url {
             Some(url) => dlq::run(url, cmd).await?,
