@@ -246,7 +246,19 @@ async fn matrix() {
     let outage_at = ORDERS / 2;
     let outage_len = 20;
     let mut outage_started = None;
+    // The scheduled catch-up jobs also run once in the middle, beside the workers and with the
+    // faults still on, as their timer would fire; a failure of theirs is theirs to retry.
+    let catch_up_at = ORDERS * 3 / 4;
+    let mut mid_run_catch_up = None;
     for (k, &i) in order_of_payment.iter().enumerate() {
+        if k == catch_up_at {
+            let worker = app.worker.clone();
+            mid_run_catch_up = Some(tokio::spawn(async move {
+                let stripe = Box::pin(catch_up_stripe(&worker, chrono::Utc::now())).await;
+                let printful = Box::pin(catch_up_printful(&worker, Duration::ZERO)).await;
+                (stripe.is_ok(), printful.is_ok())
+            }));
+        }
         if k == outage_at {
             app.db.set_available(false).await;
             outage_started = Some(Instant::now());
@@ -310,6 +322,8 @@ async fn matrix() {
         app.sim.resend(event).unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+
+    let (mid_stripe_ok, mid_printful_ok) = mid_run_catch_up.expect("started").await.unwrap();
 
     // 3. Let everything in flight land and the workers finish what they can.
     app.sim.settle().await;
@@ -411,8 +425,8 @@ async fn matrix() {
         "fault matrix (seed {seed}): {} orders ({} refused during the database outage), {} paid, {} unpaid; \
          {} Stripe events: {} delivered once, {} dropped, {} delivered 3 times, {} reordered ({} sent while the \
          database was down); Printful faults injected: {} x 429, {} x 500, {} creates whose answer was lost; \
-         {} workers killed mid-batch, {} messages received and never deleted, {} dead letters; recovered by \
-         catch-up: {} Stripe events + {} orders moved by the Printful catch-up; repaired by reconcile: {} of {} \
+         {} workers killed mid-batch, {} messages received and never deleted, {} dead letters; catch-up in \
+         mid-run: Stripe {}, Printful {}; recovered by the final catch-up: {} Stripe events + {} orders moved by the Printful catch-up; repaired by reconcile: {} of {} \
          found; at Printful once: {}/{}; {:.1} s",
         counts.checkouts,
         counts.refused_during_outage,
@@ -430,6 +444,8 @@ async fn matrix() {
         counts.workers_killed_mid_batch,
         counts.messages_abandoned,
         app.queue.dead_letters().len(),
+        if mid_stripe_ok { "ran" } else { "failed" },
+        if mid_printful_ok { "ran" } else { "failed" },
         stripe.recovered,
         printful.changed,
         repaired,
