@@ -40,7 +40,7 @@ pub struct StripeCatchup {
 /// publishes the order events still in the outbox.
 pub async fn catch_up_stripe(worker: &Worker, now: DateTime<Utc>) -> Result<StripeCatchup, ProcessError> {
     let mut report = Box::pin(catch_up_stripe_events(worker, now)).await?;
-    report.order_events = worker.fulfiller.events.catch_up(now).await?;
+    report.order_events = Box::pin(worker.fulfiller.events.catch_up(now)).await?;
     Ok(report)
 }
 
@@ -240,6 +240,6 @@ pub async fn catch_up_printful(worker: &Worker, pace: Duration) -> Result<Printf
             ))
             .await?;
     }
-    report.order_events = worker.fulfiller.events.catch_up(Utc::now()).await?;
+    report.order_events = Box::pin(worker.fulfiller.events.catch_up(Utc::now())).await?;
     Ok(report)
 }

@@ -77,7 +77,7 @@ impl Bus {
 
     async fn publisher(&self) -> &EventBridgePublisher {
         self.client
-            .get_or_init(|| EventBridgePublisher::from_env(self.name.clone()))
+            .get_or_init(|| Box::pin(EventBridgePublisher::from_env(self.name.clone())))
             .await
     }
 }
@@ -95,7 +95,7 @@ impl EventPublisher for Publisher {
     async fn publish(&self, event: &OrderEvent) -> Result<(), PublishError> {
         match self {
             Publisher::Console(p) => p.publish(event).await,
-            Publisher::EventBridge(bus) => bus.publisher().await.publish(event).await,
+            Publisher::EventBridge(bus) => Box::pin(bus.publisher().await.publish(event)).await,
             Publisher::Held => Err(PublishError("no event bus is configured here".into())),
         }
     }
@@ -143,10 +143,19 @@ impl Events {
     }
 
     /// After a fact was applied (and committed): publishes the order's events when it made one.
+    /// The publishing runs as a task of its own, on a fresh stack: the caller is deep inside the
+    /// worker's processing, and the AWS SDK's calls are deep too.
     pub async fn after_apply(&self, id: OrderId, applied: &Applied) -> Published {
         match applied {
             Applied::Transitioned(t) if OrderEventType::of_transition(t.from, t.to).is_some() => {
-                self.publish_order(id).await
+                let events = self.clone();
+                match tokio::spawn(async move { events.publish_order(id).await }).await {
+                    Ok(published) => published,
+                    Err(e) => {
+                        tracing::error!(order_id = %id, error = %e, "publishing the order's events failed; the catch-up publishes them");
+                        Published::default()
+                    }
+                }
             }
             _ => Published::default(),
         }
@@ -207,7 +216,7 @@ impl Events {
             if in_a_row >= max_failures_in_a_row {
                 break;
             }
-            match self.publish_one(entry).await {
+            match Box::pin(self.publish_one(entry)).await {
                 Ok(()) => {
                     report.published += 1;
                     in_a_row = 0;

@@ -150,7 +150,7 @@ impl Fulfiller {
         {
             Ok(applied) => {
                 crate::worker::count_transition(&applied);
-                self.events.after_apply(id, &applied).await;
+                Box::pin(self.events.after_apply(id, &applied)).await;
                 Ok(Some(applied))
             }
             Err(ApplyError::Store(e)) => Err(e.into()),

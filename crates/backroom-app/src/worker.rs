@@ -230,7 +230,8 @@ impl Worker {
         match self.store.apply_fact(order_id, fact, cause, claim).await {
             Ok(applied) => {
                 count_transition(&applied);
-                self.fulfiller.events.after_apply(order_id, &applied).await;
+                // Boxed: publishing holds the AWS SDK's large futures.
+                Box::pin(self.fulfiller.events.after_apply(order_id, &applied)).await;
                 Ok(Outcome::Applied(applied))
             }
             Err(ApplyError::Store(e)) => Err(e.into()),

@@ -16,7 +16,29 @@ use backroom_core::ports::{OrderEventStore, OrderStore, OutboxEntry};
 use backroom_core::{OrderId, OrderStatus};
 use backroom_testkit::shared_aws;
 use serde_json::Value;
+
+/// Boxes a future: the SDK's are large, and the test's body would carry them on its stack.
+trait Boxed: std::future::Future + Sized {
+    fn boxed(self) -> std::pin::Pin<Box<Self>> {
+        Box::pin(self)
+    }
+}
+impl<F: std::future::Future> Boxed for F {}
 use support::TestApp;
+
+/// Runs a story as a task on a runtime whose threads have room: a whole story is one large
+/// future, more than a test thread's stack holds in a debug build.
+fn run(story: impl std::future::Future<Output = ()> + Send + 'static) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(32 * 1024 * 1024)
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Err(e) = runtime.block_on(runtime.spawn(story)) {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
 
 async fn sdk_at(endpoint: String) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -33,7 +55,7 @@ async fn emulator() -> aws_config::SdkConfig {
     let endpoint = tokio::task::spawn_blocking(|| shared_aws().endpoint.clone())
         .await
         .unwrap();
-    sdk_at(endpoint).await
+    Box::pin(sdk_at(endpoint)).await
 }
 
 /// A bus of its own with a rule sending every `backroom.orders` event to a queue of its own.
@@ -46,16 +68,17 @@ struct BusToQueue {
 
 impl BusToQueue {
     async fn new() -> BusToQueue {
-        let sdk = emulator().await;
+        let sdk = Box::pin(emulator()).await;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let bus = format!("shop-{id}");
         let events = aws_sdk_eventbridge::Client::new(&sdk);
-        events.create_event_bus().name(&bus).send().await.unwrap();
+        Box::pin(events.create_event_bus().name(&bus).send()).await.unwrap();
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let queue_url = sqs
             .create_queue()
             .queue_name(format!("order-events-{id}"))
             .send()
+            .boxed()
             .await
             .unwrap()
             .queue_url
@@ -65,6 +88,7 @@ impl BusToQueue {
             .queue_url(&queue_url)
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
+            .boxed()
             .await
             .unwrap()
             .attributes
@@ -76,6 +100,7 @@ impl BusToQueue {
             .event_bus_name(&bus)
             .event_pattern(r#"{"source":["backroom.orders"]}"#)
             .send()
+            .boxed()
             .await
             .unwrap();
         let put = events
@@ -90,6 +115,7 @@ impl BusToQueue {
                     .unwrap(),
             )
             .send()
+            .boxed()
             .await
             .unwrap();
         assert_eq!(put.failed_entry_count(), 0);
@@ -117,6 +143,7 @@ impl BusToQueue {
                 .max_number_of_messages(10)
                 .wait_time_seconds(1)
                 .send()
+                .boxed()
                 .await
                 .unwrap();
             let messages = received.messages.unwrap_or_default();
@@ -131,6 +158,7 @@ impl BusToQueue {
                     .queue_url(&self.queue_url)
                     .receipt_handle(m.receipt_handle().unwrap())
                     .send()
+                    .boxed()
                     .await
                     .unwrap();
             }
@@ -145,7 +173,7 @@ async fn unreachable_publisher() -> Publisher {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let sdk = sdk_at(format!("http://127.0.0.1:{port}")).await;
+    let sdk = Box::pin(sdk_at(format!("http://127.0.0.1:{port}"))).await;
     Publisher::EventBridge(Bus::with(EventBridgePublisher::from_sdk(&sdk, "unreachable")))
 }
 
@@ -189,10 +217,14 @@ fn types_of(events: &[&Value]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_transition_is_published_once_and_reaches_a_rule_target() {
+#[test]
+fn each_transition_is_published_once_and_reaches_a_rule_target() {
+    run(each_transition_is_published_once_and_reaches_a_rule_target_story());
+}
+
+async fn each_transition_is_published_once_and_reaches_a_rule_target_story() {
     let mut app = TestApp::new().await;
-    let bus = BusToQueue::new().await;
+    let bus = Box::pin(BusToQueue::new()).await;
     app.worker.fulfiller.events.publisher = bus.publisher();
 
     let (order_id, _) = app.checkout(&[("HARBOUR-TEE-M", 1), ("FOG-MUG", 2)]).await;
@@ -225,7 +257,7 @@ async fn each_transition_is_published_once_and_reaches_a_rule_target() {
     };
     assert!(entries.iter().all(|e| timeline_ids.contains(&e.event_id)));
 
-    let delivered = bus.delivered().await;
+    let delivered = Box::pin(bus.delivered()).await;
     let events = &by_order(&delivered)[&order_id.to_string()];
     assert_eq!(
         types_of(events),
@@ -261,13 +293,17 @@ async fn each_transition_is_published_once_and_reaches_a_rule_target() {
     let report = catch_up_stripe(&app.worker, chrono::Utc::now()).await.unwrap();
     assert_eq!(report.order_events.published, 0);
     assert_eq!(report.order_events.failed, 0);
-    assert!(bus.delivered().await.is_empty());
+    assert!(Box::pin(bus.delivered()).await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refunds_cancellations_and_trouble_are_events_with_the_email_when_turned_on() {
+#[test]
+fn refunds_cancellations_and_trouble_are_events_with_the_email_when_turned_on() {
+    run(refunds_cancellations_and_trouble_are_events_with_the_email_when_turned_on_story());
+}
+
+async fn refunds_cancellations_and_trouble_are_events_with_the_email_when_turned_on_story() {
     let mut app = TestApp::new().await;
-    let bus = BusToQueue::new().await;
+    let bus = Box::pin(BusToQueue::new()).await;
     app.worker.fulfiller.events.publisher = bus.publisher();
     app.worker.fulfiller.events.include_email = true;
 
@@ -293,7 +329,7 @@ async fn refunds_cancellations_and_trouble_are_events_with_the_email_when_turned
     assert_eq!(app.order(canceled).await.status(), OrderStatus::Canceled);
     assert_eq!(app.order(failed).await.status(), OrderStatus::NeedsAttention);
 
-    let delivered = bus.delivered().await;
+    let delivered = Box::pin(bus.delivered()).await;
     assert_eq!(delivered.len(), 9, "{delivered:#?}");
     let by = by_order(&delivered);
     assert_eq!(
@@ -319,11 +355,15 @@ async fn refunds_cancellations_and_trouble_are_events_with_the_email_when_turned
     assert_eq!(app.store.unpublished_count().await.unwrap(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_publish_leaves_the_order_alone_and_the_catch_up_publishes_it_once() {
+#[test]
+fn a_failed_publish_leaves_the_order_alone_and_the_catch_up_publishes_it_once() {
+    run(a_failed_publish_leaves_the_order_alone_and_the_catch_up_publishes_it_once_story());
+}
+
+async fn a_failed_publish_leaves_the_order_alone_and_the_catch_up_publishes_it_once_story() {
     let mut app = TestApp::new().await;
-    let bus = BusToQueue::new().await;
-    app.worker.fulfiller.events.publisher = unreachable_publisher().await;
+    let bus = Box::pin(BusToQueue::new()).await;
+    app.worker.fulfiller.events.publisher = Box::pin(unreachable_publisher()).await;
 
     let (order_id, _) = app.checkout(&[("FOG-MUG", 1)]).await;
     app.pay(order_id).await;
@@ -358,13 +398,13 @@ async fn a_failed_publish_leaves_the_order_alone_and_the_catch_up_publishes_it_o
     app.worker.fulfiller.events.publisher = bus.publisher();
     let early = app.worker.fulfiller.events.catch_up(chrono::Utc::now()).await.unwrap();
     assert_eq!((early.published, early.failed), (0, 0));
-    assert!(bus.delivered().await.is_empty());
+    assert!(Box::pin(bus.delivered()).await.is_empty());
 
     // Past it, the Printful catch-up publishes both, once.
     app.worker.fulfiller.events.catchup_grace = Duration::ZERO;
     let report = catch_up_printful(&app.worker, Duration::ZERO).await.unwrap();
     assert_eq!((report.order_events.published, report.order_events.failed), (2, 0));
-    let delivered = bus.delivered().await;
+    let delivered = Box::pin(bus.delivered()).await;
     let events = &by_order(&delivered)[&order_id.to_string()];
     assert_eq!(types_of(events), ["Order Paid", "Order Submitted"]);
     for (event, entry) in events.iter().zip(&waiting) {
@@ -378,17 +418,21 @@ async fn a_failed_publish_leaves_the_order_alone_and_the_catch_up_publishes_it_o
     assert_eq!(again.order_events.published, 0);
     app.advance_at_printful(order_id).await;
     app.advance_at_printful(order_id).await;
-    let later = bus.delivered().await;
+    let later = Box::pin(bus.delivered()).await;
     assert_eq!(types_of(&later.iter().collect::<Vec<_>>()), ["Order Shipped"]);
     let report = catch_up_printful(&app.worker, Duration::ZERO).await.unwrap();
     assert_eq!(report.order_events.published, 0);
-    assert!(bus.delivered().await.is_empty());
+    assert!(Box::pin(bus.delivered()).await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_later_transition_of_the_order_also_sends_what_failed_before() {
+#[test]
+fn a_later_transition_of_the_order_also_sends_what_failed_before() {
+    run(a_later_transition_of_the_order_also_sends_what_failed_before_story());
+}
+
+async fn a_later_transition_of_the_order_also_sends_what_failed_before_story() {
     let mut app = TestApp::new().await;
-    app.worker.fulfiller.events.publisher = unreachable_publisher().await;
+    app.worker.fulfiller.events.publisher = Box::pin(unreachable_publisher()).await;
     let (order_id, _) = app.checkout(&[("GULL-TOTE", 1)]).await;
     app.pay(order_id).await;
     assert_eq!(app.store.unpublished_count().await.unwrap(), 2);
