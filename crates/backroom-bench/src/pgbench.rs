@@ -103,8 +103,15 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// A SQL literal. pgbench reads `:name` as a variable even inside quotes, so a value with a
+/// colon is written as an escape string with the colon as `\x3a`.
 fn literal(v: &str) -> String {
-    format!("'{}'", v.replace('\'', "''"))
+    let quoted = v.replace('\'', "''");
+    if v.contains(':') || v.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\").replace(':', "\\x3a"))
+    } else {
+        format!("'{quoted}'")
+    }
 }
 
 /// The pgbench script replaying `statements` for a random order of `bench_targets` (a table of
@@ -181,8 +188,8 @@ mod tests {
             "2026-11-23 22:00:00.001 UTC [42] LOG:  execute <unnamed>: SELECT 1 FROM inbox_events WHERE source = $1 AND event_id = $2\n\
              2026-11-23 22:00:00.001 UTC [42] DETAIL:  parameters: $1 = 'stripe', $2 = 'evt_123'\n\
              2026-11-23 22:00:00.002 UTC [42] LOG:  statement: START TRANSACTION ISOLATION LEVEL REPEATABLE READ\n\
-             2026-11-23 22:00:00.003 UTC [42] LOG:  execute <unnamed>: INSERT INTO order_timeline (id, order_id, detail) VALUES ($1, $2, $3)\n\
-             2026-11-23 22:00:00.003 UTC [42] DETAIL:  parameters: $1 = '{ROW}', $2 = '{OID}', $3 = 'it''s paid'\n\
+             2026-11-23 22:00:00.003 UTC [42] LOG:  execute <unnamed>: INSERT INTO order_timeline (id, order_id, detail, cause) VALUES ($1, $2, $3, $4)\n\
+             2026-11-23 22:00:00.003 UTC [42] DETAIL:  parameters: $1 = '{ROW}', $2 = '{OID}', $3 = 'it''s paid', $4 = 'stripe_event:evt_1'\n\
              2026-11-23 22:00:00.004 UTC [42] LOG:  execute <unnamed>: SELECT * FROM order_items WHERE order_id = ANY($1)\n\
              2026-11-23 22:00:00.004 UTC [42] DETAIL:  parameters: $1 = '{{{OID}}}'\n\
              2026-11-23 22:00:00.005 UTC [42] LOG:  statement: COMMIT\n\
@@ -198,7 +205,7 @@ mod tests {
              SELECT id AS oid, 'evt_bench_' || gen_random_uuid() AS eid, gen_random_uuid() AS u1 FROM bench_targets WHERE n = :n \\gset\n\
              SELECT 1 FROM inbox_events WHERE source = 'stripe' AND event_id = :eid;\n\
              START TRANSACTION ISOLATION LEVEL REPEATABLE READ;\n\
-             INSERT INTO order_timeline (id, order_id, detail) VALUES (:u1, :oid, 'it''s paid');\n\
+             INSERT INTO order_timeline (id, order_id, detail, cause) VALUES (:u1, :oid, 'it''s paid', E'stripe_event\\x3aevt_1');\n\
              SELECT * FROM order_items WHERE order_id = ANY(ARRAY[:oid]::uuid[]);\n\
              COMMIT;\n"
         );

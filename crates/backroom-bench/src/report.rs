@@ -85,6 +85,9 @@ pub struct WorkerThroughput {
     pub pgbench_tps: Summary,
     /// Median worker rate / median pgbench rate.
     pub ratio: f64,
+    /// Mean time of the worker's re-read of a Checkout Session from the Stripe simulator, ms
+    /// (sequential calls on one client): a part of each event that pgbench does not replay.
+    pub stripe_reread_ms: Option<f64>,
     pub pgbench_command: String,
     pub pgbench_script: String,
     pub how: String,
@@ -403,6 +406,7 @@ mod tests {
                 worker_events_per_second: s(&[300.0, 310.0, 320.0]),
                 pgbench_tps: s(&[1000.0]),
                 ratio: 0.31,
+                stripe_reread_ms: Some(1.5),
                 pgbench_command: "pgbench -n -f worker.sql".into(),
                 pgbench_script: "SELECT 1;\n".into(),
                 how: "The worker in process.".into(),

@@ -62,6 +62,29 @@ pub async fn run(worker: &Worker, messages: &[QueueMessage], clients: usize) -> 
     Ok(messages.len() as f64 / elapsed.as_secs_f64())
 }
 
+/// The mean time of `checkout_session` against the simulator over `n` sequential calls, ms.
+pub async fn stripe_reread_ms(worker: &Worker, messages: &[QueueMessage], n: usize) -> anyhow::Result<f64> {
+    let sessions: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(&m.body)?;
+            Ok(v["data"]["object"]["id"].as_str().unwrap_or_default().to_string())
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if sessions.is_empty() {
+        bail!("no sessions to read");
+    }
+    let start = Instant::now();
+    for i in 0..n {
+        worker
+            .stripe
+            .checkout_session(&sessions[i % sessions.len()])
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e3 / n as f64)
+}
+
 /// Checks that every event of `messages` was applied: the order is paid, its event is in the inbox.
 pub async fn check_applied(shop: &Shop1, messages: &[QueueMessage]) -> anyhow::Result<()> {
     let client = shop.db.connect().await;
@@ -170,6 +193,9 @@ impl PgBench {
         let mut c = std::process::Command::new(&self.program);
         let args: Vec<String> = vec![
             "-n".into(),
+            // Two clients may pick the same order: a serialization failure is tried again, as
+            // `Db::with_retry` does for the worker.
+            "--max-tries=10".into(),
             "-M".into(),
             "prepared".into(),
             "-c".into(),
@@ -192,7 +218,7 @@ impl PgBench {
         ];
         c.args(&args);
         let shown = format!(
-            "pgbench -n -M prepared -c {clients} -j {clients} -T {seconds} -D norders={} -f worker.pgbench.sql <database>",
+            "pgbench -n --max-tries=10 -M prepared -c {clients} -j {clients} -T {seconds} -D norders={} -f worker.pgbench.sql <database>",
             self.norders
         );
         (c, shown)
