@@ -1,0 +1,29 @@
+//! The webhook envelope parser (what the webhook function and the worker read of an event body)
+//! on any bytes.
+//!
+//! Properties: it never panics; what it accepts is JSON with non-empty `id`, `type` and
+//! `data.object.id`; and the envelope written back as a minimal event parses to itself.
+
+#![no_main]
+
+use backroom_stripe::webhook::parse_envelope;
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Value, json};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(envelope) = parse_envelope(data) else { return };
+    assert!(!envelope.id.is_empty() && !envelope.event_type.is_empty() && !envelope.object_id.is_empty());
+    let value: Value = serde_json::from_slice(data).expect("an accepted body is JSON");
+    assert_eq!(value["id"].as_str(), Some(envelope.id.as_str()));
+    assert_eq!(value["data"]["object"]["id"].as_str(), Some(envelope.object_id.as_str()));
+    let rebuilt = json!({
+        "id": envelope.id,
+        "object": "event",
+        "type": envelope.event_type,
+        "created": envelope.created,
+        "livemode": envelope.livemode,
+        "api_version": envelope.api_version,
+        "data": {"object": {"id": envelope.object_id}},
+    });
+    assert_eq!(parse_envelope(rebuilt.to_string().as_bytes()).as_ref(), Ok(&envelope));
+});
