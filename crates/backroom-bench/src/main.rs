@@ -597,7 +597,7 @@ fn zip_size(binary: &Path, dir: &Path, name: &str) -> anyhow::Result<u64> {
 /// The arm64 zip sizes measured separately, when their file is there: `(source, [(function, bytes)])`.
 /// Each line that names a function and a size (`1234567` bytes, or `1.23 MB`/`MiB`/`KB`) counts.
 fn read_arm64_sizes() -> Option<(String, Vec<(String, u64)>)> {
-    let path = std::env::var("BENCH_ARM64_SIZES").unwrap_or_else(|_| "/tmp/notes/arm64-sizes.txt".into());
+    let path = std::env::var("BENCH_ARM64_SIZES").unwrap_or_else(|_| "bench/arm64-sizes.txt".into());
     let text = std::fs::read_to_string(&path).ok()?;
     let mut sizes = vec![];
     for line in text.lines() {
@@ -888,6 +888,11 @@ mod tests {
         );
         assert_eq!(size_in_line("reconciler zip=2.5MiB", "reconciler"), Some(2_621_440));
         assert_eq!(size_in_line("checkout-api: not built", "checkout-api"), None);
+        // The committed file's shape: the zip, not the binary beside it.
+        assert_eq!(
+            size_in_line("checkout-api: bootstrap 21405856, zip 8272710", "checkout-api"),
+            Some(8_272_710)
+        );
     }
 
     #[test]

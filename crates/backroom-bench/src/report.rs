@@ -417,7 +417,7 @@ mod tests {
                 zip_bytes: 3_900_000,
                 arm64_zip_bytes: Some(3_500_000),
             }],
-            arm64_source: Some("/tmp/notes/arm64-sizes.txt".into()),
+            arm64_source: Some("bench/arm64-sizes.txt".into()),
             build: Some(Build {
                 seconds: 900.0,
                 command: "cargo build --release".into(),
@@ -463,7 +463,7 @@ mod tests {
             "| backroom worker, 2 clients, 500 events a run | 310 [300-320] |",
             "| ratio (median / median) | 31% |",
             "| stripe-webhook | 9.50 MB | 3.90 MB | 3.50 MB |",
-            "arm64 zips: /tmp/notes/arm64-sizes.txt.",
+            "arm64 zips: bench/arm64-sizes.txt.",
             "Release build: 900 s",
             "| 1,000 | $",
             "- x86 durations stand in for arm64",
