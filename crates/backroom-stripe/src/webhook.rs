@@ -137,7 +137,10 @@ pub fn parse_envelope(payload: &[u8]) -> Result<Envelope, WebhookError> {
     struct Object {
         id: String,
     }
-    let raw: Raw = serde_json::from_slice(payload).map_err(|e| WebhookError::BadEnvelope(e.to_string()))?;
+    // serde_json checks UTF-8 only in the strings it keeps; a body with bad bytes in a field we
+    // skip is still not JSON, and is refused as a whole.
+    let text = std::str::from_utf8(payload).map_err(|e| WebhookError::BadEnvelope(format!("not UTF-8: {e}")))?;
+    let raw: Raw = serde_json::from_str(text).map_err(|e| WebhookError::BadEnvelope(e.to_string()))?;
     if raw.id.is_empty() || raw.event_type.is_empty() || raw.data.object.id.is_empty() {
         return Err(WebhookError::BadEnvelope(
             "id, type and data.object.id must not be empty".into(),
@@ -456,6 +459,8 @@ mod tests {
             br#"{"id":"e","type":"x","created":1,"livemode":false,"data":{"object":{}}}"#,
             br#"{"id":"","type":"x","created":1,"livemode":false,"data":{"object":{"id":"o"}}}"#,
             br#"[]"#,
+            // Bad UTF-8 in a field the envelope skips: not JSON, so not an event (found by fuzzing).
+            b"{\"id\":\"e\",\"type\":\"x\",\"created\":1,\"livemode\":false,\"request\":{\"id\x94\x92\":null},\"data\":{\"object\":{\"id\":\"o\"}}}",
         ] {
             assert!(
                 matches!(parse_envelope(bad), Err(WebhookError::BadEnvelope(_))),
