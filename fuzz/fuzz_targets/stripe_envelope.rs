@@ -1,7 +1,7 @@
 //! The webhook envelope parser (what the webhook function and the worker read of an event body)
 //! on any bytes.
 //!
-//! Properties: it never panics; what it accepts is JSON with non-empty `id`, `type` and
+//! Properties: it never panics; what it accepts is JSON (numbers beyond f64 allowed) with non-empty `id`, `type` and
 //! `data.object.id`; and the envelope written back as a minimal event parses to itself.
 
 #![no_main]
@@ -13,9 +13,16 @@ use serde_json::{Value, json};
 fuzz_target!(|data: &[u8]| {
     let Ok(envelope) = parse_envelope(data) else { return };
     assert!(!envelope.id.is_empty() && !envelope.event_type.is_empty() && !envelope.object_id.is_empty());
-    let value: Value = serde_json::from_slice(data).expect("an accepted body is JSON");
-    assert_eq!(value["id"].as_str(), Some(envelope.id.as_str()));
-    assert_eq!(value["data"]["object"]["id"].as_str(), Some(envelope.object_id.as_str()));
+    match serde_json::from_slice::<Value>(data) {
+        Ok(value) => {
+            assert_eq!(value["id"].as_str(), Some(envelope.id.as_str()));
+            assert_eq!(value["data"]["object"]["id"].as_str(), Some(envelope.object_id.as_str()));
+        }
+        // JSON allows numbers beyond f64 (1e400); serde_json's Value does not hold them, the
+        // envelope skips them. Anything else would be a body that is not JSON.
+        Err(e) if e.to_string().starts_with("number out of range") => {}
+        Err(e) => panic!("an accepted body is JSON: {e}"),
+    }
     let rebuilt = json!({
         "id": envelope.id,
         "object": "event",
