@@ -54,20 +54,7 @@ fn repaired(kind: DiscrepancyKind, repaired: bool) -> Discrepancy {
     }
 }
 
-/// Runs a story as a task on a runtime whose threads have room: in a debug build the whole
-/// story is one future larger than a test thread's stack.
-fn run(story: impl std::future::Future<Output = ()> + Send + 'static) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(32 * 1024 * 1024)
-        .enable_all()
-        .build()
-        .unwrap();
-    let task = runtime.spawn(story);
-    if let Err(e) = runtime.block_on(task) {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
+use backroom_testkit::run_story as run;
 
 #[test]
 fn the_digest_counts_this_week_and_nothing_before_it() {

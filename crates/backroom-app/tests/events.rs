@@ -26,19 +26,7 @@ trait Boxed: std::future::Future + Sized {
 impl<F: std::future::Future> Boxed for F {}
 use support::TestApp;
 
-/// Runs a story as a task on a runtime whose threads have room: a whole story is one large
-/// future, more than a test thread's stack holds in a debug build.
-fn run(story: impl std::future::Future<Output = ()> + Send + 'static) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(32 * 1024 * 1024)
-        .enable_all()
-        .build()
-        .unwrap();
-    if let Err(e) = runtime.block_on(runtime.spawn(story)) {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
+use backroom_testkit::run_story as run;
 
 async fn sdk_at(endpoint: String) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())

@@ -190,16 +190,7 @@ fn checkout_body(rng: &mut Rng) -> Value {
 fn no_paid_order_is_lost_or_fulfilled_twice_under_every_fault_at_once() {
     // The whole story is one large future; in a debug build it needs more than a test thread's
     // stack, so it runs as a task on a runtime whose threads have room.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(32 * 1024 * 1024)
-        .enable_all()
-        .build()
-        .unwrap();
-    let story = runtime.spawn(matrix());
-    if let Err(e) = runtime.block_on(story) {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    backroom_testkit::run_story(matrix());
 }
 
 async fn matrix() {

@@ -21,3 +21,18 @@ pub use database::{
     try_create_database_from_template,
 };
 pub use error::TestkitError;
+
+/// Runs a test story as a task on a runtime whose threads have room (32 MiB): in a debug build a
+/// whole story through the worker and the AWS SDK is one future larger than a test thread's
+/// stack. A panic in the story fails the test with the story's own message.
+pub fn run_story(story: impl std::future::Future<Output = ()> + Send + 'static) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(32 * 1024 * 1024)
+        .enable_all()
+        .build()
+        .expect("a test runtime");
+    if let Err(e) = runtime.block_on(runtime.spawn(story)) {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
