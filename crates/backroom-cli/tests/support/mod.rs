@@ -22,15 +22,28 @@ impl Dev {
 
     /// As `start`, with extra environment variables.
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Dev {
+        Dev::start_catching_up_every(data_dir, env, 2)
+    }
+
+    /// As `start_with`, with the catch-up jobs every `seconds` instead of every 2.
+    pub fn start_catching_up_every(data_dir: &Path, env: &[(&str, &str)], seconds: u32) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_backroom"))
-            .envs(env.iter().copied())
-            .args(["dev", "--port", "0", "--catchup-every", "2", "--data-dir"])
+            .args([
+                "dev",
+                "--port",
+                "0",
+                "--catchup-every",
+                &seconds.to_string(),
+                "--data-dir",
+            ])
             .arg(data_dir)
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .env_remove("DATABASE_URL")
             .env_remove("STRIPE_SECRET_KEY")
             .env_remove("PRINTFUL_TOKEN")
             .env("BACKROOM_LOG", "warn")
+            // After the removals and defaults above, so that a test's own values win.
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
