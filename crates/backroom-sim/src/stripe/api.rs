@@ -30,7 +30,13 @@ pub(crate) async fn handle(
     body: Bytes,
 ) -> Response {
     sim.ensure_sweeper();
-    match serve(&sim, &method, &uri, &headers, &body) {
+    // Nothing is answered before everything it may have read is on disk: a change whose save
+    // failed, or that is still being written, is not answered from, by this request or any
+    // other, since a client must never see an object that a restart would lose.
+    match serve(&sim, &method, &uri, &headers, &body).and_then(|reply| {
+        sim.persist().map_err(ApiError::internal)?;
+        Ok(reply)
+    }) {
         Ok(reply) => reply.into_response(),
         Err(err) => err.into_response(),
     }
@@ -85,9 +91,6 @@ fn serve(sim: &StripeSim, method: &Method, uri: &Uri, headers: &HeaderMap, body:
         stripe_version: header_str(headers, "stripe-version"),
     });
     sim.expire_due();
-    // A change whose save failed is not answered from, by this request or any other, until a
-    // save succeeds: a client must never see an object that a restart would lose.
-    sim.save_if_unsaved(&sim.lock()).map_err(ApiError::internal)?;
 
     let raw = if *method == Method::GET {
         uri.query().unwrap_or("").as_bytes()
@@ -455,11 +458,12 @@ fn idempotent(
                 },
             );
         }
-        // Under the lock, so that saves follow the order of changes. On failure the change stays
-        // in memory and the client gets a 500, as from Stripe when it cannot tell the outcome.
-        sim.save(&account).map_err(ApiError::internal)?;
+        sim.changed(&account);
         (Reply::ok(body), out)
     };
+    // On failure the change stays in memory and the client gets a 500, as from Stripe when it
+    // cannot tell the outcome.
+    sim.persist().map_err(ApiError::internal)?;
     sim.send(out);
     Ok(reply)
 }

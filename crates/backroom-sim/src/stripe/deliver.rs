@@ -64,7 +64,7 @@ async fn deliver_copy(sim: &StripeSim, url: &str, body: Bytes, event_id: &str, e
             Err(e) => (None, Some(e.clone())),
         };
         let success = status.is_some_and(|s| (200..300).contains(&s));
-        {
+        let delivered = {
             let mut state = sim.lock();
             state.deliveries.push(Delivery {
                 event_id: event_id.to_string(),
@@ -77,9 +77,15 @@ async fn deliver_copy(sim: &StripeSim, url: &str, body: Bytes, event_id: &str, e
             if success && let Some(record) = state.events.iter_mut().find(|e| e.event["id"] == event_id) {
                 record.delivered = true;
                 record.event["pending_webhooks"] = Value::from(0);
-                // A failure is reported by `save`; the delivery stands in memory either way.
-                let _ = sim.save(&state);
+                sim.changed(&state);
+                true
+            } else {
+                false
             }
+        };
+        if delivered {
+            // A failure is reported by `persist`; the delivery stands in memory either way.
+            let _ = sim.persist();
         }
         if success {
             return;

@@ -12,8 +12,8 @@
 //! `POST /v1/webhook_endpoints[/{id}]` are stored and listed beside it (so that
 //! `backroom setup webhooks` can be run against the simulator), but receive no webhooks.
 //!
-//! With [`StripeSimConfig::state_file`] the account survives restarts: it is saved after every
-//! change, before the change is answered (see `persist.rs`).
+//! With [`StripeSimConfig::state_file`] the account survives restarts: a change, and anything
+//! read after it, is answered only once it is on disk (see `persist.rs`).
 
 mod api;
 mod control;
@@ -129,8 +129,11 @@ struct Inner {
     http: OnceLock<deliver::HttpClient>,
     sweeper_started: AtomicBool,
     started_at: i64,
-    /// Whether a change is in memory only because saving it to `config.state_file` failed.
-    unsaved: AtomicBool,
+    /// Changes made in memory so far, counted with the state locked.
+    changes: AtomicU64,
+    /// How many of those changes are on disk. Held while the state file is written, so that
+    /// writes happen one at a time and in order; changes made meanwhile wait for the next one.
+    saved: Mutex<u64>,
     /// State files written, for tests.
     saves: AtomicU64,
 }
@@ -168,7 +171,8 @@ impl StripeSim {
                 http: OnceLock::new(),
                 sweeper_started: AtomicBool::new(false),
                 started_at,
-                unsaved: AtomicBool::new(false),
+                changes: AtomicU64::new(0),
+                saved: Mutex::new(0),
                 saves: AtomicU64::new(0),
             }),
         }
@@ -232,10 +236,13 @@ impl StripeSim {
     /// signatures keep using the machine's clock, since receivers check them against theirs.
     pub fn advance_clock(&self, by: Duration) {
         let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
-        let state = self.lock();
-        self.inner.clock_offset.fetch_add(secs, Ordering::SeqCst);
-        // A failure is reported by `save`; the advance stands in memory either way.
-        let _ = self.save(&state);
+        {
+            let state = self.lock();
+            self.inner.clock_offset.fetch_add(secs, Ordering::SeqCst);
+            self.changed(&state);
+        }
+        // A failure is reported by `persist`; the advance stands in memory either way.
+        let _ = self.persist();
     }
 
     /// The buyer pays by card: `checkout.session.completed` with `payment_status: paid`.
@@ -368,34 +375,59 @@ impl StripeSim {
         f(&mut self.lock())
     }
 
-    /// Runs a change and, when it succeeds, saves the account before returning, under the same
-    /// lock, so that saves happen in the order of the changes.
+    /// Runs a change and, when it succeeds, saves the account before returning.
     fn mutate<T, E>(&self, f: impl FnOnce(&mut State) -> Result<T, E>) -> Result<T, E> {
-        let mut state = self.lock();
-        let result = f(&mut state);
+        let result = {
+            let mut state = self.lock();
+            let result = f(&mut state);
+            if result.is_ok() {
+                self.changed(&state);
+            }
+            result
+        };
         if result.is_ok() {
-            // A failure is reported by `save`; the change stands in memory either way, and the
-            // API answers 500 until a save succeeds (see `api::serve`).
-            let _ = self.save(&state);
+            // A failure is reported by `persist`; the change stands in memory either way, and
+            // the API answers 500 until a save succeeds (see `api::handle`).
+            let _ = self.persist();
         }
         result
     }
 
-    /// Writes the account to the state file, if there is one. Called with the state locked.
-    /// A failure is printed on stderr and remembered until a later save succeeds.
-    fn save(&self, state: &State) -> Result<(), String> {
+    /// Counts a change. Called with the state locked (the guard is asked for to make sure), so
+    /// that the count follows the order of the changes; the change is on disk once a later
+    /// [`persist`](Self::persist) has returned `Ok`.
+    fn changed(&self, _locked: &State) {
+        self.inner.changes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Makes every change counted so far durable: writes the state file unless a write that
+    /// began after the last change has already done so. Writes are one at a time; a caller that
+    /// finds one under way waits for it, and then often has nothing left to write, so a burst
+    /// of changes is saved by a few writes (group commit). Called without the state locked.
+    /// A failure is printed on stderr; the changes stay counted as unsaved, so the next call
+    /// writes again.
+    fn persist(&self) -> Result<(), String> {
         let Some(path) = &self.inner.config.state_file else {
             return Ok(());
         };
-        let offset = self.inner.clock_offset.load(Ordering::SeqCst);
-        match persist::save(path, state, offset, self.inner.started_at, system_now() + offset) {
+        let wanted = self.inner.changes.load(Ordering::SeqCst);
+        let mut saved = self.inner.saved.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *saved >= wanted {
+            return Ok(());
+        }
+        let (bytes, covers) = {
+            let state = self.lock();
+            let offset = self.inner.clock_offset.load(Ordering::SeqCst);
+            let bytes = persist::encode(&state, offset, self.inner.started_at, system_now() + offset);
+            (bytes, self.inner.changes.load(Ordering::SeqCst))
+        };
+        match bytes.and_then(|bytes| persist::write(path, &bytes)) {
             Ok(()) => {
-                self.inner.unsaved.store(false, Ordering::SeqCst);
+                *saved = covers;
                 self.inner.saves.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             }
             Err(e) => {
-                self.inner.unsaved.store(true, Ordering::SeqCst);
                 let message = format!(
                     "the Stripe simulator could not save its account to {}: {e}",
                     path.display()
@@ -403,16 +435,6 @@ impl StripeSim {
                 eprintln!("backroom-sim: {message}");
                 Err(message)
             }
-        }
-    }
-
-    /// Saves again if an earlier save failed, so that nothing is answered from a change that
-    /// is only in memory. Called with the state locked.
-    fn save_if_unsaved(&self, state: &State) -> Result<(), String> {
-        if self.inner.unsaved.load(Ordering::SeqCst) {
-            self.save(state)
-        } else {
-            Ok(())
         }
     }
 
@@ -448,16 +470,20 @@ impl StripeSim {
     /// and control call and, once a request has started it, every second in the background.
     fn expire_due(&self) {
         let change = self.change(Cause::default(), true);
-        let out = {
+        let (out, expired) = {
             let mut state = self.lock();
             let events = state.events.len();
             let out = state.expire_due(&change);
             // Every expiry records an event, so no new event means nothing changed.
-            if state.events.len() != events {
-                let _ = self.save(&state);
+            let expired = state.events.len() != events;
+            if expired {
+                self.changed(&state);
             }
-            out
+            (out, expired)
         };
+        if expired {
+            let _ = self.persist();
+        }
         self.send(out);
     }
 

@@ -1,7 +1,9 @@
 //! The account on disk, so that `backroom dev` can be killed (even with `kill -9`) and started
 //! again without losing the simulated Stripe account. The whole account is one JSON file,
 //! rewritten atomically (a temporary file in the same directory, fsync, rename, fsync of the
-//! directory) after every change and before the change is answered.
+//! directory) before a change, or anything read after it, is answered. Changes made while a
+//! write is under way are saved together by the next write (see `StripeSim::persist`), so a
+//! burst of changes costs a few writes, not one each.
 //!
 //! Saved: sessions with their line items, charges, disputes, events (with whether a webhook
 //! delivery succeeded), idempotent results, webhook endpoints created through the API, the
@@ -14,7 +16,8 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::state::{EventRecord, IdempotentResult, SessionRecord, State};
 
@@ -71,14 +74,94 @@ pub(crate) fn move_aside(path: &Path) -> io::Result<PathBuf> {
     Ok(aside)
 }
 
-/// Writes the account to `path` atomically: a reader (or a restart after a crash at any point)
-/// sees either the previous file or this one, whole.
-pub(crate) fn save(path: &Path, state: &State, clock_offset: i64, started_at: i64, now: i64) -> io::Result<()> {
-    let bytes = serde_json::to_vec(&to_json(state, clock_offset, started_at, now)).map_err(io::Error::other)?;
-    write_atomically(path, &bytes)
+/// The account as the bytes of its file, serialized from borrowed parts (no copy of the
+/// account is made, which matters since this runs with the account locked).
+pub(crate) fn encode(state: &State, clock_offset: i64, started_at: i64, now: i64) -> io::Result<Vec<u8>> {
+    serde_json::to_vec(&OnDisk {
+        format: FORMAT,
+        saved_at: now,
+        clock_offset,
+        started_at,
+        sessions: state
+            .sessions
+            .iter()
+            .map(|s| SessionRef {
+                object: &s.object,
+                line_items: &s.line_items,
+                charge_id: s.charge_id.as_deref(),
+            })
+            .collect(),
+        charges: &state.charges,
+        disputes: &state.disputes,
+        events: state
+            .events
+            .iter()
+            .map(|e| EventRef {
+                event: &e.event,
+                for_endpoint: e.for_endpoint,
+                delivered: e.delivered,
+            })
+            .collect(),
+        idempotency: state
+            .idempotency
+            .iter()
+            .map(|(key, r)| {
+                (
+                    key.as_str(),
+                    IdempotentRef {
+                        fingerprint: &r.fingerprint,
+                        status: r.status,
+                        body: &r.body,
+                        created: r.created,
+                    },
+                )
+            })
+            .collect(),
+        webhook_endpoints: &state.webhook_endpoints,
+    })
+    .map_err(io::Error::other)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// The file's layout.
+#[derive(Serialize)]
+struct OnDisk<'a> {
+    format: i64,
+    saved_at: i64,
+    clock_offset: i64,
+    started_at: i64,
+    sessions: Vec<SessionRef<'a>>,
+    charges: &'a [Value],
+    disputes: &'a [Value],
+    events: Vec<EventRef<'a>>,
+    idempotency: std::collections::BTreeMap<&'a str, IdempotentRef<'a>>,
+    webhook_endpoints: &'a [Value],
+}
+
+#[derive(Serialize)]
+struct SessionRef<'a> {
+    object: &'a Value,
+    line_items: &'a [Value],
+    charge_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct EventRef<'a> {
+    event: &'a Value,
+    for_endpoint: bool,
+    delivered: bool,
+}
+
+#[derive(Serialize)]
+struct IdempotentRef<'a> {
+    fingerprint: &'a Value,
+    status: u16,
+    body: &'a Value,
+    created: i64,
+}
+
+/// Writes bytes from [`encode`] to `path` atomically: a reader (or a restart after a crash at
+/// any point) sees either the previous file or this one, whole.
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the state file path has no file name"))?;
@@ -107,41 +190,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-fn to_json(state: &State, clock_offset: i64, started_at: i64, now: i64) -> Value {
-    let sessions: Vec<Value> = state
-        .sessions
-        .iter()
-        .map(|s| json!({ "object": s.object, "line_items": s.line_items, "charge_id": s.charge_id }))
-        .collect();
-    let events: Vec<Value> = state
-        .events
-        .iter()
-        .map(|e| json!({ "event": e.event, "for_endpoint": e.for_endpoint, "delivered": e.delivered }))
-        .collect();
-    let idempotency: Map<String, Value> = state
-        .idempotency
-        .iter()
-        .map(|(key, r)| {
-            (
-                key.clone(),
-                json!({ "fingerprint": r.fingerprint, "status": r.status, "body": r.body, "created": r.created }),
-            )
-        })
-        .collect();
-    json!({
-        "format": FORMAT,
-        "saved_at": now,
-        "clock_offset": clock_offset,
-        "started_at": started_at,
-        "sessions": sessions,
-        "charges": state.charges,
-        "disputes": state.disputes,
-        "events": events,
-        "idempotency": idempotency,
-        "webhook_endpoints": state.webhook_endpoints,
-    })
 }
 
 /// Reads a saved account, checking everything the simulator later relies on (objects with ids,

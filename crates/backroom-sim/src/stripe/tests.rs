@@ -261,3 +261,65 @@ async fn a_change_that_cannot_be_saved_is_answered_with_a_500() {
     assert!(err.is_retryable(), "{err:?}");
     assert_eq!(saves(&sim), 0);
 }
+
+#[tokio::test]
+async fn changes_made_while_a_write_is_under_way_are_saved_together_by_one_write() {
+    let dir = TempDir::new();
+    let file = dir.file();
+    let (sim, _client) = start(with_file(&file)).await;
+    const CHANGES: u64 = 12;
+    // A write under way: the saver is held, so each change below is counted and then waits.
+    let writing = sim.inner.saved.lock().unwrap();
+    let threads: Vec<_> = (0..CHANGES)
+        .map(|_| {
+            let sim = sim.clone();
+            std::thread::spawn(move || sim.advance_clock(Duration::from_secs(60)))
+        })
+        .collect();
+    let began = std::time::Instant::now();
+    while sim.inner.changes.load(Ordering::SeqCst) < CHANGES {
+        assert!(began.elapsed() < Duration::from_secs(30), "the changes were counted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!file.exists(), "no change is written while the saver is busy");
+    drop(writing);
+    for t in threads {
+        t.join().unwrap();
+    }
+
+    assert_eq!(saves(&sim), 1, "the twelve waiting changes took one write");
+    let on_disk = persist::load(&file).unwrap().unwrap();
+    assert_eq!(on_disk.clock_offset, 12 * 60, "every change is in that write");
+    // Nothing left to write: a read writes nothing, the next change writes once.
+    sim.expire_due();
+    assert_eq!(saves(&sim), 1);
+    sim.create_foreign_session(800, "eur", false).await.unwrap();
+    assert_eq!(saves(&sim), 3, "a foreign session is made, then paid: two changes, two writes");
+}
+
+#[tokio::test]
+async fn a_read_is_answered_only_once_what_it_saw_is_on_disk() {
+    let dir = TempDir::new();
+    let file = dir.file();
+    let (sim, client) = start(with_file(&file)).await;
+    let created = client
+        .create_checkout_session(&request(&sim, OrderId::new_random()))
+        .await
+        .unwrap();
+    // A change counted in memory but not yet written (as while another caller's write is
+    // under way): a read that can see it writes it before answering.
+    {
+        let mut state = sim.lock();
+        let change = sim.change(super::objects::Cause::default(), false);
+        state
+            .complete(&created.id, super::state::Completion::Card, &Default::default(), &change)
+            .unwrap();
+        sim.changed(&state);
+    }
+    let written = saves(&sim);
+    let session = client.checkout_session(&created.id).await.unwrap();
+    assert_eq!(session.payment_status, PaymentStatus::Paid);
+    assert_eq!(saves(&sim), written + 1, "the read wrote the change before answering");
+    let on_disk = persist::load(&file).unwrap().unwrap();
+    assert!(on_disk.state.session(&created.id).unwrap().charge_id.is_some());
+}
