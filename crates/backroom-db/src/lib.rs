@@ -6,6 +6,7 @@ pub mod error;
 pub mod migrate;
 pub mod pool;
 pub mod retry;
+pub mod sql;
 pub mod store;
 
 pub use connect::{DbConfig, DsqlConfig, DsqlRole, Target};

@@ -6,6 +6,7 @@ use chrono::Utc;
 
 use super::{Store, store_err};
 use crate::error::DbError;
+use crate::sql;
 
 impl AlertStore for Store {
     async fn record_alert(&self, alert: &NewAlert, cooldown: Duration) -> Result<AlertOutcome, StoreError> {
@@ -15,11 +16,10 @@ impl AlertStore for Store {
                 let alert = alert.clone();
                 Box::pin(async move {
                     let now = Utc::now();
-                    let existing = tx
-                        .query_opt("SELECT last_raised_at, occurrences FROM alerts WHERE dedupe_key = $1 FOR UPDATE", &[&alert.dedupe_key])
+                    let existing = sql::query_opt(tx, "SELECT last_raised_at, occurrences FROM alerts WHERE dedupe_key = $1 FOR UPDATE", &[&alert.dedupe_key])
                         .await?;
                     let Some(row) = existing else {
-                        tx.execute(
+                        sql::execute(tx,
                             "INSERT INTO alerts (dedupe_key, severity, kind, order_id, message, created_at, last_raised_at) \
                              VALUES ($1, $2, $3, $4, $5, $6, $6)",
                             &[&alert.dedupe_key, &alert.severity.as_str(), &alert.kind, &alert.order_id.map(OrderId::uuid), &alert.message, &now],
@@ -30,7 +30,7 @@ impl AlertStore for Store {
                     let last: chrono::DateTime<Utc> = row.get(0);
                     let occurrences: i64 = row.get::<_, i64>(1) + 1;
                     let cooled = now.signed_duration_since(last) >= cooldown;
-                    tx.execute(
+                    sql::execute(tx,
                         "UPDATE alerts SET occurrences = $2, message = $3, \
                          last_raised_at = CASE WHEN $4 THEN $5 ELSE last_raised_at END WHERE dedupe_key = $1",
                         &[&alert.dedupe_key, &occurrences, &alert.message, &cooled, &now],
@@ -49,13 +49,13 @@ impl AlertStore for Store {
             .db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            "SELECT severity, kind, order_id, message, last_raised_at, occurrences FROM alerts \
+                    let rows = sql::query(
+                        c,
+                        "SELECT severity, kind, order_id, message, last_raised_at, occurrences FROM alerts \
                              ORDER BY last_raised_at DESC, dedupe_key LIMIT $1",
-                            &[&limit],
-                        )
-                        .await?;
+                        &[&limit],
+                    )
+                    .await?;
                     rows.iter()
                         .map(|r| {
                             let severity: String = r.get(0);

@@ -6,6 +6,7 @@ use tokio_postgres::Row;
 
 use super::{Store, store_err};
 use crate::error::DbError;
+use crate::sql;
 
 /// The columns a catalog sync owns, in the order of the statements below.
 #[derive(Debug, PartialEq)]
@@ -50,8 +51,7 @@ impl CatalogStore for Store {
             .with_retry(|tx| {
                 let wanted = wanted.clone();
                 Box::pin(async move {
-                    let rows = tx
-                        .query(
+                    let rows = sql::query(tx,
                             "SELECT sku, product_slug, product_name, description, size, price_cents, currency, \
                              printful_sync_variant_id, stock_limit, active, position FROM products",
                             &[],
@@ -63,7 +63,7 @@ impl CatalogStore for Store {
                         match stored.get(sku) {
                             Some(old) if old == c => report.unchanged += 1,
                             existing => {
-                                tx.execute(
+                                sql::execute(tx,
                                     "INSERT INTO products (sku, product_slug, product_name, description, size, price_cents, \
                                      currency, printful_sync_variant_id, stock_limit, active, position, updated_at) \
                                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now()) \
@@ -102,8 +102,7 @@ impl CatalogStore for Store {
                         .map(|(sku, _)| sku)
                         .collect();
                     if !missing.is_empty() {
-                        report.deactivated = tx
-                            .execute("UPDATE products SET active = false, updated_at = now() WHERE sku = ANY($1)", &[&missing])
+                        report.deactivated = sql::execute(tx, "UPDATE products SET active = false, updated_at = now() WHERE sku = ANY($1)", &[&missing])
                             .await? as usize;
                     }
                     Ok(report)
@@ -118,8 +117,7 @@ impl CatalogStore for Store {
             .db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
+                    let rows = sql::query(c,
                             "SELECT p.sku, p.product_slug, p.product_name, p.description, p.size, p.price_cents, p.currency, \
                              p.printful_sync_variant_id, p.stock_limit, p.active, p.position, \
                              (SELECT coalesce(sum(h.quantity), 0)::bigint FROM stock_holds h \

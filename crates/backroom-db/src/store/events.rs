@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{Store, store_err};
 use crate::error::DbError;
+use crate::sql;
 
 const COLUMNS: &str = "id, order_id, detail_type, at, published_at, attempts, last_error";
 
@@ -19,7 +20,8 @@ pub(crate) async fn record_in<C: GenericClient>(
     timeline_id: Uuid,
     event_type: OrderEventType,
 ) -> Result<(), DbError> {
-    tx.execute(
+    sql::execute(
+        tx,
         "INSERT INTO order_events (id, order_id, detail_type, at) \
          SELECT id, order_id, $2, at FROM order_timeline WHERE id = $1 ON CONFLICT (id) DO NOTHING",
         &[&timeline_id, &event_type.detail_type()],
@@ -41,28 +43,29 @@ impl OrderEventStore for Store {
             .db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = match order {
-                        Some(id) => {
-                            c.query(
+                    let rows =
+                        match order {
+                            Some(id) => sql::query(
+                                c,
                                 &format!(
                                     "SELECT {COLUMNS} FROM order_events WHERE order_id = $1 AND published_at IS NULL \
                                      AND ($2::timestamptz IS NULL OR at <= $2) ORDER BY at, id LIMIT $3"
                                 ),
                                 &[&id, &before, &limit],
                             )
-                            .await?
-                        }
-                        None => {
-                            c.query(
-                                &format!(
-                                    "SELECT {COLUMNS} FROM order_events WHERE published_at IS NULL \
+                            .await?,
+                            None => {
+                                sql::query(
+                                    c,
+                                    &format!(
+                                        "SELECT {COLUMNS} FROM order_events WHERE published_at IS NULL \
                                      AND ($1::timestamptz IS NULL OR at <= $1) ORDER BY at, id LIMIT $2"
-                                ),
-                                &[&before, &limit],
-                            )
-                            .await?
-                        }
-                    };
+                                    ),
+                                    &[&before, &limit],
+                                )
+                                .await?
+                            }
+                        };
                     rows.iter().map(entry_from).collect()
                 })
             })
@@ -73,12 +76,12 @@ impl OrderEventStore for Store {
         self.db
             .with_retry(|tx| {
                 Box::pin(async move {
-                    let n = tx
-                        .execute(
-                            "UPDATE order_events SET published_at = now() WHERE id = $1 AND published_at IS NULL",
-                            &[&event_id],
-                        )
-                        .await?;
+                    let n = sql::execute(
+                        tx,
+                        "UPDATE order_events SET published_at = now() WHERE id = $1 AND published_at IS NULL",
+                        &[&event_id],
+                    )
+                    .await?;
                     Ok(n == 1)
                 })
             })
@@ -92,7 +95,8 @@ impl OrderEventStore for Store {
             .with_retry(|tx| {
                 let error = error.clone();
                 Box::pin(async move {
-                    tx.execute(
+                    sql::execute(
+                        tx,
                         "UPDATE order_events SET attempts = attempts + 1, last_error = $2 \
                          WHERE id = $1 AND published_at IS NULL",
                         &[&event_id, &error],
@@ -111,12 +115,12 @@ impl OrderEventStore for Store {
             .db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            &format!("SELECT {COLUMNS} FROM order_events ORDER BY at DESC, id LIMIT $1"),
-                            &[&limit],
-                        )
-                        .await?;
+                    let rows = sql::query(
+                        c,
+                        &format!("SELECT {COLUMNS} FROM order_events ORDER BY at DESC, id LIMIT $1"),
+                        &[&limit],
+                    )
+                    .await?;
                     rows.iter().map(entry_from).collect()
                 })
             })
@@ -129,7 +133,7 @@ impl OrderEventStore for Store {
             .read(|c| {
                 Box::pin(async move {
                     Ok(
-                        c.query_one("SELECT count(*) FROM order_events WHERE published_at IS NULL", &[])
+                        sql::query_one(c, "SELECT count(*) FROM order_events WHERE published_at IS NULL", &[])
                             .await?
                             .get(0),
                     )

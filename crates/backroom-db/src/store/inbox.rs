@@ -3,6 +3,7 @@ use tokio_postgres::GenericClient;
 
 use super::{Store, store_err};
 use crate::error::DbError;
+use crate::sql;
 
 /// Inserts the claim; false if the event was processed before.
 pub(super) async fn claim_in<C: GenericClient>(
@@ -10,13 +11,13 @@ pub(super) async fn claim_in<C: GenericClient>(
     claim: &EventClaim,
     order_id: Option<uuid::Uuid>,
 ) -> Result<bool, DbError> {
-    let n = tx
-        .execute(
-            "INSERT INTO inbox_events (source, event_id, event_type, order_id) VALUES ($1, $2, $3, $4) \
+    let n = sql::execute(
+        tx,
+        "INSERT INTO inbox_events (source, event_id, event_type, order_id) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (source, event_id) DO NOTHING",
-            &[&claim.source.as_str(), &claim.event_id, &claim.event_type, &order_id],
-        )
-        .await?;
+        &[&claim.source.as_str(), &claim.event_id, &claim.event_type, &order_id],
+    )
+    .await?;
     Ok(n == 1)
 }
 
@@ -38,12 +39,12 @@ impl Inbox for Store {
             .read(|c| {
                 let event_id = event_id.clone();
                 Box::pin(async move {
-                    let row = c
-                        .query_opt(
-                            "SELECT 1 FROM inbox_events WHERE source = $1 AND event_id = $2",
-                            &[&source.as_str(), &event_id],
-                        )
-                        .await?;
+                    let row = sql::query_opt(
+                        c,
+                        "SELECT 1 FROM inbox_events WHERE source = $1 AND event_id = $2",
+                        &[&source.as_str(), &event_id],
+                    )
+                    .await?;
                     Ok(row.is_some())
                 })
             })
@@ -59,9 +60,12 @@ impl CursorStore for Store {
             .read(|c| {
                 let name = name.clone();
                 Box::pin(async move {
-                    let row = c
-                        .query_opt("SELECT position_at, position_id FROM cursors WHERE name = $1", &[&name])
-                        .await?;
+                    let row = sql::query_opt(
+                        c,
+                        "SELECT position_at, position_id FROM cursors WHERE name = $1",
+                        &[&name],
+                    )
+                    .await?;
                     Ok(row.map(|r| Cursor {
                         at: r.get(0),
                         id: r.get(1),
@@ -76,7 +80,8 @@ impl CursorStore for Store {
             .with_retry(|tx| {
                 let (name, cursor) = (name.to_string(), cursor.clone());
                 Box::pin(async move {
-                    tx.execute(
+                    sql::execute(
+                        tx,
                         "INSERT INTO cursors (name, position_at, position_id, updated_at) VALUES ($1, $2, $3, now()) \
                          ON CONFLICT (name) DO UPDATE SET position_at = EXCLUDED.position_at, \
                          position_id = EXCLUDED.position_id, updated_at = now()",

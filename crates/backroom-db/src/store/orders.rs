@@ -17,6 +17,7 @@ use super::inbox::claim_in;
 use super::{Store, store_err};
 use crate::error::DbError;
 use crate::retry::TxError;
+use crate::sql;
 
 const ORDER_COLUMNS: &str = "id, number, payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, \
      total_cents, currency, email, stripe_session_id, stripe_payment_intent_id, printful_order_id, created_at, updated_at, \
@@ -80,13 +81,13 @@ impl OrderStore for Store {
             .db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            "SELECT at, from_status, to_status, cause, detail FROM order_timeline \
+                    let rows = sql::query(
+                        c,
+                        "SELECT at, from_status, to_status, cause, detail FROM order_timeline \
                              WHERE order_id = $1 ORDER BY at, id",
-                            &[&id.uuid()],
-                        )
-                        .await?;
+                        &[&id.uuid()],
+                    )
+                    .await?;
                     rows.iter().map(timeline_entry).collect()
                 })
             })
@@ -131,7 +132,7 @@ impl OrderStore for Store {
             .with_retry(|tx| {
                 let session_id = session_id.to_string();
                 Box::pin(async move {
-                    tx.execute(
+                    sql::execute(tx,
                         "UPDATE orders SET stripe_session_id = $2, checkout_expires_at = $3, updated_at = now() WHERE id = $1",
                         &[&id.uuid(), &session_id, &expires_at],
                     )
@@ -148,7 +149,7 @@ impl OrderStore for Store {
             .with_retry(|tx| {
                 let details = details.clone();
                 Box::pin(async move {
-                    tx.execute(
+                    sql::execute(tx,
                         "UPDATE orders SET stripe_payment_intent_id = coalesce($2, stripe_payment_intent_id), \
                          email = coalesce($3, email), shipping = coalesce($4, shipping), updated_at = now() WHERE id = $1",
                         &[
@@ -180,7 +181,7 @@ impl OrderStore for Store {
             .with_retry(|tx| {
                 let s = shipment.clone();
                 Box::pin(async move {
-                    tx.execute(
+                    sql::execute(tx,
                         "INSERT INTO shipments (order_id, provider_shipment_id, carrier, service, tracking_number, tracking_url, \
                          shipped_at, reshipment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                          ON CONFLICT (order_id, provider_shipment_id) DO UPDATE SET \
@@ -214,8 +215,7 @@ impl OrderStore for Store {
             .db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
+                    let rows = sql::query(c,
                             "SELECT provider_shipment_id, carrier, service, tracking_number, tracking_url, shipped_at, reshipment \
                              FROM shipments WHERE order_id = $1 ORDER BY shipped_at NULLS LAST, provider_shipment_id",
                             &[&id.uuid()],
@@ -242,13 +242,13 @@ impl OrderStore for Store {
         self.db
             .with_retry(|tx| {
                 Box::pin(async move {
-                    let n = tx
-                        .execute(
-                            "UPDATE orders SET fulfillment_released_at = now(), updated_at = now() \
+                    let n = sql::execute(
+                        tx,
+                        "UPDATE orders SET fulfillment_released_at = now(), updated_at = now() \
                              WHERE id = $1 AND fulfillment_released_at IS NULL",
-                            &[&id.uuid()],
-                        )
-                        .await?;
+                        &[&id.uuid()],
+                    )
+                    .await?;
                     Ok(n == 1)
                 })
             })
@@ -278,7 +278,7 @@ impl Store {
         self.db
             .with_retry(|tx| {
                 Box::pin(async move {
-                    tx.execute(sql, &[&id.uuid(), &value]).await?;
+                    sql::execute(tx, sql, &[&id.uuid(), &value]).await?;
                     Ok(())
                 })
             })
@@ -295,14 +295,14 @@ pub async fn apply_in<C: GenericClient>(
     fact: &Fact,
     cause: &Cause,
 ) -> Result<Applied, TxError<ApplyError>> {
-    let row = tx
-        .query_opt(
-            "SELECT payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, total_cents, currency \
+    let row = sql::query_opt(
+        tx,
+        "SELECT payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, total_cents, currency \
              FROM orders WHERE id = $1 FOR UPDATE",
-            &[&id.uuid()],
-        )
-        .await?
-        .ok_or(TxError::Abort(ApplyError::NotFound(id)))?;
+        &[&id.uuid()],
+    )
+    .await?
+    .ok_or(TxError::Abort(ApplyError::NotFound(id)))?;
     let state = state_from(&row, 0)?;
     let expected = money_from(&row, 5)?;
     match state.decide(expected, fact) {
@@ -314,7 +314,7 @@ pub async fn apply_in<C: GenericClient>(
         }
         Decision::Apply(t) => {
             let s = t.state;
-            tx.execute(
+            sql::execute(tx,
                 "UPDATE orders SET status = $2, payment = $3, fulfillment = $4, printful_mark = $5, printful_mark_at = $6, \
                  amount_mismatch = $7, updated_at = now() WHERE id = $1",
                 &[
@@ -336,7 +336,8 @@ pub async fn apply_in<C: GenericClient>(
                 s.payment,
                 Payment::CheckoutFailed | Payment::PaymentFailed | Payment::Expired
             ) {
-                tx.execute(
+                sql::execute(
+                    tx,
                     "UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL",
                     &[&id.uuid()],
                 )
@@ -356,7 +357,8 @@ async fn append_timeline<C: GenericClient>(
     detail: &str,
 ) -> Result<Uuid, DbError> {
     let entry = Uuid::new_v4();
-    tx.execute(
+    sql::execute(
+        tx,
         "INSERT INTO order_timeline (id, order_id, at, from_status, to_status, cause, detail) \
          VALUES ($1, $2, clock_timestamp(), $3, $4, $5, $6)",
         &[
@@ -376,13 +378,13 @@ async fn append_timeline<C: GenericClient>(
 async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, TxError<CreateOrderError>> {
     let abort = |e| TxError::Abort(e);
     let skus: Vec<&str> = new.items.iter().map(|i| i.sku.as_str()).collect();
-    let rows = tx
-        .query(
-            "SELECT sku, product_name, size, price_cents, currency, printful_sync_variant_id, stock_limit, active \
+    let rows = sql::query(
+        tx,
+        "SELECT sku, product_name, size, price_cents, currency, printful_sync_variant_id, stock_limit, active \
              FROM products WHERE sku = ANY($1)",
-            &[&skus],
-        )
-        .await?;
+        &[&skus],
+    )
+    .await?;
     let by_sku: BTreeMap<String, &Row> = rows.iter().map(|r| (r.get::<_, String>(0), r)).collect();
 
     let mut items = Vec::with_capacity(new.items.len());
@@ -429,18 +431,19 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     // conflict (a lock wait then 40001 on PostgreSQL, an OCC conflict on DSQL), so the loser
     // retries and counts the winner's hold. SKUs are taken in a fixed order.
     for (sku, (index, limit, wanted)) in &limited {
-        tx.execute(
+        sql::execute(
+            tx,
             "UPDATE products SET stock_version = stock_version + 1 WHERE sku = $1",
             &[sku],
         )
         .await?;
-        let held: i64 = tx
-            .query_one(
-                "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE sku = $1 AND released_at IS NULL",
-                &[sku],
-            )
-            .await?
-            .get(0);
+        let held: i64 = sql::query_one(
+            tx,
+            "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE sku = $1 AND released_at IS NULL",
+            &[sku],
+        )
+        .await?
+        .get(0);
         let available = (limit - held).max(0);
         if *wanted > available {
             let sku = Sku::parse(sku).map_err(|e| DbError::Corrupt(e.to_string()))?;
@@ -451,7 +454,8 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
             }));
         }
         let quantity = i32::try_from(*wanted).map_err(|_| DbError::Corrupt("quantity".into()))?;
-        tx.execute(
+        sql::execute(
+            tx,
             "INSERT INTO stock_holds (order_id, sku, quantity) VALUES ($1, $2, $3)",
             &[&new.id.uuid(), sku, &quantity],
         )
@@ -460,23 +464,23 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
 
     let state = OrderState::NEW;
     let status = state.status();
-    let row = tx
-        .query_one(
-            "INSERT INTO orders (id, status, payment, fulfillment, amount_mismatch, total_cents, currency, email) \
+    let row = sql::query_one(
+        tx,
+        "INSERT INTO orders (id, status, payment, fulfillment, amount_mismatch, total_cents, currency, email) \
              VALUES ($1, $2, $3, $4, false, $5, $6, $7) RETURNING number, created_at, updated_at",
-            &[
-                &new.id.uuid(),
-                &status.as_str(),
-                &payment_str(state.payment),
-                &fulfillment_str(state.fulfillment),
-                &total.get(),
-                &currency.code(),
-                &new.email.as_ref().map(Email::as_str),
-            ],
-        )
-        .await?;
+        &[
+            &new.id.uuid(),
+            &status.as_str(),
+            &payment_str(state.payment),
+            &fulfillment_str(state.fulfillment),
+            &total.get(),
+            &currency.code(),
+            &new.email.as_ref().map(Email::as_str),
+        ],
+    )
+    .await?;
     for (line, item) in items.iter().enumerate() {
-        tx.execute(
+        sql::execute(tx,
             "INSERT INTO order_items (order_id, line, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
@@ -526,19 +530,17 @@ async fn load_orders<C: GenericClient>(
     clause: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<Order>, DbError> {
-    let rows = c
-        .query(&format!("SELECT {ORDER_COLUMNS} FROM orders {clause}"), params)
-        .await?;
+    let rows = sql::query(c, &format!("SELECT {ORDER_COLUMNS} FROM orders {clause}"), params).await?;
     if rows.is_empty() {
         return Ok(vec![]);
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
-    let item_rows = c
-        .query(
-            &format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line"),
-            &[&ids],
-        )
-        .await?;
+    let item_rows = sql::query(
+        c,
+        &format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line"),
+        &[&ids],
+    )
+    .await?;
     let mut items: BTreeMap<Uuid, Vec<OrderItem>> = BTreeMap::new();
     for r in &item_rows {
         items.entry(r.get(0)).or_default().push(item_from(r)?);

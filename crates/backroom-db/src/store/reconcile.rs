@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use super::{Store, store_err};
 use crate::error::DbError;
+use crate::sql;
 
 impl ReconcileStore for Store {
     async fn record_run(&self, run: &ReconcileRun) -> Result<(), StoreError> {
@@ -13,7 +14,8 @@ impl ReconcileStore for Store {
                 let (doc, run) = (doc.clone(), run.clone());
                 Box::pin(async move {
                     // The id is fixed before the first attempt, so a retried insert stays one row.
-                    tx.execute(
+                    sql::execute(
+                        tx,
                         "INSERT INTO reconcile_runs (id, started_at, finished_at, window_days, fix, report) \
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
                         &[
@@ -38,12 +40,12 @@ impl ReconcileStore for Store {
             .db
             .read(|c| {
                 Box::pin(async move {
-                    let row = c
-                        .query_opt(
-                            "SELECT report FROM reconcile_runs ORDER BY started_at DESC LIMIT 1",
-                            &[],
-                        )
-                        .await?;
+                    let row = sql::query_opt(
+                        c,
+                        "SELECT report FROM reconcile_runs ORDER BY started_at DESC LIMIT 1",
+                        &[],
+                    )
+                    .await?;
                     row.map(|r| {
                         serde_json::from_value::<ReconcileRun>(r.get(0))
                             .map_err(|e| DbError::Corrupt(format!("reconcile run: {e}")))

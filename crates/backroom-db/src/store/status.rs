@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::Store;
 use crate::error::DbError;
+use crate::sql;
 
 /// An order past the moment the watchdog calls it stuck.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,12 +75,12 @@ impl Store {
         self.db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            "SELECT status, count(*) FROM orders GROUP BY status ORDER BY status",
-                            &[],
-                        )
-                        .await?;
+                    let rows = sql::query(
+                        c,
+                        "SELECT status, count(*) FROM orders GROUP BY status ORDER BY status",
+                        &[],
+                    )
+                    .await?;
                     rows.iter().map(|r| Ok((status(r.get(0))?, r.get(1)))).collect()
                 })
             })
@@ -92,23 +93,23 @@ impl Store {
         self.db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            "SELECT id, number, status, created_at, updated_at FROM orders WHERE \
+                    let rows = sql::query(
+                        c,
+                        "SELECT id, number, status, created_at, updated_at FROM orders WHERE \
                              (status = 'pending_payment' AND created_at < $1) \
                              OR (status = 'paid' AND updated_at < $2) \
                              OR (status = 'submitted' AND updated_at < $3) \
                              OR (status = 'in_production' AND updated_at < $4) \
                              ORDER BY updated_at, id LIMIT $5",
-                            &[
-                                &cutoffs.pending_created_before,
-                                &cutoffs.paid_updated_before,
-                                &cutoffs.submitted_updated_before,
-                                &cutoffs.in_production_updated_before,
-                                &limit,
-                            ],
-                        )
-                        .await?;
+                        &[
+                            &cutoffs.pending_created_before,
+                            &cutoffs.paid_updated_before,
+                            &cutoffs.submitted_updated_before,
+                            &cutoffs.in_production_updated_before,
+                            &limit,
+                        ],
+                    )
+                    .await?;
                     rows.iter()
                         .map(|r| {
                             Ok(StuckRow {
@@ -130,12 +131,12 @@ impl Store {
         self.db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            "SELECT name, position_at, position_id, updated_at FROM cursors ORDER BY name",
-                            &[],
-                        )
-                        .await?;
+                    let rows = sql::query(
+                        c,
+                        "SELECT name, position_at, position_id, updated_at FROM cursors ORDER BY name",
+                        &[],
+                    )
+                    .await?;
                     Ok(rows
                         .iter()
                         .map(|r| CursorRow {
@@ -156,12 +157,12 @@ impl Store {
         self.db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            "SELECT report FROM reconcile_runs ORDER BY started_at DESC, id LIMIT $1",
-                            &[&limit],
-                        )
-                        .await?;
+                    let rows = sql::query(
+                        c,
+                        "SELECT report FROM reconcile_runs ORDER BY started_at DESC, id LIMIT $1",
+                        &[&limit],
+                    )
+                    .await?;
                     rows.iter().map(|r| run(r.get(0))).collect()
                 })
             })
@@ -179,13 +180,13 @@ impl Store {
         self.db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            "SELECT report FROM reconcile_runs WHERE started_at >= $1 AND started_at < $2 \
+                    let rows = sql::query(
+                        c,
+                        "SELECT report FROM reconcile_runs WHERE started_at >= $1 AND started_at < $2 \
                              ORDER BY started_at DESC, id LIMIT $3",
-                            &[&since, &until, &limit],
-                        )
-                        .await?;
+                        &[&since, &until, &limit],
+                    )
+                    .await?;
                     rows.iter().map(|r| run(r.get(0))).collect()
                 })
             })
@@ -206,21 +207,21 @@ impl Store {
             .read(|c| {
                 let except_kind = except_kind.clone();
                 Box::pin(async move {
-                    let total: i64 = c
-                        .query_one(
-                            "SELECT count(*) FROM alerts WHERE last_raised_at >= $1 AND kind <> $2",
-                            &[&since, &except_kind],
-                        )
-                        .await?
-                        .get(0);
-                    let rows = c
-                        .query(
-                            "SELECT severity, kind, order_id, message, last_raised_at, occurrences FROM alerts \
+                    let total: i64 = sql::query_one(
+                        c,
+                        "SELECT count(*) FROM alerts WHERE last_raised_at >= $1 AND kind <> $2",
+                        &[&since, &except_kind],
+                    )
+                    .await?
+                    .get(0);
+                    let rows = sql::query(
+                        c,
+                        "SELECT severity, kind, order_id, message, last_raised_at, occurrences FROM alerts \
                              WHERE last_raised_at >= $1 AND kind <> $2 \
                              ORDER BY last_raised_at DESC, dedupe_key LIMIT $3",
-                            &[&since, &except_kind, &limit],
-                        )
-                        .await?;
+                        &[&since, &except_kind, &limit],
+                    )
+                    .await?;
                     let alerts = rows
                         .iter()
                         .map(|r| {
@@ -254,7 +255,8 @@ impl Store {
             .read(|c| {
                 let kind = kind.clone();
                 Box::pin(async move {
-                    Ok(c.query_one(
+                    Ok(sql::query_one(
+                        c,
                         "SELECT count(*) FROM alerts WHERE kind = $1 AND created_at >= $2 AND created_at < $3",
                         &[&kind, &since, &until],
                     )
@@ -271,14 +273,14 @@ impl Store {
         self.db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            "SELECT currency, count(*), sum(total_cents)::bigint FROM orders \
+                    let rows = sql::query(
+                        c,
+                        "SELECT currency, count(*), sum(total_cents)::bigint FROM orders \
                              WHERE created_at >= $1 AND created_at < $2 AND payment IN ('paid', 'refunded') \
                              GROUP BY currency ORDER BY currency",
-                            &[&since, &until],
-                        )
-                        .await?;
+                        &[&since, &until],
+                    )
+                    .await?;
                     sums(&rows)
                 })
             })
@@ -290,7 +292,8 @@ impl Store {
         self.db
             .read(|c| {
                 Box::pin(async move {
-                    Ok(c.query_one(
+                    Ok(sql::query_one(
+                        c,
                         "SELECT count(*) FROM orders WHERE created_at >= $1 AND created_at < $2 \
                          AND payment NOT IN ('paid', 'refunded')",
                         &[&since, &until],
@@ -312,23 +315,23 @@ impl Store {
         self.db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
-                            "SELECT currency, count(*), sum(total_cents)::bigint FROM orders WHERE id IN \
+                    let rows = sql::query(
+                        c,
+                        "SELECT currency, count(*), sum(total_cents)::bigint FROM orders WHERE id IN \
                              (SELECT order_id FROM order_timeline WHERE to_status = 'refunded' \
                               AND from_status <> 'refunded' AND at >= $1 AND at < $2) \
                              GROUP BY currency ORDER BY currency",
-                            &[&since, &until],
-                        )
-                        .await?;
-                    let partial: i64 = c
-                        .query_one(
-                            "SELECT count(*) FROM order_timeline WHERE at >= $1 AND at < $2 \
+                        &[&since, &until],
+                    )
+                    .await?;
+                    let partial: i64 = sql::query_one(
+                        c,
+                        "SELECT count(*) FROM order_timeline WHERE at >= $1 AND at < $2 \
                              AND detail LIKE 'partially refunded%'",
-                            &[&since, &until],
-                        )
-                        .await?
-                        .get(0);
+                        &[&since, &until],
+                    )
+                    .await?
+                    .get(0);
                     Ok((sums(&rows)?, partial))
                 })
             })
@@ -340,7 +343,8 @@ impl Store {
         self.db
             .read(|c| {
                 Box::pin(async move {
-                    Ok(c.query_one(
+                    Ok(sql::query_one(
+                        c,
                         "SELECT count(*) FROM orders WHERE status = 'paid' AND fulfillment_released_at IS NULL",
                         &[],
                     )

@@ -294,7 +294,11 @@ async fn changes_made_while_a_write_is_under_way_are_saved_together_by_one_write
     sim.expire_due();
     assert_eq!(saves(&sim), 1);
     sim.create_foreign_session(800, "eur", false).await.unwrap();
-    assert_eq!(saves(&sim), 3, "a foreign session is made, then paid: two changes, two writes");
+    assert_eq!(
+        saves(&sim),
+        3,
+        "a foreign session is made, then paid: two changes, two writes"
+    );
 }
 
 #[tokio::test]
@@ -312,7 +316,12 @@ async fn a_read_is_answered_only_once_what_it_saw_is_on_disk() {
         let mut state = sim.lock();
         let change = sim.change(super::objects::Cause::default(), false);
         state
-            .complete(&created.id, super::state::Completion::Card, &Default::default(), &change)
+            .complete(
+                &created.id,
+                super::state::Completion::Card,
+                &Default::default(),
+                &change,
+            )
             .unwrap();
         sim.changed(&state);
     }
