@@ -15,7 +15,11 @@ async fn log_lines(marker: &str, until: &str, want: usize) -> Vec<String> {
     let began = Instant::now();
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let lines: Vec<String> = text.lines().filter(|l| l.contains(marker)).map(str::to_string).collect();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains(marker))
+            .map(str::to_string)
+            .collect();
         if lines.iter().filter(|l| l.contains(until)).count() >= want || began.elapsed() > Duration::from_secs(10) {
             return lines;
         }
@@ -47,9 +51,13 @@ async fn a_known_statement_is_never_prepared_again_and_its_values_come_back_whol
         let tags = vec![format!("t{i}"), "ünï".to_string()];
         let doc = json!({"i": i, "nested": {"quote": "it's"}});
         let when = (i != 3).then_some(at);
-        let n = sql::execute(&c, &insert, &[&id, &(i * 1_000_000_000_000), &small, &tags, &doc, &when, &true])
-            .await
-            .unwrap();
+        let n = sql::execute(
+            &c,
+            &insert,
+            &[&id, &(i * 1_000_000_000_000), &small, &tags, &doc, &when, &true],
+        )
+        .await
+        .unwrap();
         assert_eq!(n, 1);
         ids.push(id);
     }
@@ -62,14 +70,22 @@ async fn a_known_statement_is_never_prepared_again_and_its_values_come_back_whol
         assert_eq!(row.get::<_, i64>(0), i * 1_000_000_000_000);
         assert_eq!(row.get::<_, Option<i32>>(1), (i % 2 == 0).then_some(i as i32));
         assert_eq!(row.get::<_, Vec<String>>(2), vec![format!("t{i}"), "ünï".to_string()]);
-        assert_eq!(row.get::<_, serde_json::Value>(3), json!({"i": i, "nested": {"quote": "it's"}}));
+        assert_eq!(
+            row.get::<_, serde_json::Value>(3),
+            json!({"i": i, "nested": {"quote": "it's"}})
+        );
         assert_eq!(row.get::<_, Option<DateTime<Utc>>>(4), (i != 3).then_some(at));
         assert!(row.get::<_, bool>(5));
     }
     let one = format!("SELECT count(*) FROM {table} WHERE ok = $1");
     assert_eq!(sql::query_one(&c, &one, &[&true]).await.unwrap().get::<_, i64>(0), 5);
     let none = format!("SELECT n FROM {table} WHERE id = $1");
-    assert!(sql::query_opt(&c, &none, &[&uuid::Uuid::new_v4()]).await.unwrap().is_none());
+    assert!(
+        sql::query_opt(&c, &none, &[&uuid::Uuid::new_v4()])
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(sql::learnt() >= 4);
 
     // The insert ran five times: prepared (a named statement, parse s…) once, to learn its
