@@ -12,15 +12,17 @@ mod fixture;
 mod lambda;
 mod worker_bench;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use backroom_bench::machine;
+
 use backroom_bench::report::{
-    Build, ColdStart, Cost, CostCase, Report, Size, Target, Warm, WorkerThroughput, mb, range,
+    Build, ColdStart, Cost, CostCase, Report, Size, Target, Warm, WorkerCpu, WorkerThroughput, mb, range,
 };
 use backroom_bench::stats::{Percentiles, Summary};
+use backroom_bench::{cpu, machine};
 use backroom_core::cost::{Workload, estimate};
 use serde_json::Value;
 
@@ -355,21 +357,47 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
     let script = backroom_bench::pgbench::script(&statements, &captured_order, &capture_events[1].event_id);
     let worker = worker_bench::worker(&wshop, plan.worker_clients)?;
     let mut rates = vec![];
+    let (mut worker_cpu, mut worker_pg_cpu) = (vec![], vec![]);
     let mut last = vec![];
     for run in 0..plan.worker_runs {
         let messages = worker_bench::seed(&wshop, plan.worker_events).await?;
         say(&format!("worker run {}: {} events", run + 1, messages.len()));
+        let before = cpu::sample();
         rates.push(worker_bench::run(&worker, &messages, plan.worker_clients).await?);
+        let used = cpu::sample().since(&before);
+        worker_cpu.push(1e3 * used.own / messages.len() as f64);
+        worker_pg_cpu.push(1e3 * used.postgres / messages.len() as f64);
         worker_bench::check_applied(&wshop, &messages).await?;
         last = messages;
     }
     let reread = worker_bench::stripe_reread_ms(&worker, &last, 200).await?;
     let pg = worker_bench::PgBench::prepare(&wshop, &script, &target.join("bench")).await?;
     let mut tps = vec![];
+    let (mut pgbench_cpu, mut pgbench_pg_cpu) = (vec![], vec![]);
     for run in 0..plan.pgbench_runs {
         say(&format!("pgbench run {}", run + 1));
-        tps.push(pg.run(&wshop, plan.worker_clients, plan.pgbench_seconds).await?);
+        let before = cpu::sample();
+        let (rate, transactions) = pg.run(&wshop, plan.worker_clients, plan.pgbench_seconds).await?;
+        let used = cpu::sample().since(&before);
+        tps.push(rate);
+        let per = 1e3 / transactions.max(1) as f64;
+        pgbench_cpu.push(used.children * per);
+        pgbench_pg_cpu.push(used.postgres * per);
     }
+    let cpu_split = match (
+        Summary::of(&worker_cpu),
+        Summary::of(&worker_pg_cpu),
+        Summary::of(&pgbench_cpu),
+        Summary::of(&pgbench_pg_cpu),
+    ) {
+        (Some(a), Some(b), Some(c), Some(d)) if b.median > 0.0 && d.median > 0.0 => Some(WorkerCpu {
+            worker_process_ms: a,
+            worker_postgres_ms: b,
+            pgbench_client_ms: c,
+            pgbench_postgres_ms: d,
+        }),
+        _ => None,
+    };
     let worker_rate = Summary::of(&rates).context("worker rates")?;
     let pg_rate = Summary::of(&tps).context("pgbench rates")?;
     let throughput = WorkerThroughput {
@@ -381,6 +409,7 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
         stripe_reread_ms: Some(reread),
         pgbench_command: pg.command(&wshop, plan.worker_clients, plan.pgbench_seconds).1,
         pgbench_script: script.clone(),
+        cpu: cpu_split,
         how: format!(
             "Each run seeds {} new orders through `POST /checkout` and pays them at the Stripe simulator, then queues their \
              `checkout.session.completed` events in the in-process queue and times {} concurrent loops of \
@@ -594,6 +623,41 @@ fn zip_size(binary: &Path, dir: &Path, name: &str) -> anyhow::Result<u64> {
     Ok(std::fs::metadata(&zip)?.len())
 }
 
+/// Why the worker's rate is below pgbench's, from the run's own figures.
+fn worker_why(w: &WorkerThroughput) -> String {
+    let per_event = 1e3 * w.clients as f64 / w.worker_events_per_second.median;
+    let statements = w.pgbench_script.lines().count().saturating_sub(2);
+    let mut why = format!(
+        "per event and client the worker takes {per_event:.2} ms, of which {:.2} ms is re-reading the Checkout Session \
+         from the Stripe simulator over HTTP (the worker never trusts a webhook body; pgbench has no such call).",
+        w.stripe_reread_ms.unwrap_or(0.0)
+    );
+    if let Some(c) = &w.cpu {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let _ = write!(
+            why,
+            " The run is CPU-bound on {cores} cores shared by client and server: per event the worker's process (with \
+             the simulator) uses {:.2} ms of CPU and PostgreSQL {:.2} ms, where per transaction pgbench uses {:.2} ms and \
+             PostgreSQL {:.2} ms. PostgreSQL works {:.1}x as long per event for the worker: each of the {statements} \
+             statements is sent in one round trip but as the unnamed statement, parsed and planned every time (DSQL does \
+             not keep statement names), where pgbench -M prepared plans once; and the client's own CPU (JSON, the HTTP \
+             re-read, the state machine, logging) takes cores PostgreSQL would otherwise use.",
+            c.worker_process_ms.median,
+            c.worker_postgres_ms.median,
+            c.pgbench_client_ms.median,
+            c.pgbench_postgres_ms.median,
+            c.worker_postgres_ms.median / c.pgbench_postgres_ms.median.max(f64::MIN_POSITIVE),
+        );
+    } else {
+        let _ = write!(
+            why,
+            " The {statements} statements are sent in one round trip each, but as the unnamed statement, parsed and \
+             planned every time, where pgbench -M prepared plans once."
+        );
+    }
+    why
+}
+
 /// The arm64 zip sizes measured separately, when their file is there: `(source, [(function, bytes)])`.
 /// Each line that names a function and a size (`1234567` bytes, or `1.23 MB`/`MiB`/`KB`) counts.
 fn read_arm64_sizes() -> Option<(String, Vec<(String, u64)>)> {
@@ -804,18 +868,7 @@ fn targets(r: &Report) -> Vec<Target> {
                 w.ratio * 100.0
             ),
             met: Some(met),
-            why: (!met).then(|| {
-                let per_event = 1e3 * w.clients as f64 / w.worker_events_per_second.median;
-                format!(
-                    "per event and client the worker takes {per_event:.2} ms, of which {:.2} ms is re-reading the Checkout \
-                     Session from the Stripe simulator over HTTP (the worker never trusts a webhook body; pgbench has no \
-                     such call). The rest is the same SQL, but tokio-postgres prepares each statement it runs (a \
-                     Parse/Describe round trip before each Bind/Execute, {} statements an event) where pgbench -M prepared \
-                     parses once and pays one round trip per statement.",
-                    w.stripe_reread_ms.unwrap_or(0.0),
-                    w.pgbench_script.lines().count().saturating_sub(2)
-                )
-            }),
+            why: (!met).then(|| worker_why(w)),
         });
     }
     if let Some(cost) = &r.cost {

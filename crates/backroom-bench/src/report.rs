@@ -91,6 +91,22 @@ pub struct WorkerThroughput {
     pub pgbench_command: String,
     pub pgbench_script: String,
     pub how: String,
+    /// Where the CPU went, when `/proc` could say.
+    pub cpu: Option<WorkerCpu>,
+}
+
+/// CPU milliseconds per event (worker runs) and per transaction (pgbench runs), over the runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerCpu {
+    /// The benchmark process during a worker run: the worker and the in-process Stripe
+    /// simulator answering its re-reads.
+    pub worker_process_ms: Summary,
+    /// Every PostgreSQL process during a worker run.
+    pub worker_postgres_ms: Summary,
+    /// pgbench itself.
+    pub pgbench_client_ms: Summary,
+    /// Every PostgreSQL process during a pgbench run.
+    pub pgbench_postgres_ms: Summary,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -236,6 +252,21 @@ impl Report {
                 range(&w.pgbench_tps, 0),
                 w.ratio * 100.0
             );
+            if let Some(c) = &w.cpu {
+                let _ = writeln!(
+                    md,
+                    "CPU per event (worker) or transaction (pgbench), ms, median [min-max] of the runs, from `/proc`:\n\n\
+                     | Run | Client process | PostgreSQL | Together |\n|---|---|---|---|\n\
+                     | backroom worker (+ the in-process Stripe simulator) | {} | {} | {:.2} |\n\
+                     | pgbench | {} | {} | {:.2} |\n",
+                    range(&c.worker_process_ms, 2),
+                    range(&c.worker_postgres_ms, 2),
+                    c.worker_process_ms.median + c.worker_postgres_ms.median,
+                    range(&c.pgbench_client_ms, 2),
+                    range(&c.pgbench_postgres_ms, 2),
+                    c.pgbench_client_ms.median + c.pgbench_postgres_ms.median,
+                );
+            }
             let _ = writeln!(
                 md,
                 "{}\n\npgbench: `{}`; script:\n\n```sql\n{}```\n",
@@ -410,6 +441,12 @@ mod tests {
                 pgbench_command: "pgbench -n -f worker.sql".into(),
                 pgbench_script: "SELECT 1;\n".into(),
                 how: "The worker in process.".into(),
+                cpu: Some(WorkerCpu {
+                    worker_process_ms: s(&[2.0, 2.5]),
+                    worker_postgres_ms: s(&[1.5]),
+                    pgbench_client_ms: s(&[0.1]),
+                    pgbench_postgres_ms: s(&[1.0]),
+                }),
             }),
             sizes: vec![Size {
                 function: "stripe-webhook".into(),
@@ -462,6 +499,8 @@ mod tests {
             "| stripe-webhook | node | verify + SendMessage | 3 × 1,000 (+50 warm-up) | 2.50 [2.00-3.00] | 6.00 [5.00-7.00] |",
             "| backroom worker, 2 clients, 500 events a run | 310 [300-320] |",
             "| ratio (median / median) | 31% |",
+            "| backroom worker (+ the in-process Stripe simulator) | 2.25 [2.00-2.50] | 1.50 | 3.75 |",
+            "| pgbench | 0.10 | 1.00 | 1.10 |",
             "| stripe-webhook | 9.50 MB | 3.90 MB | 3.50 MB |",
             "arm64 zips: bench/arm64-sizes.txt.",
             "Release build: 900 s",

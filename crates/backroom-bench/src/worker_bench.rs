@@ -224,7 +224,8 @@ impl PgBench {
         (c, shown)
     }
 
-    pub async fn run(&self, shop: &Shop1, clients: usize, seconds: u32) -> anyhow::Result<f64> {
+    /// One run: (transactions per second, transactions).
+    pub async fn run(&self, shop: &Shop1, clients: usize, seconds: u32) -> anyhow::Result<(f64, u64)> {
         let (mut command, _) = self.command(shop, clients, seconds);
         let out = tokio::task::spawn_blocking(move || command.output()).await??;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -240,11 +241,18 @@ impl PgBench {
         if failed > 0 {
             bail!("pgbench had {failed} failed transactions: {stdout}");
         }
-        stdout
+        let tps = stdout
             .lines()
             .find_map(|l| l.strip_prefix("tps = "))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
-            .with_context(|| format!("no tps in pgbench's output: {stdout}"))
+            .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
+        let transactions = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("number of transactions actually processed: "))
+            .and_then(|v| v.split(['/', ' ']).next())
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("no transaction count in pgbench's output: {stdout}"))?;
+        Ok((tps, transactions))
     }
 }
