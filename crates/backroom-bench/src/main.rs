@@ -503,6 +503,11 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
                         "status",
                         "--porcelain",
                         "--untracked-files=no",
+                        "--",
+                        ".",
+                        // The report of an earlier run is not a change to what is measured.
+                        ":(exclude)bench/report.md",
+                        ":(exclude)bench/report.json",
                     ],
                 )
                 .is_some_and(|s| !s.is_empty());
