@@ -19,7 +19,8 @@ impl AlertStore for Store {
                     let existing = sql::query_opt(tx, "SELECT last_raised_at, occurrences FROM alerts WHERE dedupe_key = $1 FOR UPDATE", &[&alert.dedupe_key])
                         .await?;
                     let Some(row) = existing else {
-                        sql::execute(tx,
+                        sql::execute(
+                            tx,
                             "INSERT INTO alerts (dedupe_key, severity, kind, order_id, message, created_at, last_raised_at) \
                              VALUES ($1, $2, $3, $4, $5, $6, $6)",
                             &[&alert.dedupe_key, &alert.severity.as_str(), &alert.kind, &alert.order_id.map(OrderId::uuid), &alert.message, &now],
@@ -30,7 +31,8 @@ impl AlertStore for Store {
                     let last: chrono::DateTime<Utc> = row.get(0);
                     let occurrences: i64 = row.get::<_, i64>(1) + 1;
                     let cooled = now.signed_duration_since(last) >= cooldown;
-                    sql::execute(tx,
+                    sql::execute(
+                        tx,
                         "UPDATE alerts SET occurrences = $2, message = $3, \
                          last_raised_at = CASE WHEN $4 THEN $5 ELSE last_raised_at END WHERE dedupe_key = $1",
                         &[&alert.dedupe_key, &occurrences, &alert.message, &cooled, &now],
@@ -52,7 +54,7 @@ impl AlertStore for Store {
                     let rows = sql::query(
                         c,
                         "SELECT severity, kind, order_id, message, last_raised_at, occurrences FROM alerts \
-                             ORDER BY last_raised_at DESC, dedupe_key LIMIT $1",
+                         ORDER BY last_raised_at DESC, dedupe_key LIMIT $1",
                         &[&limit],
                     )
                     .await?;

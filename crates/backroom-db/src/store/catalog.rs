@@ -51,7 +51,8 @@ impl CatalogStore for Store {
             .with_retry(|tx| {
                 let wanted = wanted.clone();
                 Box::pin(async move {
-                    let rows = sql::query(tx,
+                    let rows = sql::query(
+                            tx,
                             "SELECT sku, product_slug, product_name, description, size, price_cents, currency, \
                              printful_sync_variant_id, stock_limit, active, position FROM products",
                             &[],
@@ -63,7 +64,8 @@ impl CatalogStore for Store {
                         match stored.get(sku) {
                             Some(old) if old == c => report.unchanged += 1,
                             existing => {
-                                sql::execute(tx,
+                                sql::execute(
+                                    tx,
                                     "INSERT INTO products (sku, product_slug, product_name, description, size, price_cents, \
                                      currency, printful_sync_variant_id, stock_limit, active, position, updated_at) \
                                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now()) \
@@ -117,11 +119,12 @@ impl CatalogStore for Store {
             .db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = sql::query(c,
+                    let rows = sql::query(
+                            c,
                             "SELECT p.sku, p.product_slug, p.product_name, p.description, p.size, p.price_cents, p.currency, \
                              p.printful_sync_variant_id, p.stock_limit, p.active, p.position, \
                              (SELECT coalesce(sum(h.quantity), 0)::bigint FROM stock_holds h \
-                              WHERE h.sku = p.sku AND h.released_at IS NULL) AS held \
+                             WHERE h.sku = p.sku AND h.released_at IS NULL) AS held \
                              FROM products p ORDER BY p.position, p.sku",
                             &[],
                         )

@@ -59,7 +59,7 @@ impl OrderEventStore for Store {
                                     c,
                                     &format!(
                                         "SELECT {COLUMNS} FROM order_events WHERE published_at IS NULL \
-                                     AND ($1::timestamptz IS NULL OR at <= $1) ORDER BY at, id LIMIT $2"
+                                         AND ($1::timestamptz IS NULL OR at <= $1) ORDER BY at, id LIMIT $2"
                                     ),
                                     &[&before, &limit],
                                 )

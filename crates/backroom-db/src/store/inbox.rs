@@ -14,7 +14,7 @@ pub(super) async fn claim_in<C: GenericClient>(
     let n = sql::execute(
         tx,
         "INSERT INTO inbox_events (source, event_id, event_type, order_id) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (source, event_id) DO NOTHING",
+         ON CONFLICT (source, event_id) DO NOTHING",
         &[&claim.source.as_str(), &claim.event_id, &claim.event_type, &order_id],
     )
     .await?;

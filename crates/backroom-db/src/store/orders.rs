@@ -84,7 +84,7 @@ impl OrderStore for Store {
                     let rows = sql::query(
                         c,
                         "SELECT at, from_status, to_status, cause, detail FROM order_timeline \
-                             WHERE order_id = $1 ORDER BY at, id",
+                         WHERE order_id = $1 ORDER BY at, id",
                         &[&id.uuid()],
                     )
                     .await?;
@@ -132,7 +132,8 @@ impl OrderStore for Store {
             .with_retry(|tx| {
                 let session_id = session_id.to_string();
                 Box::pin(async move {
-                    sql::execute(tx,
+                    sql::execute(
+                        tx,
                         "UPDATE orders SET stripe_session_id = $2, checkout_expires_at = $3, updated_at = now() WHERE id = $1",
                         &[&id.uuid(), &session_id, &expires_at],
                     )
@@ -149,7 +150,8 @@ impl OrderStore for Store {
             .with_retry(|tx| {
                 let details = details.clone();
                 Box::pin(async move {
-                    sql::execute(tx,
+                    sql::execute(
+                        tx,
                         "UPDATE orders SET stripe_payment_intent_id = coalesce($2, stripe_payment_intent_id), \
                          email = coalesce($3, email), shipping = coalesce($4, shipping), updated_at = now() WHERE id = $1",
                         &[
@@ -181,7 +183,8 @@ impl OrderStore for Store {
             .with_retry(|tx| {
                 let s = shipment.clone();
                 Box::pin(async move {
-                    sql::execute(tx,
+                    sql::execute(
+                        tx,
                         "INSERT INTO shipments (order_id, provider_shipment_id, carrier, service, tracking_number, tracking_url, \
                          shipped_at, reshipment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                          ON CONFLICT (order_id, provider_shipment_id) DO UPDATE SET \
@@ -215,7 +218,8 @@ impl OrderStore for Store {
             .db
             .read(|c| {
                 Box::pin(async move {
-                    let rows = sql::query(c,
+                    let rows = sql::query(
+                            c,
                             "SELECT provider_shipment_id, carrier, service, tracking_number, tracking_url, shipped_at, reshipment \
                              FROM shipments WHERE order_id = $1 ORDER BY shipped_at NULLS LAST, provider_shipment_id",
                             &[&id.uuid()],
@@ -245,7 +249,7 @@ impl OrderStore for Store {
                     let n = sql::execute(
                         tx,
                         "UPDATE orders SET fulfillment_released_at = now(), updated_at = now() \
-                             WHERE id = $1 AND fulfillment_released_at IS NULL",
+                         WHERE id = $1 AND fulfillment_released_at IS NULL",
                         &[&id.uuid()],
                     )
                     .await?;
@@ -298,7 +302,7 @@ pub async fn apply_in<C: GenericClient>(
     let row = sql::query_opt(
         tx,
         "SELECT payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, total_cents, currency \
-             FROM orders WHERE id = $1 FOR UPDATE",
+         FROM orders WHERE id = $1 FOR UPDATE",
         &[&id.uuid()],
     )
     .await?
@@ -314,7 +318,8 @@ pub async fn apply_in<C: GenericClient>(
         }
         Decision::Apply(t) => {
             let s = t.state;
-            sql::execute(tx,
+            sql::execute(
+                tx,
                 "UPDATE orders SET status = $2, payment = $3, fulfillment = $4, printful_mark = $5, printful_mark_at = $6, \
                  amount_mismatch = $7, updated_at = now() WHERE id = $1",
                 &[
@@ -381,7 +386,7 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     let rows = sql::query(
         tx,
         "SELECT sku, product_name, size, price_cents, currency, printful_sync_variant_id, stock_limit, active \
-             FROM products WHERE sku = ANY($1)",
+         FROM products WHERE sku = ANY($1)",
         &[&skus],
     )
     .await?;
@@ -467,7 +472,7 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     let row = sql::query_one(
         tx,
         "INSERT INTO orders (id, status, payment, fulfillment, amount_mismatch, total_cents, currency, email) \
-             VALUES ($1, $2, $3, $4, false, $5, $6, $7) RETURNING number, created_at, updated_at",
+         VALUES ($1, $2, $3, $4, false, $5, $6, $7) RETURNING number, created_at, updated_at",
         &[
             &new.id.uuid(),
             &status.as_str(),
@@ -480,7 +485,8 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     )
     .await?;
     for (line, item) in items.iter().enumerate() {
-        sql::execute(tx,
+        sql::execute(
+            tx,
             "INSERT INTO order_items (order_id, line, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[

@@ -96,11 +96,11 @@ impl Store {
                     let rows = sql::query(
                         c,
                         "SELECT id, number, status, created_at, updated_at FROM orders WHERE \
-                             (status = 'pending_payment' AND created_at < $1) \
-                             OR (status = 'paid' AND updated_at < $2) \
-                             OR (status = 'submitted' AND updated_at < $3) \
-                             OR (status = 'in_production' AND updated_at < $4) \
-                             ORDER BY updated_at, id LIMIT $5",
+                         (status = 'pending_payment' AND created_at < $1) \
+                         OR (status = 'paid' AND updated_at < $2) \
+                         OR (status = 'submitted' AND updated_at < $3) \
+                         OR (status = 'in_production' AND updated_at < $4) \
+                         ORDER BY updated_at, id LIMIT $5",
                         &[
                             &cutoffs.pending_created_before,
                             &cutoffs.paid_updated_before,
@@ -183,7 +183,7 @@ impl Store {
                     let rows = sql::query(
                         c,
                         "SELECT report FROM reconcile_runs WHERE started_at >= $1 AND started_at < $2 \
-                             ORDER BY started_at DESC, id LIMIT $3",
+                         ORDER BY started_at DESC, id LIMIT $3",
                         &[&since, &until, &limit],
                     )
                     .await?;
@@ -217,8 +217,8 @@ impl Store {
                     let rows = sql::query(
                         c,
                         "SELECT severity, kind, order_id, message, last_raised_at, occurrences FROM alerts \
-                             WHERE last_raised_at >= $1 AND kind <> $2 \
-                             ORDER BY last_raised_at DESC, dedupe_key LIMIT $3",
+                         WHERE last_raised_at >= $1 AND kind <> $2 \
+                         ORDER BY last_raised_at DESC, dedupe_key LIMIT $3",
                         &[&since, &except_kind, &limit],
                     )
                     .await?;
@@ -276,8 +276,8 @@ impl Store {
                     let rows = sql::query(
                         c,
                         "SELECT currency, count(*), sum(total_cents)::bigint FROM orders \
-                             WHERE created_at >= $1 AND created_at < $2 AND payment IN ('paid', 'refunded') \
-                             GROUP BY currency ORDER BY currency",
+                         WHERE created_at >= $1 AND created_at < $2 AND payment IN ('paid', 'refunded') \
+                         GROUP BY currency ORDER BY currency",
                         &[&since, &until],
                     )
                     .await?;
@@ -318,16 +318,16 @@ impl Store {
                     let rows = sql::query(
                         c,
                         "SELECT currency, count(*), sum(total_cents)::bigint FROM orders WHERE id IN \
-                             (SELECT order_id FROM order_timeline WHERE to_status = 'refunded' \
-                              AND from_status <> 'refunded' AND at >= $1 AND at < $2) \
-                             GROUP BY currency ORDER BY currency",
+                         (SELECT order_id FROM order_timeline WHERE to_status = 'refunded' \
+                         AND from_status <> 'refunded' AND at >= $1 AND at < $2) \
+                         GROUP BY currency ORDER BY currency",
                         &[&since, &until],
                     )
                     .await?;
                     let partial: i64 = sql::query_one(
                         c,
                         "SELECT count(*) FROM order_timeline WHERE at >= $1 AND at < $2 \
-                             AND detail LIKE 'partially refunded%'",
+                         AND detail LIKE 'partially refunded%'",
                         &[&since, &until],
                     )
                     .await?
