@@ -1,8 +1,9 @@
 //! The webhook envelope parser (what the webhook function and the worker read of an event body)
 //! on any bytes.
 //!
-//! Properties: it never panics; what it accepts is JSON (numbers beyond f64 allowed) with non-empty `id`, `type` and
-//! `data.object.id`; and the envelope written back as a minimal event parses to itself.
+//! Properties: it never panics; what it accepts is JSON (numbers beyond f64 and unpaired surrogate
+//! escapes allowed, as the grammar does) with non-empty `id`, `type` and `data.object.id`; and the
+//! envelope written back as a minimal event parses to itself.
 
 #![no_main]
 
@@ -18,9 +19,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(value["id"].as_str(), Some(envelope.id.as_str()));
             assert_eq!(value["data"]["object"]["id"].as_str(), Some(envelope.object_id.as_str()));
         }
-        // JSON allows numbers beyond f64 (1e400); serde_json's Value does not hold them, the
-        // envelope skips them. Anything else would be a body that is not JSON.
+        // JSON allows numbers beyond f64 (1e400) and, in its grammar, any \uXXXX escape, lone
+        // UTF-16 surrogates included (RFC 8259, 8.2); serde_json's Value holds neither (its
+        // errors for unpaired surrogates are the two below), the envelope skips both where they
+        // are not in a field it keeps. Anything else would be a body that is not JSON.
         Err(e) if e.to_string().starts_with("number out of range") => {}
+        Err(e)
+            if e.to_string().starts_with("lone leading surrogate in hex escape")
+                || e.to_string().starts_with("unexpected end of hex escape") => {}
         Err(e) => panic!("an accepted body is JSON: {e}"),
     }
     let rebuilt = json!({
