@@ -453,7 +453,8 @@ mod tests {
         assert_eq!(parse_envelope(no_version).unwrap().api_version, None);
         // An unpaired surrogate escape is JSON by the grammar (RFC 8259, 8.2): accepted where the
         // envelope skips it; in a field it keeps there is no string to make, and it is refused.
-        let lone_skipped = br#"{"id":"e","type":"x","created":1,"livemode":false,"data":{"object":{"id":"o","name":"a\ud8e7\\n"}}}"#;
+        let lone_skipped =
+            br#"{"id":"e","type":"x","created":1,"livemode":false,"data":{"object":{"id":"o","name":"a\ud8e7\\n"}}}"#;
         assert_eq!(parse_envelope(lone_skipped).unwrap().object_id, "o");
         let lone_kept = br#"{"id":"e\ud8e7","type":"x","created":1,"livemode":false,"data":{"object":{"id":"o"}}}"#;
         assert!(matches!(parse_envelope(lone_kept), Err(WebhookError::BadEnvelope(_))));
