@@ -79,6 +79,20 @@ impl DevFile {
         let text = std::fs::read_to_string(data_dir.join(DEV_FILE)).ok()?;
         serde_json::from_str(&text).ok()
     }
+
+    /// Calls the running dev server's admin API (`GET` or `POST /admin/api/{path}`) and returns
+    /// its JSON answer; a server that does not answer within 10 s is an error.
+    pub async fn admin(&self, method: reqwest::Method, path: &str) -> anyhow::Result<serde_json::Value> {
+        let text = reqwest::Client::new()
+            .request(method, format!("{}/admin/api/{path}", self.url))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        Ok(serde_json::from_str(&text)?)
+    }
 }
 
 struct Running {

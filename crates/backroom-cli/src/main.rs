@@ -337,17 +337,9 @@ async fn dlq(dev: Option<&dev::DevFile>, data_dir: &Path, cmd: DlqCommand) -> an
             data_dir.display()
         );
     };
-    let client = reqwest::Client::new();
     match cmd {
         DlqCommand::List { json } => {
-            let text = client
-                .get(format!("{}/admin/api/dlq", dev.url))
-                .send()
-                .await?
-                .error_for_status()?
-                .text()
-                .await?;
-            let body: serde_json::Value = serde_json::from_str(&text)?;
+            let body = dev.admin(reqwest::Method::GET, "dlq").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&body)?);
             } else {
@@ -364,14 +356,7 @@ async fn dlq(dev: Option<&dev::DevFile>, data_dir: &Path, cmd: DlqCommand) -> an
             }
         }
         DlqCommand::Redrive => {
-            let text = client
-                .post(format!("{}/admin/api/dlq/redrive", dev.url))
-                .send()
-                .await?
-                .error_for_status()?
-                .text()
-                .await?;
-            let body: serde_json::Value = serde_json::from_str(&text)?;
+            let body = dev.admin(reqwest::Method::POST, "dlq/redrive").await?;
             println!("moved {} message(s) back to the queue", body["redriven"]);
         }
     }

@@ -50,19 +50,11 @@ async fn sqs_depth(url: &str) -> DeadLetters {
 }
 
 async fn dev_depth(dev: &DevFile) -> DeadLetters {
-    let read = async {
-        let text = reqwest::Client::new()
-            .get(format!("{}/admin/api/dlq", dev.url))
-            .timeout(std::time::Duration::from_secs(10))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        let body: serde_json::Value = serde_json::from_str(&text)?;
-        anyhow::Ok(body["messages"].as_array().map(|m| m.len() as u64))
-    };
-    match read.await {
+    let read = dev
+        .admin(reqwest::Method::GET, "dlq")
+        .await
+        .map(|body| body["messages"].as_array().map(|m| m.len() as u64));
+    match read {
         Ok(Some(n)) => DeadLetters::known("dev", n),
         Ok(None) => DeadLetters::unknown("dev", "the dev server's answer has no messages"),
         Err(e) => DeadLetters::unknown(
