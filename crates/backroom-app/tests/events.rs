@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use backroom_app::catchup::{catch_up_printful, catch_up_stripe};
 use backroom_app::events::{Bus, ConsolePublisher, Publisher};
-use backroom_aws::aws_sdk_sqs::types::QueueAttributeName;
 use backroom_aws::{EventBridgePublisher, aws_config, aws_sdk_eventbridge, aws_sdk_sqs};
 use backroom_core::ports::{OrderEventStore, OrderStore, OutboxEntry};
 use backroom_core::{OrderId, OrderStatus};
@@ -62,26 +61,7 @@ impl BusToQueue {
         let events = aws_sdk_eventbridge::Client::new(&sdk);
         Box::pin(events.create_event_bus().name(&bus).send()).await.unwrap();
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("order-events-{id}"))
-            .send()
-            .boxed()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .boxed()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&QueueAttributeName::QueueArn]
-            .clone();
+        let (queue_url, queue_arn) = backroom_testkit::new_queue(&sqs, &format!("order-events-{id}")).await;
         events
             .put_rule()
             .name(format!("all-orders-{id}"))

@@ -21,9 +21,11 @@ use backroom_app::queue::LocalQueue;
 use backroom_app::reconcile::{ReconcileOptions, reconcile};
 use backroom_app::worker::Worker;
 use backroom_core::OrderId;
+// A seed means the same run (SplitMix64).
 use backroom_core::machine::Payment;
 use backroom_core::ports::DiscrepancyKind;
 use backroom_sim::printful::RandomFaults;
+use backroom_testkit::SeededRng as Rng;
 use backroom_testkit::app::{Options, TestApp};
 use serde_json::{Value, json};
 
@@ -31,35 +33,6 @@ const ORDERS: usize = 200;
 const DEFAULT_SEED: u64 = 0x00C0_FFEE_2026;
 /// Items without a stock limit, so that every checkout can succeed.
 const SKUS: [&str; 4] = ["HARBOUR-TEE-M", "TIDE-HOODIE-L", "FOG-MUG", "GULL-TOTE"];
-
-/// SplitMix64: small, fast and the same on every machine, so a seed means the same run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            items.swap(i, j);
-        }
-    }
-}
 
 /// What the buyer does with the checkout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

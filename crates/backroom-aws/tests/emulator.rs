@@ -4,7 +4,7 @@
 use aws_sdk_sqs::types::QueueAttributeName;
 use backroom_aws::{SnsSink, SqsQueue, message_from_attributes};
 use backroom_core::ports::{AlertSink, EventQueue, EventSource, NewAlert, QueueMessage, Severity};
-use backroom_testkit::shared_aws;
+use backroom_testkit::{new_queue, queue_arn, shared_aws, subscribe_queue};
 
 async fn sdk() -> aws_config::SdkConfig {
     let endpoint = tokio::task::spawn_blocking(|| shared_aws().endpoint.clone())
@@ -22,19 +22,6 @@ async fn sdk() -> aws_config::SdkConfig {
 
 fn unique(name: &str) -> String {
     format!("{name}-{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
-    attributes[&QueueAttributeName::QueueArn].clone()
 }
 
 async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, max_receives: u32) -> (String, String) {
@@ -168,23 +155,8 @@ async fn alerts_reach_the_topic_of_their_severity() {
             .unwrap()
             .topic_arn
             .unwrap();
-        let inbox = sqs
-            .create_queue()
-            .queue_name(unique(name))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let arn = queue_arn(&sqs, &inbox).await;
-        sns.subscribe()
-            .topic_arn(&topic)
-            .protocol("sqs")
-            .endpoint(arn)
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .unwrap();
+        let (inbox, arn) = new_queue(&sqs, &unique(name)).await;
+        subscribe_queue(&sns, &topic, &arn).await;
         topics.push(topic);
         inboxes.push(inbox);
     }

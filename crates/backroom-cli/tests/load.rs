@@ -33,21 +33,6 @@ const MAX_ATTEMPTS: u32 = 10;
 const SECRET: &str = "whsec_backroom_load_test_0123456789";
 const KEY: &str = "sk_test_backroom_load";
 
-/// A small deterministic shuffle (SplitMix64), so a run's delivery order can be repeated.
-fn shuffle<T>(items: &mut [T], mut seed: u64) {
-    let mut next = || {
-        seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = seed;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    for i in (1..items.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -196,7 +181,8 @@ async fn two_thousand_signed_webhooks_in_ten_seconds_each_order_paid_once() {
             std::iter::repeat_n(body, COPIES)
         })
         .collect();
-    shuffle(&mut deliveries, 2026);
+    // A fixed seed, so a run's delivery order can be repeated.
+    backroom_testkit::SeededRng(2026).shuffle(&mut deliveries);
     let total = deliveries.len();
     let url = format!("{base}/webhooks/stripe");
     let load = Instant::now();

@@ -228,32 +228,8 @@ async fn digest_shows_the_week_and_sends_it_once_to_the_ops_topic() {
                 .unwrap(),
         );
     }
-    let inbox = sqs
-        .create_queue()
-        .queue_name(format!("inbox{id}"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&inbox)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topics[0])
-        .protocol("sqs")
-        .endpoint(arn)
-        .attributes("RawMessageDelivery", "true")
-        .send()
-        .await
-        .unwrap();
+    let (inbox, arn) = backroom_testkit::new_queue(&sqs, &format!("inbox{id}")).await;
+    backroom_testkit::subscribe_queue(&sns, &topics[0], &arn).await;
     let mut vars = pairs(&env);
     vars.push(("ALERTS_TOPIC_ARN", &topics[0]));
     vars.push(("SECURITY_TOPIC_ARN", &topics[1]));

@@ -110,3 +110,46 @@ fn health(port: u16) -> bool {
     let mut answer = [0u8; 16];
     matches!(s.read(&mut answer), Ok(n) if n >= 12 && answer[..n].starts_with(b"HTTP/1") && &answer[9..12] == b"200")
 }
+
+/// A new SQS queue on the emulator: its URL and ARN, for tests that route SNS or EventBridge to
+/// it and read what arrived.
+pub async fn new_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let url = Box::pin(sqs.create_queue().queue_name(name).send())
+        .await
+        .unwrap_or_else(|e| panic!("create queue {name}: {e:?}"))
+        .queue_url
+        .expect("a created queue has a URL");
+    let arn = queue_arn(sqs, &url).await;
+    (url, arn)
+}
+
+/// A queue's ARN.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    Box::pin(
+        sqs.get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("attributes of {url}: {e:?}"))
+    .attributes
+    .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+    .expect("a queue has an ARN")
+}
+
+/// Subscribes a queue to a topic with raw message delivery, so each message body is what was
+/// published.
+pub async fn subscribe_queue(sns: &aws_sdk_sns::Client, topic_arn: &str, queue_arn: &str) {
+    Box::pin(
+        sns.subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .attributes("RawMessageDelivery", "true")
+            .send(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("subscribe {queue_arn} to {topic_arn}: {e:?}"));
+}

@@ -12,8 +12,9 @@ mod cluster;
 mod database;
 mod error;
 mod process;
+mod rng;
 
-pub use aws::{AwsEmulator, shared_aws};
+pub use aws::{AwsEmulator, new_queue, queue_arn, shared_aws, subscribe_queue};
 pub use binaries::find_postgres_bin_dir;
 pub use cluster::{Cluster, ClusterConfig};
 pub use database::{
@@ -21,6 +22,7 @@ pub use database::{
     try_create_database_from_template,
 };
 pub use error::TestkitError;
+pub use rng::SeededRng;
 
 /// Runs a test story as a task on a runtime whose threads have room (32 MiB): in a debug build a
 /// whole story through the worker and the AWS SDK is one future larger than a test thread's
