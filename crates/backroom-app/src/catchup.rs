@@ -6,13 +6,14 @@
 use std::time::Duration;
 
 use backroom_aws::emf::{self, Metric};
-use backroom_core::ports::{Cursor, CursorStore, EventSource, Inbox, OrderFilter, OrderStore, QueueMessage};
-use backroom_core::{Cause, OrderId, OrderStatus};
+use backroom_core::ports::{Cursor, CursorStore, EventSource, Inbox, OrderStore, QueueMessage};
+use backroom_core::{Cause, OrderId, owed};
 use backroom_stripe::SessionStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::events::Published;
+use crate::fulfillment::Advanced;
 use crate::http::STRIPE_EVENT_TYPES;
 use crate::worker::{Outcome, ProcessError, Worker};
 
@@ -33,6 +34,8 @@ pub struct StripeCatchup {
     pub failed: usize,
     /// Order events published now because their first publish failed.
     pub order_events: Published,
+    /// Alerts published now because their first publish failed.
+    pub alerts: Published,
 }
 
 /// Lists our event types since the cursor (minus the overlap), oldest first, and processes each
@@ -41,6 +44,7 @@ pub struct StripeCatchup {
 pub async fn catch_up_stripe(worker: &Worker, now: DateTime<Utc>) -> Result<StripeCatchup, ProcessError> {
     let mut report = Box::pin(catch_up_stripe_events(worker, now)).await?;
     report.order_events = Box::pin(worker.fulfiller.events.catch_up(now)).await?;
+    report.alerts = Box::pin(worker.alerts.catch_up(now)).await?;
     Ok(report)
 }
 
@@ -153,42 +157,121 @@ async fn catch_up_sessions(worker: &Worker, now: DateTime<Utc>) -> Result<Stripe
     Ok(report)
 }
 
-/// Orders still on their way at Printful.
-const IN_FLIGHT: [OrderStatus; 6] = [
-    OrderStatus::Paid,
-    OrderStatus::Submitted,
-    OrderStatus::InProduction,
-    OrderStatus::OnHold,
-    OrderStatus::PartiallyShipped,
-    OrderStatus::NeedsAttention,
-];
+/// The cursor of the Printful catch-up's walk over orders in flight (the last order id read).
+pub const PRINTFUL_CURSOR: &str = "printful_follow";
+/// Orders read from the database per page of the walk.
+pub const FOLLOW_PAGE: u32 = 100;
+/// The share of a run's time the owed work and the walk may use; the rest is kept for the scan
+/// for Printful orders backroom did not make, and for publishing the outboxes.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(240);
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PrintfulCatchup {
+    /// Orders that owed work and were due: attempted now.
+    pub owed: usize,
+    /// Of those, the ones whose attempt failed again (retried later, with back-off).
+    pub owed_failed: usize,
     pub checked: usize,
     /// Orders whose state moved because of what Printful said.
     pub changed: usize,
     /// Printful orders backroom did not make.
     pub unknown: usize,
     pub failed: usize,
+    /// The walk over orders in flight stopped at its time budget; the next run goes on from there.
+    pub walk_incomplete: bool,
     /// Order events published now because their first publish failed.
     pub order_events: Published,
+    /// Alerts published now because their first publish failed.
+    pub alerts: Published,
 }
 
-/// Reads every in-flight order from Printful and applies it; then scans Printful's newest
-/// orders for ones backroom did not make. `pace` spaces the calls (Printful allows 120 a minute).
+/// One run: first the work orders owe (`backroom_core::owed`) and whose back-off has passed;
+/// then a walk over orders in flight, reading each from Printful and applying it, paged and
+/// resumed where the last run stopped; then the scan of Printful's newest orders for ones
+/// backroom did not make; then the outboxes. `pace` spaces the Printful calls (120 a minute
+/// are allowed). The first two phases stop at `DEFAULT_BUDGET`; the scan and the outboxes run
+/// every time.
 pub async fn catch_up_printful(worker: &Worker, pace: Duration) -> Result<PrintfulCatchup, ProcessError> {
+    Box::pin(catch_up_printful_within(worker, pace, DEFAULT_BUDGET)).await
+}
+
+pub async fn catch_up_printful_within(
+    worker: &Worker,
+    pace: Duration,
+    budget: Duration,
+) -> Result<PrintfulCatchup, ProcessError> {
+    let deadline = tokio::time::Instant::now() + budget;
     let mut report = PrintfulCatchup::default();
+    Box::pin(settle_owed_work(worker, pace, deadline, &mut report)).await?;
+    Box::pin(follow_in_flight(worker, pace, deadline, &mut report)).await?;
+    if let Err(e) = Box::pin(scan_for_unknown_orders(worker, &mut report)).await {
+        // Printful or the database is down: the outboxes below still get their turn.
+        tracing::error!(error = %e, "the scan for Printful orders backroom did not make failed; the next run scans again");
+        report.failed += 1;
+    }
+    report.order_events = Box::pin(worker.fulfiller.events.catch_up(Utc::now())).await?;
+    report.alerts = Box::pin(worker.alerts.catch_up(Utc::now())).await?;
+    Ok(report)
+}
+
+/// Every order whose state owes work and whose back-off has passed gets an attempt.
+pub async fn settle_owed_work(
+    worker: &Worker,
+    pace: Duration,
+    deadline: tokio::time::Instant,
+    report: &mut PrintfulCatchup,
+) -> Result<(), ProcessError> {
+    let now = Utc::now();
+    let fulfiller = &worker.fulfiller;
+    for order in worker.store.orders_that_may_owe_work(now, 500).await? {
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        if owed::owed(&order, fulfiller.paused, now).is_none() || !owed::is_due(&order.work, now) {
+            continue;
+        }
+        report.owed += 1;
+        match Box::pin(fulfiller.settle(order.id, None, now)).await? {
+            Advanced::Deferred(_) => report.owed_failed += 1,
+            _ => {
+                if worker
+                    .store
+                    .order(order.id)
+                    .await?
+                    .is_some_and(|o| o.status() != order.status())
+                {
+                    report.changed += 1;
+                }
+            }
+        }
+        tokio::time::sleep(pace).await;
+    }
+    Ok(())
+}
+
+/// Reads orders in flight from Printful and applies what it says, a page at a time from where
+/// the last run stopped, until the deadline. At the end of the list the cursor goes back to the
+/// start, so every order in flight is read within a bounded number of runs.
+async fn follow_in_flight(
+    worker: &Worker,
+    pace: Duration,
+    deadline: tokio::time::Instant,
+    report: &mut PrintfulCatchup,
+) -> Result<(), ProcessError> {
     let printful = &worker.fulfiller.printful;
-    for status in IN_FLIGHT {
-        let orders = worker
-            .store
-            .orders(&OrderFilter {
-                status: Some(status),
-                limit: Some(1000),
-            })
-            .await?;
-        for order in orders {
+    let cursor = worker.store.cursor(PRINTFUL_CURSOR).await?;
+    let mut after = cursor.and_then(|c| OrderId::parse(&c.id).ok());
+    'pages: loop {
+        let page = worker.store.orders_in_flight_after(after, FOLLOW_PAGE).await?;
+        if page.is_empty() {
+            after = None;
+            break;
+        }
+        for order in page {
+            if tokio::time::Instant::now() >= deadline {
+                report.walk_incomplete = true;
+                break 'pages;
+            }
             report.checked += 1;
             let before = order.status();
             let result = async {
@@ -200,7 +283,7 @@ pub async fn catch_up_printful(worker: &Worker, pace: Duration) -> Result<Printf
                         .apply_printful(order.id, pf, &Cause::Catchup("printful".into()))
                         .await?;
                 }
-                Box::pin(worker.fulfiller.advance(order.id, pf.as_ref())).await
+                Box::pin(worker.fulfiller.settle(order.id, pf.as_ref(), Utc::now())).await
             }
             .await;
             match result {
@@ -219,27 +302,54 @@ pub async fn catch_up_printful(worker: &Worker, pace: Duration) -> Result<Printf
                     report.failed += 1;
                 }
             }
+            after = Some(order.id);
             tokio::time::sleep(pace).await;
         }
     }
-    let page = printful.list_orders(None, 0, 100).await?;
+    let position = Cursor {
+        at: Utc::now(),
+        id: after.map(|a| a.to_string()).unwrap_or_default(),
+    };
+    worker.store.set_cursor(PRINTFUL_CURSOR, &position).await?;
+    Ok(())
+}
+
+/// Printful's newest orders, each either ours (adopted when its create's answer was lost) or
+/// not made by backroom: a security alert.
+async fn scan_for_unknown_orders(worker: &Worker, report: &mut PrintfulCatchup) -> Result<(), ProcessError> {
+    let page = worker.fulfiller.printful.list_orders(None, 0, 100).await?;
     for pf in page.orders {
-        let ours = match pf.external_id.as_deref().and_then(|e| OrderId::parse(e).ok()) {
-            Some(id) => worker.store.order(id).await?.is_some(),
-            None => false,
+        let order = match pf.external_id.as_deref().and_then(|e| OrderId::parse(e).ok()) {
+            Some(id) => worker.store.order(id).await?,
+            None => None,
         };
-        if ours {
-            continue;
+        match order {
+            Some(order) if order.submitted_by_us() => {
+                if order.printful_order_id.is_none() {
+                    // Our create went through but its answer never reached us: adopt it, and
+                    // do what the order owes (a cancel, when it was refunded meanwhile).
+                    worker.store.set_printful_order_id(order.id, pf.id).await?;
+                    let full = worker.fulfiller.printful.order(pf.id).await?;
+                    if let Some(full) = &full {
+                        worker
+                            .fulfiller
+                            .apply_printful(order.id, full, &Cause::Catchup("printful".into()))
+                            .await?;
+                    }
+                    Box::pin(worker.fulfiller.settle(order.id, full.as_ref(), Utc::now())).await?;
+                }
+            }
+            _ => {
+                report.unknown += 1;
+                worker
+                    .alerts
+                    .raise(crate::fulfillment::unknown_printful_order_alert(
+                        pf.id,
+                        pf.external_id.as_deref(),
+                    ))
+                    .await?;
+            }
         }
-        report.unknown += 1;
-        worker
-            .alerts
-            .raise(crate::fulfillment::unknown_printful_order_alert(
-                pf.id,
-                pf.external_id.as_deref(),
-            ))
-            .await?;
     }
-    report.order_events = Box::pin(worker.fulfiller.events.catch_up(Utc::now())).await?;
-    Ok(report)
+    Ok(())
 }

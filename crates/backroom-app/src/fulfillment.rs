@@ -6,7 +6,7 @@
 
 use backroom_core::machine::{Fulfillment as Stage, Payment, PrintfulStatus};
 use backroom_core::ports::{Applied, ApplyError, NewAlert, OrderStore, Severity, ShipmentRecord};
-use backroom_core::{Cause, Fact, Money, Order, OrderId};
+use backroom_core::{Cause, Fact, Money, Order, OrderId, owed};
 use backroom_db::Store;
 use backroom_printful::{NewItem, NewOrder, PrintfulClient, PrintfulError, Recipient, Status};
 use backroom_stripe::ShippingDetails;
@@ -39,6 +39,8 @@ pub enum Advanced {
     Canceled { printful_order_id: i64 },
     /// Something needs the owner; an alert says what.
     Alerted(String),
+    /// The attempt failed; it is recorded on the order and retried by the scheduled jobs.
+    Deferred(String),
 }
 
 impl From<PrintfulError> for ProcessError {
@@ -48,8 +50,96 @@ impl From<PrintfulError> for ProcessError {
 }
 
 impl Fulfiller {
-    /// Does what the order's state still needs at Printful. `known` is the Printful order when
-    /// the caller has just read it (saves a call).
+    /// Does what the order's state still owes Printful (`backroom_core::owed`), and records the
+    /// outcome: a failure is stored on the order with its back-off (and told to the owner once
+    /// it has lasted an hour) instead of being returned, because the scheduled jobs find the
+    /// order again from its state and retry. Only a failure to record is an error. `known` is
+    /// the Printful order when the caller has just read it (saves a call).
+    ///
+    /// The future is boxed as a trait object: it nests the Printful client's and the store's,
+    /// and every caller would otherwise carry (and the compiler check) the whole type.
+    pub fn settle<'a>(
+        &'a self,
+        id: OrderId,
+        known: Option<&'a backroom_printful::Order>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Advanced, ProcessError>> + Send + 'a>> {
+        Box::pin(self.settle_inner(id, known, now))
+    }
+
+    async fn settle_inner(
+        &self,
+        id: OrderId,
+        known: Option<&backroom_printful::Order>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Advanced, ProcessError> {
+        let Some(mut order) = self.store.order(id).await? else {
+            return Ok(Advanced::Nothing);
+        };
+        let mut known = known.cloned();
+        let mut advanced = Advanced::Nothing;
+        // A step can make more work owed (a refund committed while the create ran): follow on,
+        // a bounded number of times.
+        for _ in 0..3 {
+            let before = owed::owed(&order, self.paused, now);
+            match Box::pin(self.advance_order(&order, known.as_ref())).await {
+                Ok(done) => advanced = done,
+                Err(e) => return self.work_failed(&order, before, &e.to_string(), now).await,
+            }
+            let Some(next) = self.store.order(id).await? else {
+                break;
+            };
+            let after = owed::owed(&next, self.paused, now);
+            if next.work.attempts > 0 && after.is_none() {
+                self.store.clear_work_failures(id).await?;
+            }
+            if after.is_none() || (after == before && next.state == order.state) {
+                break;
+            }
+            order = next;
+            known = None;
+        }
+        Ok(advanced)
+    }
+
+    async fn work_failed(
+        &self,
+        order: &Order,
+        work: Option<owed::Work>,
+        error: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Advanced, ProcessError> {
+        let log = owed::after_failure(&order.work, error, now);
+        self.store.record_work_failure(order.id, &log).await?;
+        let what = work.map_or("its Printful work", |w| match w {
+            owed::Work::Submit => "sending it to Printful",
+            owed::Work::Cancel => "cancelling it at Printful after the refund",
+        });
+        tracing::warn!(order_id = %order.id, attempts = log.attempts, error, "owed work failed; the catch-up retries it");
+        if owed::is_news(&log, now) {
+            let since = log.failing_since.unwrap_or(now);
+            self.alerts
+                .raise(NewAlert {
+                    severity: Severity::Ops,
+                    kind: "work_failing".into(),
+                    order_id: Some(order.id),
+                    dedupe_key: format!("work_failing:{}", order.id),
+                    message: format!(
+                        "Order #{} ({}): {what} has failed {} times since {} UTC. The last error: {error}. backroom keeps \
+                         trying; if Printful is down, wait; if the error names the order (an address, a variant), fix it \
+                         and run `backroom reconcile --fix`.",
+                        order.number,
+                        order.id,
+                        log.attempts,
+                        since.format("%Y-%m-%d %H:%M")
+                    ),
+                })
+                .await?;
+        }
+        Ok(Advanced::Deferred(error.to_string()))
+    }
+
+    /// Does what the order's state still needs at Printful and returns the first error.
     pub async fn advance(
         &self,
         id: OrderId,
@@ -58,9 +148,18 @@ impl Fulfiller {
         let Some(order) = self.store.order(id).await? else {
             return Ok(Advanced::Nothing);
         };
+        Box::pin(self.advance_order(&order, known)).await
+    }
+
+    async fn advance_order(
+        &self,
+        order: &Order,
+        known: Option<&backroom_printful::Order>,
+    ) -> Result<Advanced, ProcessError> {
+        let id = order.id;
         let state = order.state;
         if state.payment == Payment::Refunded {
-            return Box::pin(self.cancel_after_refund(&order, known)).await;
+            return Box::pin(self.cancel_after_refund(order, known)).await;
         }
         let needs_submit = state.payment == Payment::Paid
             && !state.amount_mismatch
@@ -73,7 +172,7 @@ impl Fulfiller {
             tracing::info!(order_id = %id, "fulfillment is paused; the order waits to be released");
             return Ok(Advanced::Paused);
         }
-        Box::pin(self.submit(&order, known)).await
+        Box::pin(self.submit(order, known)).await
     }
 
     async fn submit(&self, order: &Order, known: Option<&backroom_printful::Order>) -> Result<Advanced, ProcessError> {
@@ -87,6 +186,9 @@ impl Fulfiller {
                     Ok(r) => r,
                     Err(problem) => return self.alert_unsubmittable(order, &problem).await,
                 };
+                // Written before the create: whatever becomes of its answer, a Printful order
+                // with this external id is then known to be ours.
+                self.store.mark_submit_started(order.id).await?;
                 match self.printful.create_order(&request).await {
                     Ok(pf) => pf,
                     Err(e) if e.is_external_id_in_use() || e.is_retryable() => {
@@ -164,6 +266,10 @@ impl Fulfiller {
         known: Option<&backroom_printful::Order>,
     ) -> Result<Advanced, ProcessError> {
         if order.state.fulfillment == Stage::Canceled {
+            return Ok(Advanced::Nothing);
+        }
+        if order.state.fulfillment == Stage::None && known.is_none() && !order.submitted_by_us() {
+            // Never sent to Printful, and no create under way: nothing to cancel.
             return Ok(Advanced::Nothing);
         }
         let pf = match known {

@@ -3,6 +3,7 @@
 
 use backroom_core::ports::{
     Applied, ApplyError, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, QueueMessage, Severity,
+    ShipmentRecord,
 };
 use backroom_core::{Cause, Fact, OrderId, OrderStatus};
 use backroom_db::Store;
@@ -10,10 +11,15 @@ use backroom_stripe::webhook::{Envelope, parse_envelope};
 use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClient, StripeError};
 
 use backroom_aws::emf::Metric;
+use tracing::Instrument as _;
 
 use crate::alerts::Alerts;
 use crate::fulfillment::{Advanced, Fulfiller};
 use crate::queue::LocalQueue;
+
+/// The time one message may take at most: Stripe's and Printful's timeouts and Printful's
+/// rate-limit back-off included. A batch starts no message with less than this left.
+pub const MESSAGE_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the worker needs.
 #[derive(Clone)]
@@ -67,16 +73,39 @@ impl Worker {
     /// Processes a batch and returns the ids of the messages that failed (SQS partial batch
     /// response): only those come back.
     pub async fn process_batch(&self, items: Vec<BatchItem>) -> Vec<String> {
+        Box::pin(self.process_batch_until(items, None)).await
+    }
+
+    /// As `process_batch`, within the invocation's time: no message is started once less than
+    /// `MESSAGE_TIME` is left before `deadline`; those not started are failed, untouched, and
+    /// come back after their visibility timeout. A slow provider then costs a retry, never a
+    /// timed-out invocation whose whole batch (healthy messages too) counts a failed receive on
+    /// its way to the dead-letter queue.
+    pub async fn process_batch_until(
+        &self,
+        items: Vec<BatchItem>,
+        deadline: Option<std::time::Instant>,
+    ) -> Vec<String> {
         let mut failed = vec![];
         let total = items.len();
+        let mut not_started = 0usize;
         for item in items {
+            if deadline.is_some_and(|d| d.saturating_duration_since(std::time::Instant::now()) < MESSAGE_TIME) {
+                not_started += 1;
+                failed.push(item.message_id);
+                continue;
+            }
             let span = tracing::info_span!("message", message_id = %item.message_id);
+            let result = async {
+                match &item.message {
+                    // Boxed: the processing future is large, and a batch holds one per message.
+                    Some(m) => Box::pin(self.process(m)).await,
+                    None => Err(ProcessError::Poison("the message lacks backroom's attributes".into())),
+                }
+            }
+            .instrument(span.clone())
+            .await;
             let _enter = span.enter();
-            let result = match &item.message {
-                // Boxed: the processing future is large, and a batch holds one per message.
-                Some(m) => Box::pin(self.process(m)).await,
-                None => Err(ProcessError::Poison("the message lacks backroom's attributes".into())),
-            };
             match result {
                 Ok(outcome) => tracing::info!(?outcome, "processed"),
                 Err(e) => {
@@ -85,9 +114,15 @@ impl Worker {
                 }
             }
         }
+        if not_started > 0 {
+            tracing::warn!(
+                not_started,
+                "the invocation's time ran low: messages left for their next delivery"
+            );
+        }
         backroom_aws::emf::emit(&[
             (Metric::EventsProcessed, (total - failed.len()) as f64),
-            (Metric::ProcessingFailures, failed.len() as f64),
+            (Metric::ProcessingFailures, (failed.len() - not_started) as f64),
         ]);
         failed
     }
@@ -114,11 +149,19 @@ impl Worker {
         Some(failed)
     }
 
-    pub async fn process(&self, m: &QueueMessage) -> Result<Outcome, ProcessError> {
-        match m.source {
-            EventSource::Stripe => self.process_stripe(m).await,
-            EventSource::Printful => Box::pin(self.process_printful(m)).await,
-        }
+    /// Processes one message. The future is boxed as a trait object: it nests the providers'
+    /// clients and the store's, and every caller (the batch, the catch-up jobs) would otherwise
+    /// carry, and the compiler check, the whole type.
+    pub fn process<'a>(
+        &'a self,
+        m: &'a QueueMessage,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Outcome, ProcessError>> + Send + 'a>> {
+        Box::pin(async move {
+            match m.source {
+                EventSource::Stripe => Box::pin(self.process_stripe(m)).await,
+                EventSource::Printful => Box::pin(self.process_printful(m)).await,
+            }
+        })
     }
 
     async fn process_stripe(&self, m: &QueueMessage) -> Result<Outcome, ProcessError> {
@@ -164,6 +207,21 @@ impl Worker {
         cause: &Cause,
         claim: Option<&EventClaim>,
     ) -> Result<Outcome, ProcessError> {
+        let applied = Box::pin(self.record_session(session, event_type, cause, claim)).await?;
+        if let Some(order_id) = session.order_id {
+            Box::pin(self.advance(order_id)).await?;
+        }
+        Ok(applied)
+    }
+
+    /// Applies what the session says to its order, without doing the work it makes owed.
+    async fn record_session(
+        &self,
+        session: &CheckoutSession,
+        event_type: &str,
+        cause: &Cause,
+        claim: Option<&EventClaim>,
+    ) -> Result<Outcome, ProcessError> {
         let Some(order_id) = session.order_id else {
             return self.foreign_session(session, claim).await;
         };
@@ -198,7 +256,6 @@ impl Worker {
             (SessionStatus::Expired, _) => Fact::SessionExpired,
         };
         let applied = Box::pin(self.apply(order_id, &fact, cause, claim)).await?;
-        Box::pin(self.advance(order_id)).await?;
         if let Outcome::Applied(Applied::Transitioned(t)) = &applied
             && t.to == OrderStatus::NeedsAttention
             && t.state.amount_mismatch
@@ -284,8 +341,9 @@ impl Worker {
 
     async fn charge_refunded(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
         let charge = self.stripe.charge(&envelope.object_id).await?;
+        let cause = Cause::StripeEvent(envelope.id.clone());
         let order = match &charge.payment_intent {
-            Some(pi) => self.store.order_by_payment_intent(pi).await?,
+            Some(pi) => Box::pin(self.order_paid_by(pi, &cause)).await?,
             None => None,
         };
         let Some(order) = order else {
@@ -314,7 +372,6 @@ impl Worker {
                 order.currency()
             )));
         }
-        let cause = Cause::StripeEvent(envelope.id.clone());
         let applied = Box::pin(self.apply(
             order.id,
             &Fact::Refunded {
@@ -328,35 +385,58 @@ impl Worker {
         Ok(applied)
     }
 
-    /// Brings Printful up to date with the order (submit, or cancel after a refund). Level
-    /// triggered: it runs after every event of the order, and again from the catch-up jobs.
+    /// Does the work the order's committed state owes Printful (submit, or cancel after a
+    /// refund), right after the commit. A failure is recorded on the order, not returned: the
+    /// scheduled jobs find the order from its state and try again.
     pub async fn advance(&self, id: OrderId) -> Result<Advanced, ProcessError> {
-        let advanced = Box::pin(self.fulfiller.advance(id, None)).await?;
+        let advanced = Box::pin(self.fulfiller.settle(id, None, chrono::Utc::now())).await?;
         tracing::info!(order_id = %id, ?advanced, "advanced");
         Ok(advanced)
     }
 
+    /// The order a payment intent paid for, found whatever order the facts arrive in: by the
+    /// payment intent stored with the payment, or, when the payment has not been applied here
+    /// yet (its event late, lost or being retried), through the Checkout Session that took it,
+    /// which names the order. The session is then applied first, so the payment is known
+    /// before what follows it. `None` when no session of ours took the payment.
+    async fn order_paid_by(
+        &self,
+        payment_intent: &str,
+        cause: &Cause,
+    ) -> Result<Option<backroom_core::Order>, ProcessError> {
+        if let Some(order) = self.store.order_by_payment_intent(payment_intent).await? {
+            return Ok(Some(order));
+        }
+        let Some(session) = self.stripe.session_by_payment_intent(payment_intent).await? else {
+            return Ok(None);
+        };
+        let Some(order_id) = session.order_id else {
+            return Ok(None);
+        };
+        // Only recorded: what the payment makes owed is decided after the fact that brought it.
+        Box::pin(self.record_session(&session, "checkout.session.completed", cause, None)).await?;
+        Ok(self.store.order(order_id).await?)
+    }
+
     async fn dispute_created(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
         let dispute = self.stripe.dispute(&envelope.object_id).await?;
+        let cause = Cause::StripeEvent(envelope.id.clone());
         let order = match &dispute.payment_intent {
-            Some(pi) => self.store.order_by_payment_intent(pi).await?,
+            Some(pi) => Box::pin(self.order_paid_by(pi, &cause)).await?,
             None => None,
         };
         let amount = backroom_core::Money::new(dispute.amount, dispute.currency);
         let message = match &order {
             Some(order) => {
                 let timeline = self.store.timeline(order.id).await?;
-                let history: Vec<String> = timeline
-                    .iter()
-                    .map(|e| format!("{} {} ({})", e.at.format("%Y-%m-%d %H:%M"), e.to, e.detail))
-                    .collect();
+                let shipments = self.store.shipments(order.id).await?;
                 format!(
                     "The buyer of order #{} ({}) opened a dispute for {amount} (reason: {}). Answer it in the Stripe dashboard \
-                     with the order's history and tracking before the deadline. History: {}",
+                     before the deadline, with this evidence. {}",
                     order.number,
                     order.id,
                     dispute.reason,
-                    history.join("; ")
+                    dispute_evidence(&timeline, &shipments)
                 )
             }
             None => format!(
@@ -375,6 +455,10 @@ impl Worker {
             })
             .await?;
         self.store.claim(claim).await?;
+        if let Some(order) = &order {
+            // The dispute may have brought the payment in: do what that owes.
+            Box::pin(self.advance(order.id)).await?;
+        }
         Ok(Outcome::Done(format!("dispute {} reported", dispute.id)))
     }
 }
@@ -391,6 +475,53 @@ pub fn count_transition(applied: &Applied) {
     if t.from != t.to {
         backroom_aws::emf::count(metric, 1);
     }
+}
+
+/// What the owner needs to answer a dispute: where the parcels went and when, and the order's
+/// history.
+pub fn dispute_evidence(timeline: &[backroom_core::TimelineEntry], shipments: &[ShipmentRecord]) -> String {
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let parcels: Vec<String> = shipments
+        .iter()
+        .map(|s| {
+            let carrier = if s.service.is_empty() {
+                s.carrier.clone()
+            } else {
+                format!("{} {}", s.carrier, s.service)
+            };
+            format!(
+                "carrier {carrier}, tracking number {}, tracking {}, shipped {}",
+                if s.tracking_number.is_empty() {
+                    "none"
+                } else {
+                    &s.tracking_number
+                },
+                if s.tracking_url.is_empty() {
+                    "none"
+                } else {
+                    &s.tracking_url
+                },
+                s.shipped_at.map_or_else(|| "on an unknown date".to_string(), day)
+            )
+        })
+        .collect();
+    let delivered = timeline
+        .iter()
+        .find(|e| e.to == OrderStatus::Delivered)
+        .map_or_else(|| "not reported".to_string(), |e| day(e.at));
+    let history: Vec<String> = timeline
+        .iter()
+        .map(|e| format!("{} {} ({})", e.at.format("%Y-%m-%d %H:%M"), e.to, e.detail))
+        .collect();
+    format!(
+        "Shipped: {}. Delivered: {delivered}. History: {}",
+        if parcels.is_empty() {
+            "not yet".to_string()
+        } else {
+            parcels.join("; ")
+        },
+        history.join("; ")
+    )
 }
 
 fn payment_details(session: &CheckoutSession) -> PaymentDetails {
@@ -433,7 +564,9 @@ impl Worker {
             Some(id) => self.store.order(id).await?,
             None => None,
         };
-        let Some(order) = known else {
+        // Ours only when backroom sent the order there: a Printful order naming an order that
+        // was never paid, or that backroom never submitted, was made with a stolen token.
+        let Some(order) = known.filter(backroom_core::Order::submitted_by_us) else {
             self.alerts
                 .raise(crate::fulfillment::unknown_printful_order_alert(
                     pf.id,
@@ -453,7 +586,7 @@ impl Worker {
             self.alert_on_printful_trouble(&order, t.to, event.reason.as_deref(), pf.id)
                 .await?;
         }
-        Box::pin(self.fulfiller.advance(order.id, Some(&pf))).await?;
+        Box::pin(self.fulfiller.settle(order.id, Some(&pf), chrono::Utc::now())).await?;
         self.store.claim(&claim).await?;
         Ok(Outcome::Applied(applied.unwrap_or(Applied::Refused(
             backroom_core::Refusal::Duplicate {

@@ -13,4 +13,4 @@ pub use eventbridge::EventBridgePublisher;
 pub use sns::SnsSink;
 pub use sqs::{SqsQueue, message_from_attributes, message_from_lambda};
 /// The SDK crates the adapters are built on, for code that sets AWS resources up (tests, tools).
-pub use {aws_config, aws_sdk_eventbridge, aws_sdk_sqs};
+pub use {aws_config, aws_sdk_eventbridge, aws_sdk_sns, aws_sdk_sqs};

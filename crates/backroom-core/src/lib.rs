@@ -8,6 +8,7 @@ pub mod ids;
 pub mod machine;
 pub mod money;
 pub mod order;
+pub mod owed;
 pub mod ports;
 
 pub use catalog::{Catalog, CatalogError, Product, Variant};

@@ -125,6 +125,12 @@ pub struct Order {
     pub shipping: Option<serde_json::Value>,
     /// When the owner let this order go to Printful while fulfillment was paused.
     pub fulfillment_released_at: Option<DateTime<Utc>>,
+    /// When backroom first started creating this order at Printful. A Printful order with this
+    /// order's external id is backroom's own only when this is set (or Printful's answer was
+    /// recorded): anything else is someone else using the Printful token.
+    pub submit_started_at: Option<DateTime<Utc>>,
+    /// Attempts at the work the order owes (`owed::owed`), for back-off and alerting.
+    pub work: crate::owed::WorkLog,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -136,6 +142,12 @@ impl Order {
 
     pub fn currency(&self) -> Currency {
         self.total.currency
+    }
+
+    /// Whether backroom itself sent (or started sending) this order to Printful: the test for
+    /// whether a Printful order naming it is ours.
+    pub fn submitted_by_us(&self) -> bool {
+        self.submit_started_at.is_some() || self.printful_order_id.is_some()
     }
 }
 

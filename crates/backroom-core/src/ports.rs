@@ -698,6 +698,8 @@ mod order_event_tests {
             printful_order_id: None,
             shipping: None,
             fulfillment_released_at: None,
+            submit_started_at: None,
+            work: crate::owed::WorkLog::default(),
             created_at: at,
             updated_at: at,
         }

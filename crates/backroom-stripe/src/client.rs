@@ -271,6 +271,24 @@ impl StripeClient {
         Ok(out)
     }
 
+    /// The session that created a payment intent, with its line items; `None` when no session
+    /// did (a payment made outside Checkout). This is how a refund or a dispute finds its order
+    /// whatever order the events arrive in: the session names the order.
+    #[tracing::instrument(skip(self))]
+    pub async fn session_by_payment_intent(
+        &self,
+        payment_intent: &str,
+    ) -> Result<Option<CheckoutSession>, StripeError> {
+        check_id(payment_intent, "payment_intent")?;
+        const CALL: &str = "GET /v1/checkout/sessions?payment_intent";
+        let req = ListCheckoutSession::new().payment_intent(payment_intent).limit(1);
+        let page = self.inner.send(req, None, CALL).await?;
+        match page.data.first() {
+            Some(raw) => Ok(Some(self.checkout_session(raw.id.as_str()).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// The account's webhook endpoints, to check at deploy time that ours exists, is enabled,
     /// listens to the events we handle and renders them in our API version.
     #[tracing::instrument(skip(self))]

@@ -24,7 +24,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 message: backroom_aws::message_from_lambda(r),
             })
             .collect();
-        let failed = worker.process_batch(items).await;
+        // The invocation's deadline, on this process's clock.
+        let left = event
+            .context
+            .deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        let deadline = std::time::Instant::now() + left;
+        let failed = worker.process_batch_until(items, Some(deadline)).await;
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failed
             .into_iter()

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
 use backroom_core::order::total_of;
+use backroom_core::owed::WorkLog;
 use backroom_core::ports::{
     Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter, OrderStore,
     PaymentDetails, ShipmentRecord, StoreError,
@@ -21,7 +22,7 @@ use crate::sql;
 
 const ORDER_COLUMNS: &str = "id, number, payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, \
      total_cents, currency, email, stripe_session_id, stripe_payment_intent_id, printful_order_id, created_at, updated_at, \
-     fulfillment_released_at, shipping";
+     fulfillment_released_at, shipping, submit_started_at, work_attempts, work_due_at, work_failing_since, work_error";
 
 const ITEM_COLUMNS: &str = "order_id, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id";
 
@@ -525,13 +526,15 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         printful_order_id: None,
         fulfillment_released_at: None,
         shipping: None,
+        submit_started_at: None,
+        work: WorkLog::default(),
         created_at: row.get(1),
         updated_at: row.get(2),
     })
 }
 
 /// Loads orders (with their lines) matching a WHERE/ORDER clause over `orders`.
-async fn load_orders<C: GenericClient>(
+pub(super) async fn load_orders<C: GenericClient>(
     c: &C,
     clause: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
@@ -589,6 +592,13 @@ fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
         updated_at: r.get(14),
         fulfillment_released_at: r.get(15),
         shipping: r.get(16),
+        submit_started_at: r.get(17),
+        work: WorkLog {
+            attempts: r.get::<_, Option<i32>>(18).unwrap_or(0),
+            due_at: r.get(19),
+            failing_since: r.get(20),
+            last_error: r.get(21),
+        },
     })
 }
 

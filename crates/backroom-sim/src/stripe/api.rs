@@ -30,6 +30,9 @@ pub(crate) async fn handle(
     body: Bytes,
 ) -> Response {
     sim.ensure_sweeper();
+    if sim.take_fault() {
+        return ApiError::internal("An unknown error occurred (injected by the simulator).").into_response();
+    }
     // Nothing is answered before everything it may have read is on disk: a change whose save
     // failed, or that is still being written, is not answered from, by this request or any
     // other, since a client must never see an object that a restart would lose.

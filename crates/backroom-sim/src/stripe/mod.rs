@@ -136,6 +136,10 @@ struct Inner {
     saved: Mutex<u64>,
     /// State files written, for tests.
     saves: AtomicU64,
+    /// API calls still to answer with a 500 (nothing carried out), as Stripe now and then does.
+    fail_next: AtomicU64,
+    /// API calls answered with a fault so far.
+    faults: AtomicU64,
 }
 
 impl std::fmt::Debug for StripeSim {
@@ -174,6 +178,8 @@ impl StripeSim {
                 changes: AtomicU64::new(0),
                 saved: Mutex::new(0),
                 saves: AtomicU64::new(0),
+                fail_next: AtomicU64::new(0),
+                faults: AtomicU64::new(0),
             }),
         }
     }
@@ -210,6 +216,30 @@ impl StripeSim {
             }
         });
         (sim, format!("http://{addr}/sim/stripe"))
+    }
+
+    /// The next `n` API calls (not the pay page or control routes) answer 500 with Stripe's
+    /// `api_error` body and carry nothing out, as Stripe's rare server errors do.
+    pub fn fail_next(&self, n: u64) {
+        self.inner.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// API calls answered with an injected 500 so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.inner.faults.load(Ordering::SeqCst)
+    }
+
+    /// Takes one injected fault, if one is armed.
+    pub(crate) fn take_fault(&self) -> bool {
+        let taken = self
+            .inner
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if taken {
+            self.inner.faults.fetch_add(1, Ordering::SeqCst);
+        }
+        taken
     }
 
     pub fn set_webhook_url(&self, url: Option<String>) {
