@@ -415,3 +415,83 @@ fn an_alert_whose_publish_failed_once_still_reaches_the_topic() {
         );
     });
 }
+
+#[test]
+fn the_printful_catch_up_pages_within_its_budget_and_still_scans_and_publishes() {
+    run(async {
+        let app = TestApp::new().await;
+        let mut orders = vec![];
+        for _ in 0..3 {
+            let (order_id, _) = app.checkout(&[("FOG-MUG", 1)]).await;
+            app.pay(order_id).await;
+            orders.push(order_id);
+        }
+        // Printful's webhooks are lost from here on: only the catch-up brings news.
+        app.printful_sim.set_webhook_delivery(false);
+        for id in &orders {
+            app.printful_sim.advance(&id.external_id()).await.unwrap();
+        }
+        let stranger = app.printful_sim.create_foreign_order(Some("not-one-of-ours"));
+        // A run with no time left for the walk: it reads no order, remembers where it is, and
+        // still scans for strangers' orders and publishes the outboxes.
+        let first = backroom_app::catchup::catch_up_printful_within(&app.worker, Duration::ZERO, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(first.checked, 0, "{first:?}");
+        assert!(first.walk_incomplete, "{first:?}");
+        assert_eq!(first.unknown, 1, "the scan ran: {first:?}");
+        assert!(
+            security_alerts(&app)
+                .await
+                .iter()
+                .any(|a| a.message.contains(&stranger.to_string()))
+        );
+        // Runs with time walk every order in flight, a page at a time, and start over at the end.
+        let second = catch_up_printful(&app.worker, Duration::ZERO).await.unwrap();
+        assert_eq!(second.checked, 3, "{second:?}");
+        assert!(!second.walk_incomplete);
+        for id in &orders {
+            assert_eq!(app.order(*id).await.status(), OrderStatus::InProduction);
+        }
+        let cursor = backroom_core::ports::CursorStore::cursor(&app.store, backroom_app::catchup::PRINTFUL_CURSOR)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cursor.id, "", "the walk reached the end and starts over next time");
+    });
+}
+
+#[test]
+fn a_batch_short_of_time_leaves_its_messages_for_their_next_delivery() {
+    run(async {
+        let app = TestApp::new().await;
+        let (order_id, session) = app.checkout(&[("GULL-TOTE", 1)]).await;
+        app.sim.pay(&session, true).await.unwrap();
+        app.wait_for_queue(1).await;
+        let received = app.queue.receive(10);
+        assert_eq!(received.len(), 1);
+        let items: Vec<_> = received
+            .iter()
+            .map(|r| backroom_app::worker::BatchItem {
+                message_id: r.message_id.clone(),
+                message: Some(r.message.clone()),
+            })
+            .collect();
+        // Less than one message's time is left in the invocation.
+        let deadline = std::time::Instant::now() + backroom_app::worker::MESSAGE_TIME / 2;
+        let failed = app.worker.process_batch_until(items.clone(), Some(deadline)).await;
+        assert_eq!(failed, vec![received[0].message_id.clone()], "not started, so failed");
+        assert_eq!(
+            app.order(order_id).await.status(),
+            OrderStatus::PendingPayment,
+            "untouched"
+        );
+        // With time, the same message is processed.
+        let failed = app
+            .worker
+            .process_batch_until(items, Some(std::time::Instant::now() + Duration::from_secs(120)))
+            .await;
+        assert!(failed.is_empty());
+        assert_eq!(app.order(order_id).await.status(), OrderStatus::Submitted);
+    });
+}

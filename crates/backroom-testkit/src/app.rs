@@ -51,6 +51,10 @@ pub struct Options {
     pub fulfillment_paused: bool,
     /// The Printful client's timeout; short when a test makes the simulator drop a response.
     pub printful_timeout: Duration,
+    /// The Stripe simulator's wait before retrying a webhook that was refused.
+    pub stripe_retry_backoff: Duration,
+    /// The Printful client's longest wait between retries.
+    pub printful_max_backoff: Duration,
 }
 
 impl Default for Options {
@@ -59,6 +63,8 @@ impl Default for Options {
             duplicate_deliveries: 0,
             fulfillment_paused: false,
             printful_timeout: Duration::from_secs(5),
+            stripe_retry_backoff: StripeSimConfig::default().retry_backoff,
+            printful_max_backoff: Duration::from_secs(30),
         }
     }
 }
@@ -82,6 +88,7 @@ impl TestApp {
             duplicate_deliveries: options.duplicate_deliveries,
             delivery_delay: Duration::ZERO,
             max_delivery_attempts: 8,
+            retry_backoff: options.stripe_retry_backoff,
             ..StripeSimConfig::default()
         })
         .await;
@@ -96,7 +103,7 @@ impl TestApp {
             api_base: Some(printful_base),
             timeout: options.printful_timeout,
             max_retries: 8,
-            max_backoff: Duration::from_secs(30),
+            max_backoff: options.printful_max_backoff,
             ..PrintfulSettings::new("printful-api-token".to_string().into())
         })
         .unwrap();
