@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use backroom_core::ports::{CreateOrderError, NewOrder, OrderStore};
 use backroom_core::{Cause, Email, Fact, NewOrderItem, OrderId, Sku};
 use backroom_db::Store;
-use backroom_stripe::{CheckoutLine, CheckoutRequest, StripeClient};
+use backroom_stripe::{CheckoutLine, CheckoutRequest, StripeClient, StripeError};
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
@@ -144,7 +144,8 @@ pub struct CheckoutCreated {
 }
 
 /// Writes the order (holding stock), then creates its Checkout Session. When Stripe fails the
-/// order is marked failed and its stock released before answering 502.
+/// order is marked failed and its stock released before answering: 422 when Stripe refused the
+/// session (400 or 402, with its reason), else 502.
 pub async fn checkout(
     store: &Store,
     stripe: &StripeClient,
@@ -187,18 +188,18 @@ pub async fn checkout(
     let session = match stripe.create_checkout_session(&request).await {
         Ok(session) => session,
         Err(e) => {
-            tracing::error!(order_id = %id, error = %e, "could not create the checkout session");
+            if refused_by_stripe(&e) {
+                tracing::warn!(order_id = %id, error = %e, "Stripe refused the checkout session");
+            } else {
+                tracing::error!(order_id = %id, error = %e, "could not create the checkout session");
+            }
             if let Err(e) = store
                 .apply_fact(id, &Fact::CheckoutFailed, &Cause::Checkout, None)
                 .await
             {
                 tracing::error!(order_id = %id, error = %e, "could not mark the order failed");
             }
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "payment_provider_unavailable",
-                "the payment provider could not be reached; nothing was charged, please try again",
-            ));
+            return Err(provider_failure(&e));
         }
     };
     let expires_at = chrono::DateTime::from_timestamp(session.expires_at, 0).unwrap_or(expires);
@@ -210,6 +211,30 @@ pub async fn checkout(
         order_id: id,
         checkout_url: session.url,
     })
+}
+
+/// Stripe refused this session (HTTP 400 or 402: an invalid parameter, an address or country it
+/// does not take, a declined card): sending it again will not help, and it is not an outage.
+/// Its other answers (401/403, a bad key; 404, a missing shipping rate; 409/429; 5xx) and
+/// transport failures are ours or Stripe's to fix, so they stay a 502 that the alarm sees.
+fn refused_by_stripe(e: &StripeError) -> bool {
+    matches!(e, StripeError::Api { status: 400 | 402, .. })
+}
+
+/// The answer to the storefront when the Checkout Session could not be created.
+fn provider_failure(e: &StripeError) -> ApiError {
+    match e {
+        StripeError::Api { message, .. } if refused_by_stripe(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payment_provider_refused",
+            format!("the payment provider refused this checkout: {message}"),
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "payment_provider_unavailable",
+            "the payment provider could not be reached; nothing was charged, please try again",
+        ),
+    }
 }
 
 fn refusal(e: CreateOrderError) -> ApiError {

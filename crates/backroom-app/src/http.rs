@@ -209,7 +209,8 @@ pub struct Ingest {
     pub stripe_verifier: Option<WebhookVerifier>,
     /// The secret path segment of the Printful webhook URL; without it every Printful webhook is refused.
     pub printful_token: Option<secrecy::SecretString>,
-    /// Printful's v2 signing secret (hex), checked when a request carries a signature.
+    /// Printful's v2 signing secret (hex). When set, every Printful webhook must carry a valid
+    /// signature; when not, the URL token alone admits one.
     pub printful_secret: Option<secrecy::SecretString>,
     pub queue: Queue,
 }
@@ -240,21 +241,25 @@ async fn printful_webhook(
         return Err(not_found());
     }
     let bytes = read_limited(body, MAX_WEBHOOK_BYTES, "the webhook body is larger than 256 KiB").await?;
-    if let Some(signature) = headers.get("x-pf-webhook-signature") {
-        let signature = signature.to_str().unwrap_or_default();
-        let verified = match &ingest.printful_secret {
-            Some(secret) => backroom_printful::webhook::verify_signature(secret, &bytes, signature).is_ok(),
-            None => false,
-        };
-        if !verified {
-            tracing::warn!("rejected a Printful webhook with a bad signature");
-            backroom_aws::emf::count(backroom_aws::emf::Metric::WebhooksRejected, 1);
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_signature",
-                "the webhook signature does not match",
-            ));
+    // With PRINTFUL_WEBHOOK_SECRET set, the signature is required: leaving the header out must
+    // not downgrade the check to the token alone. A header that is not text is a bad signature.
+    let signature = headers
+        .get(backroom_printful::webhook::SIGNATURE_HEADER)
+        .map(|v| v.to_str().unwrap_or_default());
+    if let Err(e) = backroom_printful::webhook::authenticate(ingest.printful_secret.as_ref(), &bytes, signature) {
+        use backroom_printful::webhook::WebhookError;
+        match &e {
+            WebhookError::InvalidSecret | WebhookError::SecretNotConfigured => {
+                tracing::error!(reason = %e, "rejected a Printful webhook: check PRINTFUL_WEBHOOK_SECRET");
+            }
+            _ => tracing::warn!(reason = %e, "rejected a Printful webhook"),
         }
+        backroom_aws::emf::count(backroom_aws::emf::Metric::WebhooksRejected, 1);
+        let (code, message) = match e {
+            WebhookError::MissingSignature => ("missing_signature", "the webhook is not signed"),
+            _ => ("invalid_signature", "the webhook signature does not match"),
+        };
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, code, message));
     }
     let event = backroom_printful::webhook::parse_event(&bytes)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_event", e.to_string()))?;

@@ -146,24 +146,68 @@ async fn a_wrong_token_or_a_bad_signature_is_refused_and_nothing_is_queued() {
     assert!(!reply.to_string().contains("token"), "no hint: {reply}");
     let (status, _) = post_printful(&app, &PRINTFUL_TOKEN[..PRINTFUL_TOKEN.len() - 1], &body, true).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    use tower::ServiceExt;
     let forged = axum::http::Request::builder()
         .method("POST")
         .uri(format!("/webhooks/printful/{PRINTFUL_TOKEN}"))
         .header("x-pf-webhook-signature", "00".repeat(32))
         .body(axum::body::Body::from(body.clone()))
         .unwrap();
-    assert_eq!(
-        app.router.clone().oneshot(forged).await.unwrap().status(),
-        StatusCode::BAD_REQUEST
-    );
+    let (status, reply) = app.send(forged).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{reply}");
+    assert_eq!(reply["error"]["code"], "invalid_signature");
     assert_eq!(app.queue.depth(), 0);
-    // Unsigned (v1) webhooks with the right token are accepted: the worker re-reads the order anyway.
-    assert_eq!(
-        post_printful(&app, PRINTFUL_TOKEN, &body, false).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(post_printful(&app, PRINTFUL_TOKEN, &body, true).await.0, StatusCode::OK);
     assert_eq!(app.queue.depth(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_v2_secret_configured_an_unsigned_webhook_is_refused() {
+    // TestApp configures PRINTFUL_WEBHOOK_SECRET: the right token without the signature header
+    // must not be enough, or dropping the header would downgrade the check to the token alone.
+    let app = TestApp::new().await;
+    let body = json!({"type": "order_updated", "created": 1_700_000_000, "retries": 0, "store": 1,
+        "data": {"order": {"id": 1, "external_id": OrderId::new_random().external_id(), "status": "pending"}}})
+    .to_string();
+    let (status, reply) = post_printful(&app, PRINTFUL_TOKEN, &body, false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{reply}");
+    assert_eq!(reply["error"]["code"], "missing_signature");
+    assert_eq!(app.queue.depth(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_v2_secret_the_token_alone_admits_a_webhook() {
+    use backroom_app::http::{self, Ingest};
+    use backroom_app::queue::LocalQueue;
+    let queue = LocalQueue::new(Duration::from_secs(30), 5);
+    let router = http::with_json_fallback(http::webhook_routes(std::sync::Arc::new(Ingest {
+        stripe_verifier: None,
+        printful_token: Some(PRINTFUL_TOKEN.to_string().into()),
+        printful_secret: None,
+        queue: backroom_app::Queue::Local(queue.clone()),
+    })));
+    let body = json!({"type": "order_updated", "created": 1_700_000_000, "retries": 0, "store": 1,
+        "data": {"order": {"id": 1, "external_id": OrderId::new_random().external_id(), "status": "pending"}}})
+    .to_string();
+    let send = |signature: Option<String>| {
+        let mut req = axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("/webhooks/printful/{PRINTFUL_TOKEN}"));
+        if let Some(signature) = signature {
+            req = req.header("x-pf-webhook-signature", signature);
+        }
+        let req = req.body(axum::body::Body::from(body.clone())).unwrap();
+        let router = router.clone();
+        async move {
+            use tower::ServiceExt;
+            router.oneshot(req).await.unwrap().status()
+        }
+    };
+    // A signature that cannot be checked is refused; an unsigned (v1) webhook is queued.
+    let signed = backroom_printful::webhook::sign(PRINTFUL_SECRET_HEX, body.as_bytes());
+    assert_eq!(send(Some(signed)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(queue.depth(), 0);
+    assert_eq!(send(None).await, StatusCode::OK);
+    assert_eq!(queue.depth(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

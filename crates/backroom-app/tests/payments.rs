@@ -475,6 +475,141 @@ async fn when_stripe_fails_the_order_is_marked_failed_and_its_stock_released() {
     assert_eq!(timeline.last().unwrap().cause, Cause::Checkout);
 }
 
+/// `POST /checkout` through a shop whose Stripe client talks to `stripe`.
+async fn checkout_with(app: &TestApp, stripe: backroom_stripe::StripeClient) -> (StatusCode, Value) {
+    let shop = Shop {
+        store: app.store.clone(),
+        stripe,
+        checkout: CheckoutSettings {
+            storefront_origin: support::ORIGIN.into(),
+            shipping_countries: vec!["DE".into()],
+            shipping_rate_ids: vec![],
+        },
+    };
+    let router = http::shop_routes(Arc::new(shop));
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/checkout")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"items":[{"sku":"LIGHTHOUSE-PRINT-A3","quantity":2}]}).to_string(),
+        ))
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status();
+    let reply: Value =
+        serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+    (status, reply)
+}
+
+/// Every order is failed, with its stock released and the failure caused by checkout.
+async fn assert_every_order_failed_at_checkout(app: &TestApp, orders: i64) {
+    let ids: Vec<uuid::Uuid> = app
+        .db
+        .connect()
+        .await
+        .query("SELECT id FROM orders", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids.len() as i64, orders);
+    for id in ids {
+        let order = app.order(OrderId::from_uuid(id)).await;
+        assert_eq!(order.status(), OrderStatus::Failed);
+        let timeline = app.store.timeline(order.id).await.unwrap();
+        assert_eq!(timeline.last().unwrap().cause, Cause::Checkout);
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM stock_holds WHERE released_at IS NULL")
+            .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_stripe_refuses_the_checkout_the_storefront_gets_a_4xx_with_stripes_reason() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let app = app().await;
+    let cases = [
+        (
+            400,
+            json!({"error": {"type": "invalid_request_error", "code": "parameter_invalid_empty",
+                "message": "Invalid shipping_address_collection[allowed_countries][0]: must be one of AC, AD, AE",
+                "param": "shipping_address_collection[allowed_countries][0]"}}),
+            "Invalid shipping_address_collection[allowed_countries][0]: must be one of AC, AD, AE",
+        ),
+        (
+            400,
+            json!({"error": {"type": "invalid_request_error", "message": "Invalid email address: a@b",
+                "param": "customer_email"}}),
+            "Invalid email address: a@b",
+        ),
+        (
+            402,
+            json!({"error": {"type": "card_error", "code": "card_declined", "message": "Your card was declined."}}),
+            "Your card was declined.",
+        ),
+    ];
+    for (n, (status, body, stripe_message)) in cases.into_iter().enumerate() {
+        let stripe = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/checkout/sessions"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .expect(1)
+            .mount(&stripe)
+            .await;
+        let (got, reply) = checkout_with(&app, stripe_client(&stripe.uri())).await;
+        assert_eq!(got, StatusCode::UNPROCESSABLE_ENTITY, "Stripe {status}: {reply}");
+        assert_eq!(reply["error"]["code"], "payment_provider_refused", "{reply}");
+        assert_eq!(
+            reply["error"]["message"],
+            format!("the payment provider refused this checkout: {stripe_message}"),
+        );
+        assert_every_order_failed_at_checkout(&app, n as i64 + 1).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_stripe_fails_on_its_side_the_storefront_gets_a_502() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let app = app().await;
+    let cases = [
+        (
+            500,
+            json!({"error": {"type": "api_error", "message": "An unknown error occurred"}}),
+        ),
+        (
+            401,
+            json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****kend"}}),
+        ),
+        (
+            429,
+            json!({"error": {"type": "invalid_request_error", "code": "rate_limit", "message": "Too many requests"}}),
+        ),
+    ];
+    for (n, (status, body)) in cases.into_iter().enumerate() {
+        let stripe = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/checkout/sessions"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .mount(&stripe)
+            .await;
+        let (got, reply) = checkout_with(&app, stripe_client(&stripe.uri())).await;
+        assert_eq!(got, StatusCode::BAD_GATEWAY, "Stripe {status}: {reply}");
+        assert_eq!(reply["error"]["code"], "payment_provider_unavailable");
+        assert!(
+            !reply.to_string().contains("sk_test"),
+            "Stripe's own message stays in the log: {reply}"
+        );
+        assert_every_order_failed_at_checkout(&app, n as i64 + 1).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_routes_answer_as_documented() {
     let app = app().await;

@@ -209,6 +209,12 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
                     "{base}/webhooks/printful/{}",
                     secrecy::ExposeSecret::expose_secret(&printful_webhook_token)
                 )),
+                // With PRINTFUL_WEBHOOK_SECRET set the route requires a signature, so the
+                // simulator signs with it.
+                webhook_secret_hex: config
+                    .printful_webhook_secret
+                    .as_ref()
+                    .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string()),
                 ..PrintfulSimConfig::default()
             });
             router = router.nest("/sim/printful", sim.router());
@@ -270,7 +276,11 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
         .merge(http::shop_routes(Arc::new(shop)))
         .merge(http::webhook_routes(Arc::new(ingest)))
         .merge(admin_routes(running.clone()))
-        .merge(static_routes());
+        .merge(static_routes())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(OwnHost::new(addr.port())),
+            guard_owner_routes,
+        ));
 
     let server = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -523,6 +533,74 @@ fn admin_routes(running: Arc<Running>) -> Router {
         .with_state(running)
 }
 
+/// Whether a path belongs to the machine's owner: the owner page, its API and the simulators
+/// (which take payments and move orders along). The shop's public routes, the webhooks and the
+/// storefront are not. Leading slashes are ignored, so `//admin` is the owner's too.
+fn owner_only(path: &str) -> bool {
+    let path = path.trim_start_matches('/');
+    ["admin", "sim"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// The names the dev server answers to: `127.0.0.1`, `localhost` and `[::1]` on its port.
+#[derive(Clone, Debug)]
+struct OwnHost {
+    hosts: [String; 3],
+}
+
+impl OwnHost {
+    fn new(port: u16) -> OwnHost {
+        OwnHost {
+            hosts: [
+                format!("127.0.0.1:{port}"),
+                format!("localhost:{port}"),
+                format!("[::1]:{port}"),
+            ],
+        }
+    }
+
+    fn is_own(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+
+    /// A request may reach an owner route when it names the dev server as its one Host, and
+    /// every Origin it carries (a browser sends one on a cross-site or non-GET request) is
+    /// `http://` one of those names. No Origin (curl, the CLI) is fine.
+    fn allows(&self, headers: &axum::http::HeaderMap) -> bool {
+        let mut hosts = headers.get_all(axum::http::header::HOST).iter();
+        let host_ok = match (hosts.next(), hosts.next()) {
+            (Some(host), None) => host.to_str().is_ok_and(|h| self.is_own(h)),
+            _ => false,
+        };
+        let origins_ok = headers.get_all(axum::http::header::ORIGIN).iter().all(|origin| {
+            origin
+                .to_str()
+                .ok()
+                .and_then(|o| o.strip_prefix("http://"))
+                .is_some_and(|h| self.is_own(h))
+        });
+        host_ok && origins_ok
+    }
+}
+
+/// Refuses an owner route (see [`owner_only`]) to a request whose Host or Origin is not the dev
+/// server's own: a web page the owner has open must not drive the owner page or the simulators,
+/// neither by posting to them (CSRF) nor by pointing its own name at 127.0.0.1 (DNS rebinding).
+async fn guard_owner_routes(
+    State(own): State<Arc<OwnHost>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if owner_only(request.uri().path()) && !own.allows(request.headers()) {
+        tracing::warn!(path = %request.uri().path(), "refused an owner route to a foreign Host or Origin");
+        let body = json!({"error": {"code": "forbidden",
+            "message": "the owner page and the simulators answer only to this dev server's own address (Host and Origin)"}});
+        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
+    next.run(request).await
+}
+
 /// The owner page is for the machine's own user: a caller from elsewhere gets a 403.
 fn refuse_remote(addr: &SocketAddr) -> Option<Response> {
     if addr.ip().is_loopback() {
@@ -657,4 +735,66 @@ async fn admin_events(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): Stat
         backroom_app::events::Publisher::Held => "nowhere (held in the outbox)".to_string(),
     };
     axum::Json(json!({ "destination": destination, "unpublished": unpublished, "events": list })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_owner_routes_are_the_admin_and_simulator_paths() {
+        for path in [
+            "/admin",
+            "/admin/",
+            "/admin/api/orders",
+            "//admin/api/dlq",
+            "/sim/stripe/checkout/cs_1",
+            "/sim",
+        ] {
+            assert!(owner_only(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/catalog",
+            "/checkout",
+            "/orders/x",
+            "/webhooks/stripe",
+            "/health",
+            "/app.js",
+            "/administrator",
+            "/simple",
+        ] {
+            assert!(!owner_only(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn only_the_dev_servers_own_names_pass() {
+        let own = OwnHost::new(3000);
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = axum::http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, axum::http::HeaderValue::from_static(v));
+            }
+            h
+        };
+        assert!(own.allows(&headers(&[("host", "127.0.0.1:3000")])));
+        assert!(own.allows(&headers(&[("host", "[::1]:3000"), ("origin", "http://localhost:3000")])));
+        assert!(!own.allows(&headers(&[])));
+        assert!(!own.allows(&headers(&[("host", "127.0.0.1")])));
+        assert!(!own.allows(&headers(&[("host", "127.0.0.1:3000"), ("host", "evil.example")])));
+        assert!(!own.allows(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://127.0.0.1:3000")
+        ])));
+        assert!(!own.allows(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000.evil.example")
+        ])));
+        assert!(!own.allows(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+            ("origin", "http://evil.example"),
+        ])));
+    }
 }

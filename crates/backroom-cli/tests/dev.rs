@@ -170,3 +170,132 @@ async fn with_events_queue_url_the_events_go_through_sqs() {
     dev.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The status of one request to the dev server with the given Host and Origin headers (the
+/// path is relative to the server).
+async fn status_with(
+    c: &reqwest::Client,
+    dev: &Dev,
+    method: reqwest::Method,
+    path: &str,
+    host: Option<&str>,
+    origin: Option<&str>,
+) -> u16 {
+    let mut req = c.request(method, format!("{}{path}", dev.url));
+    if let Some(host) = host {
+        req = req.header("host", host);
+    }
+    if let Some(origin) = origin {
+        req = req.header("origin", origin);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_and_simulator_routes_refuse_a_foreign_host_or_origin() {
+    use reqwest::Method;
+    let dir = data_dir("host-origin");
+    let c = client();
+    let dev = Dev::start(&dir);
+    let port = dev.url.rsplit(':').next().unwrap().to_string();
+    let (order_id, checkout_url) = buy_two(&c, &dev).await;
+    let pay_page = checkout_url.strip_prefix(&dev.url).unwrap().to_string();
+    let evil = Some("evil.example");
+    let evil_origin = Some("http://evil.example");
+    let ours = format!("127.0.0.1:{port}");
+
+    // DNS rebinding: a page on evil.example that resolves to 127.0.0.1 sends its own Host.
+    // CSRF: a page elsewhere posting to the dev server sends its own Origin.
+    for (m, path) in [
+        (Method::GET, "/admin"),
+        (Method::GET, "/admin/api/orders"),
+        (Method::GET, "/admin/api/alerts"),
+        (Method::POST, "/admin/api/dlq/redrive"),
+        (Method::GET, pay_page.as_str()),
+        (Method::POST, &format!("{pay_page}/pay")),
+        (Method::GET, "/sim/printful/orders"),
+    ] {
+        assert_eq!(
+            status_with(&c, &dev, m.clone(), path, evil, None).await,
+            403,
+            "{m} {path}, Host"
+        );
+        assert_eq!(
+            status_with(&c, &dev, m.clone(), path, Some(&ours), evil_origin).await,
+            403,
+            "{m} {path}, Origin"
+        );
+        // A loopback name on another port is another origin.
+        assert_eq!(
+            status_with(&c, &dev, m.clone(), path, Some("127.0.0.1:1"), None).await,
+            403,
+            "{m} {path}, another port"
+        );
+        assert_eq!(
+            status_with(&c, &dev, m.clone(), path, Some(&ours), Some("null")).await,
+            403,
+            "{m} {path}, Origin null"
+        );
+    }
+    // The forged payment did nothing.
+    let (_, order) = get(&c, &format!("{}/orders/{order_id}", dev.url)).await;
+    assert_eq!(order["status"], "pending_payment", "{order}");
+
+    // The dev server's own names, with or without an Origin, pass.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("LocalHost:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let origin = format!("http://{host}");
+        for (m, path) in [
+            (Method::GET, "/admin"),
+            (Method::GET, "/admin/api/orders"),
+            (Method::GET, "/admin/api/dlq"),
+            (Method::GET, pay_page.as_str()),
+        ] {
+            assert_eq!(
+                status_with(&c, &dev, m.clone(), path, Some(&host), None).await,
+                200,
+                "{m} {path} {host}"
+            );
+            assert_eq!(
+                status_with(&c, &dev, m.clone(), path, Some(&host), Some(&origin)).await,
+                200,
+                "{m} {path} {host} {origin}"
+            );
+        }
+    }
+    // The CLI's own calls (no Origin, the Host reqwest sets) pass.
+    let (status, _) = get(&c, &format!("{}/admin/api/orders", dev.url)).await;
+    assert_eq!(status, 200);
+
+    // The public shop routes and the storefront do not look at Host or Origin.
+    for (m, path, want) in [
+        (Method::GET, "/catalog", 200),
+        (Method::GET, "/health", 200),
+        (Method::GET, "/", 200),
+        (Method::GET, "/app.js", 200),
+        (Method::GET, &format!("/orders/{order_id}"), 200),
+        (Method::POST, "/webhooks/stripe", 400),
+    ] {
+        assert_eq!(
+            status_with(&c, &dev, m.clone(), path, evil, evil_origin).await,
+            want,
+            "{m} {path}"
+        );
+    }
+    let checkout = c
+        .post(format!("{}/checkout", dev.url))
+        .header("host", "evil.example")
+        .header("origin", "http://evil.example")
+        .header("content-type", "application/json")
+        .body(json!({"items": [{"sku": "GULL-TOTE", "quantity": 1}]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(checkout.status().as_u16(), 201);
+    dev.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

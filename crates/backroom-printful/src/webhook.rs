@@ -3,7 +3,8 @@
 //! v1 webhooks carry no signature, so our webhook URL holds a long random token
 //! (`/webhooks/printful/{token}`), compared here in constant time. v2 webhooks are also signed:
 //! `x-pf-webhook-signature` is the hex HMAC-SHA256 of the raw body, keyed with the *hex-decoded*
-//! `secret_key` Printful returned when the webhook was configured. Neither carries a timestamp
+//! `secret_key` Printful returned when the webhook was configured. Once that secret is configured
+//! the signature is required ([`authenticate`]). Neither carries a timestamp
 //! or an event id, so a webhook is only ever a hint: the worker re-reads the order.
 
 use hmac::{Hmac, Mac};
@@ -27,6 +28,13 @@ pub enum WebhookError {
     /// The configured secret is empty or not hexadecimal: a setup mistake, not an attack.
     #[error("the Printful webhook secret is not a non-empty hexadecimal string")]
     InvalidSecret,
+    /// A secret is configured but the request carries no signature: refused, or leaving the
+    /// header out would downgrade a signed webhook to a token-only one.
+    #[error("the Printful webhook is not signed, but a webhook secret is configured")]
+    MissingSignature,
+    /// The request is signed but no secret is configured to check the signature with.
+    #[error("the Printful webhook is signed, but no webhook secret is configured to check it")]
+    SecretNotConfigured,
     /// The signature is not hex, or does not match the body.
     #[error("the Printful webhook signature does not match the body")]
     BadSignature,
@@ -58,6 +66,30 @@ pub fn token_matches(expected: &SecretString, given: &str) -> bool {
     let b = Sha256::digest(given.as_bytes());
     let same: bool = a.ct_eq(&b).into();
     same && !expected.is_empty()
+}
+
+/// Authenticates a request whose URL token already matched, given the configured v2 secret and
+/// the `x-pf-webhook-signature` header, if any.
+///
+/// With a secret configured the signature is required: a request without it is refused, or
+/// anyone holding the URL could downgrade a signed webhook to a token-only one by leaving the
+/// header out. Without a secret the token alone admits a request (v1 webhooks are unsigned),
+/// and a signed one is refused, since its signature cannot be checked.
+pub fn authenticate(
+    secret_hex: Option<&SecretString>,
+    body: &[u8],
+    signature_hex: Option<&str>,
+) -> Result<(), WebhookError> {
+    match (secret_hex, signature_hex) {
+        (Some(secret), Some(signature)) => verify_signature(secret, body, signature),
+        (Some(secret), None) => {
+            // A broken secret is reported as such, whatever the request carries.
+            keyed(secret.expose_secret())?;
+            Err(WebhookError::MissingSignature)
+        }
+        (None, Some(_)) => Err(WebhookError::SecretNotConfigured),
+        (None, None) => Ok(()),
+    }
 }
 
 /// Checks a v2 signature over the raw body bytes (never over re-serialised JSON: a redelivery

@@ -4,7 +4,7 @@
 //! `verify_signature` (such as keying with the secret's text instead of its bytes) still fails.
 
 use backroom_printful::webhook::{
-    WebhookError, WebhookEvent, event_id, parse_event, sign, token_matches, verify_signature,
+    WebhookError, WebhookEvent, authenticate, event_id, parse_event, sign, token_matches, verify_signature,
 };
 use secrecy::SecretString;
 
@@ -65,6 +65,39 @@ fn bad_signatures_are_refused() {
     assert_eq!(
         verify_signature(&other, BODY, BODY_SIGNATURE),
         Err(WebhookError::BadSignature)
+    );
+}
+
+#[test]
+fn with_a_secret_configured_the_signature_is_required() {
+    let s = secret();
+    // Leaving the header out must not downgrade a signed webhook to a token-only one.
+    assert_eq!(authenticate(Some(&s), BODY, None), Err(WebhookError::MissingSignature));
+    assert_eq!(authenticate(Some(&s), BODY, Some(BODY_SIGNATURE)), Ok(()));
+    assert_eq!(authenticate(Some(&s), BODY, Some("")), Err(WebhookError::BadSignature));
+    assert_eq!(
+        authenticate(Some(&s), br#"{"type":"order_canceled"}"#, Some(BODY_SIGNATURE)),
+        Err(WebhookError::BadSignature)
+    );
+    // A configured secret that is not hex refuses everything, signed or not.
+    let broken = SecretString::from("whsec_not_hex");
+    assert_eq!(
+        authenticate(Some(&broken), BODY, None),
+        Err(WebhookError::InvalidSecret)
+    );
+    assert_eq!(
+        authenticate(Some(&broken), BODY, Some(BODY_SIGNATURE)),
+        Err(WebhookError::InvalidSecret)
+    );
+}
+
+#[test]
+fn without_a_secret_the_url_token_alone_authenticates() {
+    assert_eq!(authenticate(None, BODY, None), Ok(()));
+    // A signature cannot be checked without the secret, so a signed request is refused.
+    assert_eq!(
+        authenticate(None, BODY, Some(BODY_SIGNATURE)),
+        Err(WebhookError::SecretNotConfigured)
     );
 }
 

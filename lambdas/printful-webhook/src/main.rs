@@ -1,5 +1,5 @@
-//! `POST /webhooks/printful/{token}`: check the token (and the v2 signature when present),
-//! queue, answer. Never touches the database.
+//! `POST /webhooks/printful/{token}`: check the token (and the v2 signature, required once a
+//! secret is configured), queue, answer. Never touches the database.
 
 // The futures of the AWS SDK and the use cases nest deeply; the default limit is too low to lay them out.
 #![recursion_limit = "256"]
