@@ -162,7 +162,7 @@ impl Fulfiller {
             return Box::pin(self.cancel_after_refund(order, known)).await;
         }
         let needs_submit = state.payment == Payment::Paid
-            && !state.amount_mismatch
+            && state.amount_ok()
             && (state.fulfillment == Stage::None
                 || known.is_some_and(|pf| pf.status == Status::Known(PrintfulStatus::Draft)));
         if !needs_submit {

@@ -227,7 +227,10 @@ impl Worker {
         };
         let fact = match (session.status, session.payment_status) {
             (SessionStatus::Complete, PaymentStatus::Paid | PaymentStatus::NoPaymentRequired) => {
-                let (Some(amount), Some(currency)) = (session.amount_total, session.currency) else {
+                // Stripe's items subtotal is compared with ours, when its parts (subtotal, less
+                // discount, plus shipping and tax) add up to what it charged.
+                let checked = session.charged.map(|c| c.amount_to_check()).or(session.amount_total);
+                let (Some(amount), Some(currency)) = (checked, session.currency) else {
                     return Err(ProcessError::Poison(format!(
                         "paid session {} has no amount",
                         session.id
@@ -268,7 +271,8 @@ impl Worker {
                     dedupe_key: format!("amount_mismatch:{order_id}"),
                     message: format!(
                         "Order {order_id} was {}. It will not be sent to print. Check the payment in the Stripe dashboard \
-                         (session {}), then refund it or fix the order.",
+                         (session {}); then either refund it, or let it go to print with \
+                         `backroom orders accept-amount {order_id}`.",
                         t.detail, session.id
                     ),
                 })
@@ -532,6 +536,7 @@ fn payment_details(session: &CheckoutSession) -> PaymentDetails {
             .as_deref()
             .and_then(|e| backroom_core::Email::parse(e).ok()),
         shipping: session.shipping.as_ref().and_then(|s| serde_json::to_value(s).ok()),
+        charged: session.charged,
     }
 }
 

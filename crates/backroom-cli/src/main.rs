@@ -210,7 +210,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Orders(cmd) => {
-            let needs_worker = matches!(cmd, orders::OrdersCommand::Release { .. });
+            let needs_worker = matches!(
+                cmd,
+                orders::OrdersCommand::Release { .. } | orders::OrdersCommand::AcceptAmount { .. }
+            );
             let worker = if needs_worker {
                 Some(worker(&config, dev.as_ref())?)
             } else {

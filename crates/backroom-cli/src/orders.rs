@@ -29,6 +29,12 @@ pub enum OrdersCommand {
         #[arg(long, conflicts_with = "id")]
         all: bool,
     },
+    /// Let an order held for an amount mismatch go on, after reviewing the payment at Stripe:
+    /// the acceptance goes on the order's timeline, and the order is sent to Printful.
+    AcceptAmount {
+        /// The order id (with or without dashes).
+        id: String,
+    },
     /// Show one order with its lines and timeline.
     Show {
         /// The order id (with or without dashes).
@@ -40,6 +46,34 @@ pub enum OrdersCommand {
 
 pub async fn run(store: &Store, worker: Option<&Worker>, cmd: OrdersCommand) -> anyhow::Result<()> {
     match cmd {
+        OrdersCommand::AcceptAmount { id } => {
+            let worker = worker.context("accepting an amount needs the providers")?;
+            let id = OrderId::parse(&id).map_err(|e| anyhow::anyhow!("{id:?}: {e}"))?;
+            let Some(order) = store.order(id).await? else {
+                bail!("no order {id}")
+            };
+            if !order.state.amount_mismatch {
+                bail!("order {id} has no amount mismatch: there is nothing to accept");
+            }
+            if order.state.amount_accepted {
+                println!("order #{} ({id}): its amount was already accepted", order.number);
+                return Ok(());
+            }
+            store
+                .apply_fact(
+                    id,
+                    &backroom_core::Fact::AmountAccepted,
+                    &backroom_core::Cause::Cli,
+                    None,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("order {id}: {e}"))?;
+            let advanced = worker
+                .advance(id)
+                .await
+                .map_err(|e| anyhow::anyhow!("order {id} was accepted but not sent: {e}"))?;
+            println!("order #{} ({id}): amount accepted; {advanced:?}", order.number);
+        }
         OrdersCommand::Release { id, all } => {
             let worker = worker.context("releasing needs the providers")?;
             let ids: Vec<OrderId> = match (id, all) {

@@ -66,6 +66,9 @@ pub struct OrderState {
     pub mark: Option<PrintfulMark>,
     /// The buyer paid an amount or currency other than the order's total.
     pub amount_mismatch: bool,
+    /// The owner looked at the mismatch and let the order go on (`backroom orders accept-amount`).
+    #[serde(default)]
+    pub amount_accepted: bool,
 }
 
 impl Default for OrderState {
@@ -124,6 +127,8 @@ pub enum Fact {
     Printful { status: PrintfulStatus, at: DateTime<Utc> },
     /// The carrier reports every package delivered.
     Delivered,
+    /// The owner reviewed an amount mismatch and accepted what was paid.
+    AmountAccepted,
 }
 
 /// Why a fact changed nothing.
@@ -215,6 +220,7 @@ impl OrderState {
         fulfillment: Fulfillment::None,
         mark: None,
         amount_mismatch: false,
+        amount_accepted: false,
     };
 
     /// The least state that includes both: each part keeps the further of the two.
@@ -224,6 +230,7 @@ impl OrderState {
             fulfillment: self.fulfillment.max(other.fulfillment),
             mark: self.mark.max(other.mark),
             amount_mismatch: self.amount_mismatch || other.amount_mismatch,
+            amount_accepted: self.amount_accepted || other.amount_accepted,
         }
     }
 
@@ -240,7 +247,7 @@ impl OrderState {
         if self.fulfillment == Fulfillment::Canceled {
             return OrderStatus::Canceled;
         }
-        if self.amount_mismatch {
+        if !self.amount_ok() {
             return OrderStatus::NeedsAttention;
         }
         let unpaid = match self.payment {
@@ -274,6 +281,11 @@ impl OrderState {
             Fulfillment::Delivered => OrderStatus::Delivered,
             Fulfillment::Canceled => OrderStatus::Canceled,
         }
+    }
+
+    /// Whether the amount paid agrees with the order, or the owner accepted it.
+    pub fn amount_ok(self) -> bool {
+        !self.amount_mismatch || self.amount_accepted
     }
 
     /// Whether the buyer's money was taken and not given back.
@@ -347,6 +359,10 @@ fn effect(expected: Money, fact: &Fact) -> Effect {
         Fact::Delivered => {
             s.fulfillment = Fulfillment::Delivered;
             "delivered".to_string()
+        }
+        Fact::AmountAccepted => {
+            s.amount_accepted = true;
+            "the owner accepted the amount paid".to_string()
         }
         Fact::Printful { status, at } => {
             let (fulfillment, exception) = match status {

@@ -102,6 +102,35 @@ impl OrderItem {
     }
 }
 
+/// What the payment provider charged for an order, part by part, in minor units of the
+/// payment's currency: the items' subtotal, less the discount, plus shipping and tax, is the
+/// total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charged {
+    pub subtotal: Cents,
+    pub discount: Cents,
+    pub shipping: Cents,
+    pub tax: Cents,
+    pub total: Cents,
+}
+
+impl Charged {
+    /// Whether the parts add up to the total.
+    pub fn adds_up(&self) -> bool {
+        let sum = self.subtotal.get() as i128 - self.discount.get() as i128
+            + self.shipping.get() as i128
+            + self.tax.get() as i128;
+        sum == self.total.get() as i128
+    }
+
+    /// The amount to compare with the order's own subtotal: the provider's subtotal when its
+    /// parts add up to what it charged, else the total, which then cannot pass unless nothing
+    /// but the items was charged.
+    pub fn amount_to_check(&self) -> Cents {
+        if self.adds_up() { self.subtotal } else { self.total }
+    }
+}
+
 /// The sum of the lines, or an overflow error: a total never wraps.
 pub fn total_of(items: &[OrderItem]) -> Result<Cents, MoneyError> {
     items
@@ -131,6 +160,8 @@ pub struct Order {
     pub submit_started_at: Option<DateTime<Utc>>,
     /// Attempts at the work the order owes (`owed::owed`), for back-off and alerting.
     pub work: crate::owed::WorkLog,
+    /// What the payment provider charged, part by part, once paid.
+    pub charged: Option<Charged>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

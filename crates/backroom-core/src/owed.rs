@@ -63,7 +63,7 @@ pub fn owed(order: &Order, paused: bool, now: DateTime<Utc>) -> Option<Work> {
     match state.payment {
         Payment::Paid => {
             let submit = state.fulfillment == Fulfillment::None
-                && !state.amount_mismatch
+                && state.amount_ok()
                 && (!paused || order.fulfillment_released_at.is_some());
             submit.then_some(Work::Submit)
         }
@@ -132,6 +132,7 @@ mod tests {
                 fulfillment,
                 mark: None,
                 amount_mismatch: false,
+                amount_accepted: false,
             },
             items: vec![],
             total: Money::new(Cents::new(100).unwrap(), Currency::parse("EUR").unwrap()),
@@ -143,6 +144,7 @@ mod tests {
             fulfillment_released_at: None,
             submit_started_at: None,
             work: WorkLog::default(),
+            charged: None,
             created_at: at(0),
             updated_at: at(0),
         }
@@ -169,6 +171,12 @@ mod tests {
         let mut mismatch = order(Payment::Paid, Fulfillment::None);
         mismatch.state.amount_mismatch = true;
         assert_eq!(owed(&mismatch, false, at(0)), None);
+        mismatch.state.amount_accepted = true;
+        assert_eq!(
+            owed(&mismatch, false, at(0)),
+            Some(Work::Submit),
+            "accepted by the owner"
+        );
     }
 
     #[test]

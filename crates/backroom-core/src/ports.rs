@@ -327,6 +327,8 @@ pub struct PaymentDetails {
     pub email: Option<Email>,
     /// The shipping name and address as JSON, exactly as the provider gave them.
     pub shipping: Option<serde_json::Value>,
+    /// What was charged, part by part.
+    pub charged: Option<crate::order::Charged>,
 }
 
 /// What the three-way comparison of Stripe, the database and Printful can find.
@@ -700,6 +702,7 @@ mod order_event_tests {
             fulfillment_released_at: None,
             submit_started_at: None,
             work: crate::owed::WorkLog::default(),
+            charged: None,
             created_at: at,
             updated_at: at,
         }

@@ -542,11 +542,32 @@ fn map_session(raw: stripe_shared::CheckoutSession) -> Result<CheckoutSession, S
             postal_code: s.address.postal_code.unwrap_or_default(),
             country: s.address.country.unwrap_or_default(),
         });
+    let amount_total = raw.amount_total.map(|a| cents(a, &call, "amount_total")).transpose()?;
+    // What was charged, part by part: present once Stripe has computed the totals.
+    let charged = match (raw.amount_subtotal, amount_total, raw.total_details.as_ref()) {
+        (Some(subtotal), Some(total), details) => Some(backroom_core::order::Charged {
+            subtotal: cents(subtotal, &call, "amount_subtotal")?,
+            discount: cents(
+                details.map_or(0, |d| d.amount_discount),
+                &call,
+                "total_details.amount_discount",
+            )?,
+            shipping: cents(
+                details.and_then(|d| d.amount_shipping).unwrap_or(0),
+                &call,
+                "total_details.amount_shipping",
+            )?,
+            tax: cents(details.map_or(0, |d| d.amount_tax), &call, "total_details.amount_tax")?,
+            total,
+        }),
+        _ => None,
+    };
     Ok(CheckoutSession {
         order_id,
         status,
         payment_status,
-        amount_total: raw.amount_total.map(|a| cents(a, &call, "amount_total")).transpose()?,
+        amount_total,
+        charged,
         currency: raw.currency.as_ref().map(|c| currency(c, &call)).transpose()?,
         customer_email,
         shipping,

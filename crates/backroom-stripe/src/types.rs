@@ -91,6 +91,8 @@ pub struct CheckoutSession {
     pub status: SessionStatus,
     pub payment_status: PaymentStatus,
     pub amount_total: Option<Cents>,
+    /// `amount_subtotal`, `total_details` (discount, shipping, tax) and `amount_total`.
+    pub charged: Option<backroom_core::order::Charged>,
     pub currency: Option<Currency>,
     /// `customer_details.email` (what the buyer typed), else the prefilled `customer_email`.
     pub customer_email: Option<String>,

@@ -22,7 +22,7 @@ use crate::sql;
 
 const ORDER_COLUMNS: &str = "id, number, payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, \
      total_cents, currency, email, stripe_session_id, stripe_payment_intent_id, printful_order_id, created_at, updated_at, \
-     fulfillment_released_at, shipping, submit_started_at, work_attempts, work_due_at, work_failing_since, work_error";
+     fulfillment_released_at, shipping, submit_started_at, work_attempts, work_due_at, work_failing_since, work_error, amount_accepted, charged";
 
 const ITEM_COLUMNS: &str = "order_id, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id";
 
@@ -154,12 +154,14 @@ impl OrderStore for Store {
                     sql::execute(
                         tx,
                         "UPDATE orders SET stripe_payment_intent_id = coalesce($2, stripe_payment_intent_id), \
-                         email = coalesce($3, email), shipping = coalesce($4, shipping), updated_at = now() WHERE id = $1",
+                         email = coalesce($3, email), shipping = coalesce($4, shipping), charged = coalesce($5, charged), \
+                         updated_at = now() WHERE id = $1",
                         &[
                             &id.uuid(),
                             &details.payment_intent_id,
                             &details.email.as_ref().map(Email::as_str),
                             &details.shipping,
+                            &details.charged.map(|c| serde_json::to_value(c).unwrap_or_default()),
                         ],
                     )
                     .await?;
@@ -302,13 +304,16 @@ pub async fn apply_in<C: GenericClient>(
 ) -> Result<Applied, TxError<ApplyError>> {
     let row = sql::query_opt(
         tx,
-        "SELECT payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, total_cents, currency \
-         FROM orders WHERE id = $1 FOR UPDATE",
+        "SELECT payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, total_cents, currency, \
+         amount_accepted FROM orders WHERE id = $1 FOR UPDATE",
         &[&id.uuid()],
     )
     .await?
     .ok_or(TxError::Abort(ApplyError::NotFound(id)))?;
-    let state = state_from(&row, 0)?;
+    let state = OrderState {
+        amount_accepted: row.get::<_, Option<bool>>(7).unwrap_or(false),
+        ..state_from(&row, 0)?
+    };
     let expected = money_from(&row, 5)?;
     match state.decide(expected, fact) {
         Decision::Refuse(refusal) => Ok(Applied::Refused(refusal)),
@@ -322,7 +327,7 @@ pub async fn apply_in<C: GenericClient>(
             sql::execute(
                 tx,
                 "UPDATE orders SET status = $2, payment = $3, fulfillment = $4, printful_mark = $5, printful_mark_at = $6, \
-                 amount_mismatch = $7, updated_at = now() WHERE id = $1",
+                 amount_mismatch = $7, amount_accepted = $8, updated_at = now() WHERE id = $1",
                 &[
                     &id.uuid(),
                     &t.to.as_str(),
@@ -331,6 +336,7 @@ pub async fn apply_in<C: GenericClient>(
                     &s.mark.map(|m| exception_str(m.exception)),
                     &s.mark.map(|m| m.at),
                     &s.amount_mismatch,
+                    &s.amount_accepted,
                 ],
             )
             .await?;
@@ -528,6 +534,7 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         shipping: None,
         submit_started_at: None,
         work: WorkLog::default(),
+        charged: None,
         created_at: row.get(1),
         updated_at: row.get(2),
     })
@@ -579,7 +586,10 @@ fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
     Ok(Order {
         id: OrderId::from_uuid(r.get(0)),
         number: r.get(1),
-        state: state_from(r, 2)?,
+        state: OrderState {
+            amount_accepted: r.get::<_, Option<bool>>(22).unwrap_or(false),
+            ..state_from(r, 2)?
+        },
         items,
         total: money_from(r, 7)?,
         email: email
@@ -599,6 +609,11 @@ fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
             failing_since: r.get(20),
             last_error: r.get(21),
         },
+        charged: r
+            .get::<_, Option<serde_json::Value>>(23)
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|_| DbError::Corrupt("order charged amounts".into()))?,
     })
 }
 
@@ -621,6 +636,8 @@ fn state_from(r: &Row, at: usize) -> Result<OrderState, DbError> {
         fulfillment: parse_fulfillment(&fulfillment).ok_or_else(|| corrupt(format!("fulfillment {fulfillment:?}")))?,
         mark,
         amount_mismatch: r.get(at + 4),
+        // Read by the callers that select it (a column added later, nullable).
+        amount_accepted: false,
     })
 }
 
