@@ -33,6 +33,8 @@ pub struct StripeCatchup {
     pub failed: usize,
     /// Order events published now because their first publish failed.
     pub order_events: Published,
+    /// Pending orders ended because their checkout never got a payment session (crate::sweep).
+    pub abandoned_checkouts: usize,
 }
 
 /// Lists our event types since the cursor (minus the overlap), oldest first, and processes each
@@ -41,6 +43,7 @@ pub struct StripeCatchup {
 pub async fn catch_up_stripe(worker: &Worker, now: DateTime<Utc>) -> Result<StripeCatchup, ProcessError> {
     let mut report = Box::pin(catch_up_stripe_events(worker, now)).await?;
     report.order_events = Box::pin(worker.fulfiller.events.catch_up(now)).await?;
+    report.abandoned_checkouts = crate::sweep::sweep_abandoned_checkouts(&worker.store, now).await?;
     Ok(report)
 }
 

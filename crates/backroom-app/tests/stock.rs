@@ -1,8 +1,10 @@
-//! Limited stock: one order cannot hoard a limited piece.
+//! Limited stock: one order cannot hoard a limited piece, and a checkout that never got its
+//! payment session does not hold stock forever.
 
 use axum::http::StatusCode;
-use backroom_core::ports::CatalogStore;
-use backroom_core::{Catalog, OrderId};
+use backroom_app::sweep::{ABANDONED_CHECKOUT_GRACE, sweep_abandoned_checkouts, sweep_cause};
+use backroom_core::ports::{CatalogStore, NewOrder, OrderStore};
+use backroom_core::{Catalog, NewOrderItem, Order, OrderId, OrderStatus, Sku};
 use backroom_testkit::app::TestApp;
 use serde_json::json;
 
@@ -85,4 +87,62 @@ async fn one_order_cannot_hoard_a_limited_piece_over_several_lines() {
     assert_eq!(available(&app, PRINT).await, Some(15));
     app.checkout(&[(PRINT, 2)]).await;
     assert_eq!(available(&app, PRINT).await, Some(13));
+}
+
+/// An order and its holds as a checkout whose COMMIT was lost leaves them: no session attached.
+async fn order_without_session(app: &TestApp, quantity: u32) -> Order {
+    app.store
+        .create_order(NewOrder {
+            id: OrderId::new_random(),
+            items: vec![NewOrderItem {
+                sku: Sku::parse(PRINT).unwrap(),
+                quantity,
+            }],
+            email: None,
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_checkout_left_without_a_session_gives_its_stock_back_after_the_grace() {
+    let app = TestApp::new().await;
+    let abandoned = order_without_session(&app, 3).await;
+    let (paying, _) = app.checkout(&[(PRINT, 2)]).await;
+    assert_eq!(available(&app, PRINT).await, Some(20));
+
+    // Within the grace nothing moves.
+    let early = abandoned.created_at + ABANDONED_CHECKOUT_GRACE - chrono::Duration::minutes(1);
+    assert_eq!(sweep_abandoned_checkouts(&app.store, early).await.unwrap(), 0);
+    assert_eq!(app.order(abandoned.id).await.status(), OrderStatus::PendingPayment);
+    assert_eq!(held(&app, abandoned.id).await, 3);
+
+    // Past it, the order without a session is a failed checkout and its stock is for sale again;
+    // the order with a session (Stripe will expire it) is left alone.
+    let later = abandoned.created_at + ABANDONED_CHECKOUT_GRACE + chrono::Duration::minutes(1);
+    assert_eq!(sweep_abandoned_checkouts(&app.store, later).await.unwrap(), 1);
+    let failed = app.order(abandoned.id).await;
+    assert_eq!(failed.status(), OrderStatus::Failed);
+    assert_eq!(held(&app, abandoned.id).await, 0);
+    let timeline = app.store.timeline(abandoned.id).await.unwrap();
+    assert_eq!(timeline.len(), 2);
+    let last = timeline.last().unwrap();
+    assert_eq!((last.from, last.to), (OrderStatus::PendingPayment, OrderStatus::Failed));
+    assert_eq!(last.cause, sweep_cause());
+    assert_eq!(app.order(paying).await.status(), OrderStatus::PendingPayment);
+    assert_eq!(held(&app, paying).await, 2);
+    assert_eq!(available(&app, PRINT).await, Some(23));
+
+    // A second run changes nothing.
+    assert_eq!(sweep_abandoned_checkouts(&app.store, later).await.unwrap(), 0);
+    assert_eq!(app.store.timeline(abandoned.id).await.unwrap().len(), 2);
+    assert_eq!(app.order(abandoned.id).await.updated_at, failed.updated_at);
+
+    // A younger order without a session (its checkout may still be talking to Stripe) stays.
+    let young = order_without_session(&app, 1).await;
+    let now = young.created_at + ABANDONED_CHECKOUT_GRACE - chrono::Duration::seconds(1);
+    assert_eq!(sweep_abandoned_checkouts(&app.store, now).await.unwrap(), 0);
+    assert_eq!(app.order(young.id).await.status(), OrderStatus::PendingPayment);
+    assert_eq!(held(&app, young.id).await, 1);
+    assert_eq!(available(&app, PRINT).await, Some(22));
 }

@@ -8,6 +8,7 @@ mod inbox;
 mod orders;
 mod reconcile;
 pub mod status;
+mod sweep;
 
 use backroom_core::ports::StoreError;
 
