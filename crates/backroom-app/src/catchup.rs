@@ -36,6 +36,8 @@ pub struct StripeCatchup {
     pub order_events: Published,
     /// Alerts published now because their first publish failed.
     pub alerts: Published,
+    /// Pending orders ended because their checkout never got a payment session (crate::sweep).
+    pub abandoned_checkouts: usize,
 }
 
 /// Lists our event types since the cursor (minus the overlap), oldest first, and processes each
@@ -45,6 +47,7 @@ pub async fn catch_up_stripe(worker: &Worker, now: DateTime<Utc>) -> Result<Stri
     let mut report = Box::pin(catch_up_stripe_events(worker, now)).await?;
     report.order_events = Box::pin(worker.fulfiller.events.catch_up(now)).await?;
     report.alerts = Box::pin(worker.alerts.catch_up(now)).await?;
+    report.abandoned_checkouts = crate::sweep::sweep_abandoned_checkouts(&worker.store, now).await?;
     Ok(report)
 }
 

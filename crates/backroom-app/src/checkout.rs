@@ -258,6 +258,9 @@ fn refusal(e: CreateOrderError) -> ApiError {
             format!("{sku} is out of stock ({available} left)"),
         )
         .field(item(index, "quantity")),
+        CreateOrderError::OverOrderLimit(e) => {
+            ApiError::invalid("over_order_limit", item(e.index, "quantity"), e.to_string())
+        }
         CreateOrderError::MixedCurrencies { index } => ApiError::invalid(
             "mixed_currencies",
             item(index, "sku"),

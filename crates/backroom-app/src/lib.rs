@@ -14,6 +14,7 @@ pub mod queue;
 pub mod queue_port;
 pub mod reconcile;
 pub mod status;
+pub mod sweep;
 pub mod telemetry;
 pub mod watchdog;
 pub mod wiring;

@@ -394,14 +394,14 @@ async fn every_checkout_refusal_is_json_and_writes_nothing() {
             Some("email"),
         ),
         (
-            "sold out",
+            "one piece hoarded over three lines",
             Some("application/json"),
             body(
                 json!([{"sku":"LIGHTHOUSE-PRINT-A3","quantity":10},{"sku":"LIGHTHOUSE-PRINT-A3","quantity":10},{"sku":"LIGHTHOUSE-PRINT-A3","quantity":10}]),
             ),
-            409,
-            "out_of_stock",
-            Some("items[0].quantity"),
+            422,
+            "over_order_limit",
+            Some("items[1].quantity"),
         ),
         (
             "too big",

@@ -95,6 +95,14 @@ async fn a_bad_catalog_names_the_product_and_field_and_writes_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 0);
+    let capless = std::fs::read_to_string(workspace().join("catalog.toml"))
+        .unwrap()
+        .replace("stock_limit = 25", "stock_limit = 25\n  max_per_order = 0");
+    std::fs::write(&bad, capless).unwrap();
+    assert_one_line_error(
+        &backroom(Some(&t.url), &["catalog", "sync", bad.to_str().unwrap()]),
+        "product \"lighthouse-print\", variants[0].max_per_order: must be between 1 and 100 (units of one variant in one order)",
+    );
     assert_one_line_error(
         &backroom(Some(&t.url), &["catalog", "sync", "/nonexistent.toml"]),
         "cannot read /nonexistent.toml",

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::Sku;
 use crate::money::{Cents, Currency};
+use crate::order::MAX_PER_ORDER_BOUND;
 
 /// A validated catalog: unique SKUs, positive prices, known currencies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -34,6 +35,9 @@ pub struct Variant {
     pub printful_sync_variant_id: i64,
     /// How many may ever be sold; `None` means printed on demand without limit.
     pub stock_limit: Option<u32>,
+    /// How many units one order may hold (over all its lines); `None` means
+    /// [`crate::order::DEFAULT_MAX_PER_ORDER`].
+    pub max_per_order: Option<u32>,
     pub active: bool,
 }
 
@@ -71,6 +75,8 @@ struct RawProduct {
     #[serde(default)]
     description: String,
     currency: Option<String>,
+    /// The default for the product's variants.
+    max_per_order: Option<i64>,
     #[serde(default)]
     variants: Vec<RawVariant>,
 }
@@ -86,12 +92,21 @@ struct RawVariant {
     currency: Option<String>,
     printful_sync_variant_id: i64,
     stock_limit: Option<i64>,
+    max_per_order: Option<i64>,
     #[serde(default = "yes")]
     active: bool,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// A per-order cap: at least one unit, at most [`MAX_PER_ORDER_BOUND`].
+fn max_per_order(n: i64) -> Result<u32, String> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_PER_ORDER_BOUND).contains(n))
+        .ok_or_else(|| format!("must be between 1 and {MAX_PER_ORDER_BOUND} (units of one variant in one order)"))
 }
 
 impl Catalog {
@@ -123,6 +138,10 @@ impl Catalog {
                     "a product needs at least one variant",
                 ));
             }
+            let product_max = p
+                .max_per_order
+                .map(|n| max_per_order(n).map_err(|m| CatalogError::new(&slug, "max_per_order", m)))
+                .transpose()?;
             let mut variants = Vec::with_capacity(p.variants.len());
             for (i, v) in p.variants.into_iter().enumerate() {
                 let field = |name: &str| format!("variants[{i}].{name}");
@@ -148,6 +167,10 @@ impl Catalog {
                         CatalogError::new(&slug, field("stock_limit"), "must be between 0 and 4294967295")
                     })?),
                 };
+                let max_per_order = match v.max_per_order {
+                    None => product_max,
+                    Some(n) => Some(max_per_order(n).map_err(|m| CatalogError::new(&slug, field("max_per_order"), m))?),
+                };
                 variants.push(Variant {
                     sku,
                     size: v.size.trim().to_string(),
@@ -155,6 +178,7 @@ impl Catalog {
                     currency,
                     printful_sync_variant_id: v.printful_sync_variant_id,
                     stock_limit,
+                    max_per_order,
                     active: v.active,
                 });
             }
@@ -200,6 +224,7 @@ mod tests {
         price = 2500
         printful_sync_variant_id = 12
         stock_limit = 3
+        max_per_order = 2
         active = false
     "#;
 
@@ -210,6 +235,16 @@ mod tests {
         let (p, v) = c.find(&Sku::parse("TEE-M").unwrap()).unwrap();
         assert_eq!(p.slug, "tee");
         assert_eq!(v.stock_limit, Some(3));
+        assert_eq!(v.max_per_order, Some(2));
+        assert_eq!(c.find(&Sku::parse("TEE-S").unwrap()).unwrap().1.max_per_order, None);
+        let product_wide =
+            Catalog::from_toml(&GOOD.replace("currency = \"EUR\"", "currency = \"EUR\"\nmax_per_order = 4")).unwrap();
+        let caps: Vec<Option<u32>> = product_wide.variants().map(|(_, v)| v.max_per_order).collect();
+        assert_eq!(
+            caps,
+            vec![Some(4), Some(2)],
+            "a variant's own cap wins over its product's"
+        );
         assert!(!v.active);
         assert_eq!(v.currency.code(), "EUR");
     }
@@ -236,6 +271,18 @@ mod tests {
 
         let e = error_of(&GOOD.replace("stock_limit = 3", "stock_limit = -1"));
         assert_eq!(e.field, "variants[1].stock_limit");
+
+        for bad in ["0", "-1", "101", "4294967296"] {
+            let e = error_of(&GOOD.replace("max_per_order = 2", &format!("max_per_order = {bad}")));
+            assert_eq!(
+                (e.product.as_str(), e.field.as_str()),
+                ("tee", "variants[1].max_per_order"),
+                "{bad}"
+            );
+            assert!(e.to_string().contains("between 1 and 100"), "{e}");
+        }
+        let e = error_of(&GOOD.replace("currency = \"EUR\"", "currency = \"EUR\"\nmax_per_order = 0"));
+        assert_eq!((e.product.as_str(), e.field.as_str()), ("tee", "max_per_order"));
 
         let e = error_of(&GOOD.replacen("printful_sync_variant_id = 11", "printful_sync_variant_id = 0", 1));
         assert_eq!(e.field, "variants[0].printful_sync_variant_id");

@@ -1,5 +1,6 @@
 //! Orders, their lines and their status names.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -94,6 +95,69 @@ pub struct OrderItem {
 pub struct NewOrderItem {
     pub sku: Sku,
     pub quantity: u32,
+}
+
+/// Units of one SKU an order may hold, over all its lines, when the catalog sets no cap.
+pub const DEFAULT_MAX_PER_ORDER: u32 = 10;
+/// The largest cap the catalog may set for one SKU in one order.
+pub const MAX_PER_ORDER_BOUND: u32 = 100;
+
+/// One SKU's units summed over every line of an order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkuQuantity {
+    pub sku: Sku,
+    /// The first line that asks for this SKU.
+    pub first_line: usize,
+    pub quantity: u32,
+}
+
+/// An order asks for more units of one SKU than one order may hold.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("at most {max} of {sku} per order; this order asks for {wanted}")]
+pub struct OverOrderLimit {
+    /// The line at which the SKU's running sum passes the cap.
+    pub index: usize,
+    pub sku: Sku,
+    pub max: u32,
+    /// Units of the SKU over all lines of the order.
+    pub wanted: u32,
+}
+
+/// Sums each SKU's units over all lines and checks the sum against the SKU's cap (`cap_of`;
+/// `None` means [`DEFAULT_MAX_PER_ORDER`]), so splitting a quantity over several lines buys
+/// nothing. The sums come back in SKU order (the order stock is reserved in).
+pub fn quantities_per_sku(
+    items: &[NewOrderItem],
+    cap_of: impl Fn(&Sku) -> Option<u32>,
+) -> Result<Vec<SkuQuantity>, OverOrderLimit> {
+    let mut sums: BTreeMap<&Sku, (usize, u64)> = BTreeMap::new();
+    let mut first_over: Option<(usize, &Sku, u32)> = None;
+    for (index, line) in items.iter().enumerate() {
+        let entry = sums.entry(&line.sku).or_insert((index, 0));
+        entry.1 += u64::from(line.quantity);
+        let max = cap_of(&line.sku).unwrap_or(DEFAULT_MAX_PER_ORDER);
+        if first_over.is_none() && entry.1 > u64::from(max) {
+            first_over = Some((index, &line.sku, max));
+        }
+    }
+    if let Some((index, sku, max)) = first_over {
+        let wanted = sums.get(sku).map_or(0, |(_, n)| *n);
+        return Err(OverOrderLimit {
+            index,
+            sku: sku.clone(),
+            max,
+            wanted: u32::try_from(wanted).unwrap_or(u32::MAX),
+        });
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(sku, (first_line, quantity))| SkuQuantity {
+            sku: sku.clone(),
+            first_line,
+            // Each sum is at most its cap, a u32.
+            quantity: u32::try_from(quantity).unwrap_or(u32::MAX),
+        })
+        .collect())
 }
 
 impl OrderItem {
@@ -202,5 +266,31 @@ mod tests {
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(OrderStatus::parse("PAID"), None);
+    }
+
+    fn line(sku: &str, quantity: u32) -> NewOrderItem {
+        NewOrderItem {
+            sku: Sku::parse(sku).unwrap(),
+            quantity,
+        }
+    }
+
+    #[test]
+    fn one_sku_is_capped_over_all_lines_of_an_order() {
+        let three_tens = [line("PRINT", 10), line("PRINT", 10), line("PRINT", 10)];
+        let e = quantities_per_sku(&three_tens, |_| None).unwrap_err();
+        assert_eq!((e.index, e.sku.as_str(), e.max, e.wanted), (1, "PRINT", 10, 30));
+        assert_eq!(e.to_string(), "at most 10 of PRINT per order; this order asks for 30");
+
+        let capped = |s: &Sku| (s.as_str() == "PRINT").then_some(2);
+        let e = quantities_per_sku(&[line("TEE", 10), line("PRINT", 2), line("PRINT", 1)], capped).unwrap_err();
+        assert_eq!((e.index, e.max, e.wanted), (2, 2, 3));
+
+        let sums = quantities_per_sku(&[line("TEE", 4), line("MUG", 10), line("TEE", 6)], |_| None).unwrap();
+        let sums: Vec<(&str, usize, u32)> = sums
+            .iter()
+            .map(|q| (q.sku.as_str(), q.first_line, q.quantity))
+            .collect();
+        assert_eq!(sums, vec![("MUG", 1, 10), ("TEE", 0, 10)]);
     }
 }

@@ -12,7 +12,7 @@ use crate::catalog::{Catalog, Variant};
 use crate::ids::{Email, OrderId, Sku};
 use crate::machine::{Cause, Fact, Refusal, Transition};
 use crate::money::{Cents, Currency, MoneyError};
-use crate::order::{NewOrderItem, Order, OrderStatus, TimelineEntry};
+use crate::order::{NewOrderItem, Order, OrderStatus, OverOrderLimit, TimelineEntry};
 
 /// A failure of the store itself: worth retrying later, never the caller's fault.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,9 @@ pub enum CreateOrderError {
     Inactive { index: usize, sku: Sku },
     #[error("{sku} is out of stock ({available} left)")]
     OutOfStock { index: usize, sku: Sku, available: u32 },
+    /// More units of one SKU, over all lines, than one order may hold.
+    #[error(transparent)]
+    OverOrderLimit(#[from] OverOrderLimit),
     #[error("all items of one order must be in one currency")]
     MixedCurrencies { index: usize },
     #[error("the order is empty")]

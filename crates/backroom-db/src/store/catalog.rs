@@ -21,6 +21,7 @@ struct Columns {
     stock_limit: Option<i64>,
     active: bool,
     position: i32,
+    max_per_order: Option<i32>,
 }
 
 impl CatalogStore for Store {
@@ -42,6 +43,7 @@ impl CatalogStore for Store {
                         stock_limit: v.stock_limit.map(i64::from),
                         active: v.active,
                         position: i32::try_from(i).unwrap_or(i32::MAX),
+                        max_per_order: v.max_per_order.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
                     },
                 )
             })
@@ -54,7 +56,7 @@ impl CatalogStore for Store {
                     let rows = sql::query(
                             tx,
                             "SELECT sku, product_slug, product_name, description, size, price_cents, currency, \
-                             printful_sync_variant_id, stock_limit, active, position FROM products",
+                             printful_sync_variant_id, stock_limit, active, position, max_per_order FROM products",
                             &[],
                         )
                         .await?;
@@ -67,14 +69,14 @@ impl CatalogStore for Store {
                                 sql::execute(
                                     tx,
                                     "INSERT INTO products (sku, product_slug, product_name, description, size, price_cents, \
-                                     currency, printful_sync_variant_id, stock_limit, active, position, updated_at) \
-                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now()) \
+                                     currency, printful_sync_variant_id, stock_limit, active, position, max_per_order, updated_at) \
+                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now()) \
                                      ON CONFLICT (sku) DO UPDATE SET product_slug = EXCLUDED.product_slug, \
                                      product_name = EXCLUDED.product_name, description = EXCLUDED.description, \
                                      size = EXCLUDED.size, price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency, \
                                      printful_sync_variant_id = EXCLUDED.printful_sync_variant_id, \
                                      stock_limit = EXCLUDED.stock_limit, active = EXCLUDED.active, \
-                                     position = EXCLUDED.position, updated_at = now()",
+                                     position = EXCLUDED.position, max_per_order = EXCLUDED.max_per_order, updated_at = now()",
                                     &[
                                         sku,
                                         &c.product_slug,
@@ -87,6 +89,7 @@ impl CatalogStore for Store {
                                         &c.stock_limit,
                                         &c.active,
                                         &c.position,
+                                        &c.max_per_order,
                                     ],
                                 )
                                 .await?;
@@ -122,7 +125,7 @@ impl CatalogStore for Store {
                     let rows = sql::query(
                             c,
                             "SELECT p.sku, p.product_slug, p.product_name, p.description, p.size, p.price_cents, p.currency, \
-                             p.printful_sync_variant_id, p.stock_limit, p.active, p.position, \
+                             p.printful_sync_variant_id, p.stock_limit, p.active, p.position, p.max_per_order, \
                              (SELECT coalesce(sum(h.quantity), 0)::bigint FROM stock_holds h \
                              WHERE h.sku = p.sku AND h.released_at IS NULL) AS held \
                              FROM products p ORDER BY p.position, p.sku",
@@ -148,13 +151,14 @@ fn columns(r: &Row) -> Columns {
         stock_limit: r.get(8),
         active: r.get(9),
         position: r.get(10),
+        max_per_order: r.get(11),
     }
 }
 
 fn entry(r: &Row) -> Result<CatalogEntry, DbError> {
     let c = columns(r);
     let sku: String = r.get(0);
-    let held: i64 = r.get(11);
+    let held: i64 = r.get(12);
     let corrupt = |what: &str| DbError::Corrupt(format!("product {sku}: {what}"));
     let variant = Variant {
         sku: Sku::parse(&sku).map_err(|_| corrupt("sku"))?,
@@ -163,6 +167,7 @@ fn entry(r: &Row) -> Result<CatalogEntry, DbError> {
         currency: Currency::parse(&c.currency).map_err(|_| corrupt("currency"))?,
         printful_sync_variant_id: c.printful_sync_variant_id,
         stock_limit: c.stock_limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        max_per_order: c.max_per_order.map(|n| u32::try_from(n).unwrap_or(0)),
         active: c.active,
     };
     let available = c

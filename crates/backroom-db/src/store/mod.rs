@@ -9,6 +9,7 @@ mod orders;
 mod reconcile;
 pub mod status;
 mod work;
+mod sweep;
 
 use backroom_core::ports::StoreError;
 

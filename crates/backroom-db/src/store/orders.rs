@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
-use backroom_core::order::total_of;
+use backroom_core::order::{quantities_per_sku, total_of};
 use backroom_core::owed::WorkLog;
 use backroom_core::ports::{
     Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter, OrderStore,
@@ -392,8 +392,8 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     let skus: Vec<&str> = new.items.iter().map(|i| i.sku.as_str()).collect();
     let rows = sql::query(
         tx,
-        "SELECT sku, product_name, size, price_cents, currency, printful_sync_variant_id, stock_limit, active \
-         FROM products WHERE sku = ANY($1)",
+        "SELECT sku, product_name, size, price_cents, currency, printful_sync_variant_id, stock_limit, active, \
+         max_per_order FROM products WHERE sku = ANY($1)",
         &[&skus],
     )
     .await?;
@@ -401,8 +401,6 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
 
     let mut items = Vec::with_capacity(new.items.len());
     let mut currency: Option<Currency> = None;
-    // Units wanted per limited SKU, with the first line that asked for it.
-    let mut limited: BTreeMap<String, (usize, i64, i64)> = BTreeMap::new();
     for (index, line) in new.items.iter().enumerate() {
         let row = by_sku.get(line.sku.as_str()).ok_or_else(|| {
             abort(CreateOrderError::UnknownSku {
@@ -421,12 +419,6 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
             return Err(abort(CreateOrderError::MixedCurrencies { index }));
         }
         currency = Some(line_currency);
-        if let Some(limit) = row.get::<_, Option<i64>>(6) {
-            let entry = limited
-                .entry(line.sku.as_str().to_string())
-                .or_insert((index, limit, 0));
-            entry.2 += i64::from(line.quantity);
-        }
         items.push(OrderItem {
             sku: line.sku.clone(),
             name: row.get(1),
@@ -437,39 +429,51 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         });
     }
     let currency = currency.ok_or(abort(CreateOrderError::Empty))?;
+    // One SKU is capped over all lines of an order, so a limited piece cannot be hoarded by
+    // spreading it over lines. Every SKU has a row here (unknown ones were refused above).
+    let per_sku = quantities_per_sku(&new.items, |sku| {
+        by_sku
+            .get(sku.as_str())
+            .and_then(|r| r.get::<_, Option<i32>>(8))
+            .map(|n| u32::try_from(n).unwrap_or(0))
+    })
+    .map_err(|e| abort(e.into()))?;
     let total = total_of(&items).map_err(|e| abort(CreateOrderError::Total(e)))?;
 
     // Limited stock: writing the product row makes concurrent checkouts of the same SKU
     // conflict (a lock wait then 40001 on PostgreSQL, an OCC conflict on DSQL), so the loser
     // retries and counts the winner's hold. SKUs are taken in a fixed order.
-    for (sku, (index, limit, wanted)) in &limited {
+    for wanted in &per_sku {
+        let Some(limit) = by_sku.get(wanted.sku.as_str()).and_then(|r| r.get::<_, Option<i64>>(6)) else {
+            continue;
+        };
+        let sku = wanted.sku.as_str();
         sql::execute(
             tx,
             "UPDATE products SET stock_version = stock_version + 1 WHERE sku = $1",
-            &[sku],
+            &[&sku],
         )
         .await?;
         let held: i64 = sql::query_one(
             tx,
             "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE sku = $1 AND released_at IS NULL",
-            &[sku],
+            &[&sku],
         )
         .await?
         .get(0);
         let available = (limit - held).max(0);
-        if *wanted > available {
-            let sku = Sku::parse(sku).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        if i64::from(wanted.quantity) > available {
             return Err(abort(CreateOrderError::OutOfStock {
-                index: *index,
-                sku,
+                index: wanted.first_line,
+                sku: wanted.sku.clone(),
                 available: u32::try_from(available).unwrap_or(u32::MAX),
             }));
         }
-        let quantity = i32::try_from(*wanted).map_err(|_| DbError::Corrupt("quantity".into()))?;
+        let quantity = i32::try_from(wanted.quantity).map_err(|_| DbError::Corrupt("quantity".into()))?;
         sql::execute(
             tx,
             "INSERT INTO stock_holds (order_id, sku, quantity) VALUES ($1, $2, $3)",
-            &[&new.id.uuid(), sku, &quantity],
+            &[&new.id.uuid(), &sku, &quantity],
         )
         .await?;
     }
