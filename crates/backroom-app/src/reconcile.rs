@@ -181,7 +181,12 @@ pub async fn reconcile(
                     ),
                 );
                 if options.fix {
+                    // As the worker does with a Printful event: record the order and what it
+                    // says, then advance, which confirms a draft a failed confirm left behind
+                    // (or cancels the order of a refund).
+                    worker.store.set_printful_order_id(order.id, pf.id).await?;
                     Box::pin(worker.fulfiller.apply_printful(order.id, &pf, &cause)).await?;
+                    Box::pin(worker.fulfiller.advance(order.id, Some(&pf))).await?;
                     d.repaired = true;
                 }
                 found.push(d);
