@@ -11,6 +11,7 @@ use backroom_core::ports::{
 };
 use backroom_core::{Cause, Money, OrderId, OrderStatus};
 use backroom_printful::Status;
+use backroom_printful::webhook::WEBHOOK_PATH;
 use chrono::{DateTime, Utc};
 
 use crate::http::STRIPE_EVENT_TYPES;
@@ -180,7 +181,12 @@ pub async fn reconcile(
                     ),
                 );
                 if options.fix {
+                    // As the worker does with a Printful event: record the order and what it
+                    // says, then advance, which confirms a draft a failed confirm left behind
+                    // (or cancels the order of a refund).
+                    worker.store.set_printful_order_id(order.id, pf.id).await?;
                     Box::pin(worker.fulfiller.apply_printful(order.id, &pf, &cause)).await?;
+                    Box::pin(worker.fulfiller.advance(order.id, Some(&pf))).await?;
                     d.repaired = true;
                 }
                 found.push(d);
@@ -280,16 +286,25 @@ async fn check_webhooks(worker: &Worker, options: &ReconcileOptions) -> Result<V
     }
     let config = worker.fulfiller.printful.webhook_config().await?;
     let printful_ok = match (&config.url, base) {
-        (Some(url), Some(b)) => url.starts_with(&format!("{b}/webhooks/printful/")),
-        (Some(url), None) => url.contains("/webhooks/printful/"),
+        (Some(url), Some(b)) => url.starts_with(&format!("{b}{WEBHOOK_PATH}")),
+        (Some(url), None) => url.contains(WEBHOOK_PATH),
         (None, _) => false,
     };
     if !printful_ok {
+        // The URL may carry backroom's secret token (an old stack's URL, say): it is redacted
+        // as `backroom setup webhooks` does, since the detail is stored, printed and alerted.
+        let detail = match &config.url {
+            Some(url) => format!(
+                "Printful's webhook URL is {}, not backroom's",
+                backroom_printful::webhook::redact_url(url)
+            ),
+            None => "Printful has no webhook URL, so none of its webhooks reach backroom".to_string(),
+        };
         found.push(discrepancy(
             DiscrepancyKind::WebhookMisconfigured,
             Severity::Security,
             None,
-            format!("Printful's webhook URL is {:?}, not backroom's", config.url),
+            detail,
         ));
     }
     Ok(found)

@@ -57,6 +57,19 @@ pub struct WebhookEvent {
     pub reason: Option<String>,
 }
 
+/// The path under which backroom receives Printful's webhooks; the secret token follows it.
+pub const WEBHOOK_PATH: &str = "/webhooks/printful/";
+
+/// A webhook URL fit to print, store or send: when it has backroom's webhook path, whatever
+/// follows the path (the secret token, and any query) is replaced by `<token>`; any other URL
+/// is returned as it is.
+pub fn redact_url(url: &str) -> String {
+    match url.find(WEBHOOK_PATH) {
+        Some(at) => format!("{}{WEBHOOK_PATH}<token>", &url[..at]),
+        None => url.to_string(),
+    }
+}
+
 /// Whether the token in the URL is ours. Both sides are hashed first, so the comparison takes
 /// the same time whatever the lengths and wherever they differ. An empty expected token
 /// matches nothing.

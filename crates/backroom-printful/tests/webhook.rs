@@ -4,7 +4,8 @@
 //! `verify_signature` (such as keying with the secret's text instead of its bytes) still fails.
 
 use backroom_printful::webhook::{
-    WebhookError, WebhookEvent, authenticate, event_id, parse_event, sign, token_matches, verify_signature,
+    WebhookError, WebhookEvent, authenticate, event_id, parse_event, redact_url, sign, token_matches,
+    verify_signature,
 };
 use secrecy::SecretString;
 
@@ -196,4 +197,20 @@ fn event_ids_ignore_retries_but_not_what_happened() {
     let by_external_id =
         parse_event(br#"{"type":"order_updated","created":5,"data":{"order":{"external_id":"abc"}}}"#).unwrap();
     assert_eq!(event_id(&by_external_id), "order_updated:@abc:-:5");
+}
+
+#[test]
+fn redacted_webhook_urls_never_carry_a_token() {
+    assert_eq!(
+        redact_url("https://api.example/webhooks/printful/0123456789abcdef"),
+        "https://api.example/webhooks/printful/<token>"
+    );
+    assert_eq!(
+        redact_url("https://api.example/webhooks/printful/0123456789abcdef?x=1"),
+        "https://api.example/webhooks/printful/<token>"
+    );
+    assert_eq!(
+        redact_url("https://elsewhere.example/hook"),
+        "https://elsewhere.example/hook"
+    );
 }

@@ -70,6 +70,10 @@ async fn gate(State(sim): State<PrintfulSim>, request: Request, next: Next) -> R
             let status = st.faults.fail_status;
             st.faults.count(Draw::Fail(status));
             Some(status)
+        } else if authorized && st.faults.fail_next_confirms > 0 && is_confirm(&request) {
+            st.faults.fail_next_confirms -= 1;
+            st.faults.count(Draw::Fail(500));
+            Some(500)
         } else if authorized && !is_create(&request) {
             // A create's random fault is drawn by `create_order`, keyed by its external id.
             let key = format!(
@@ -113,6 +117,10 @@ async fn gate(State(sim): State<PrintfulSim>, request: Request, next: Next) -> R
 
 fn is_create(request: &Request) -> bool {
     request.method() == axum::http::Method::POST && request.uri().path().ends_with("/orders")
+}
+
+fn is_confirm(request: &Request) -> bool {
+    request.method() == axum::http::Method::POST && request.uri().path().ends_with("/confirm")
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<String> {
@@ -449,11 +457,18 @@ async fn control_faults(State(sim): State<PrintfulSim>, body: Bytes) -> Response
     if body["drop_next_create"].as_bool() == Some(true) {
         sim.drop_next_create();
     }
+    if let Some(n) = body.get("fail_next_confirm") {
+        let Some(n) = n.as_u64().and_then(|n| u32::try_from(n).ok()) else {
+            return ApiError::bad_request("fail_next_confirm needs a count").into_response();
+        };
+        sim.fail_next_confirms(n);
+    }
     let st = sim.lock();
     ok(json!({
         "fail_next": st.faults.fail_next,
         "status": st.faults.fail_status,
         "drop_next_create": st.faults.drop_next_create,
+        "fail_next_confirm": st.faults.fail_next_confirms,
     }))
 }
 

@@ -19,7 +19,8 @@
 //! - `POST /control/orders` `{"external_id": "…"}` or `{}`: an order nobody here placed. The
 //!   real `POST /orders` stays what Printful has (authorized, with recipient and items), so the
 //!   two can never be confused.
-//! - `POST /control/faults` `{"fail_next": 3, "status": 429}` or `{"drop_next_create": true}`;
+//! - `POST /control/faults` `{"fail_next": 3, "status": 429}`, `{"drop_next_create": true}` or
+//!   `{"fail_next_confirm": 1}`;
 //!   from code, [`PrintfulSim::set_random_faults`] also draws faults at random from a seed
 //! - `POST /control/webhooks` `{"deliver": false}` (and optionally `"url"`)
 //! - `GET /tracking/{number}`: the page shipments' `tracking_url` points to.
@@ -249,6 +250,12 @@ impl PrintfulSim {
     /// the order up by its external id.
     pub fn drop_next_create(&self) {
         self.lock().faults.drop_next_create = true;
+    }
+
+    /// The next `n` confirms (`POST /orders/{id}/confirm`) answer 500 and leave the draft a
+    /// draft: the case of a create that worked and a confirm that did not. Other calls pass.
+    pub fn fail_next_confirms(&self, n: u32) {
+        self.lock().faults.fail_next_confirms = n;
     }
 
     /// Draws faults at random for every later API call (`None` stops them). Faults armed with

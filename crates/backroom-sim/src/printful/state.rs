@@ -113,6 +113,8 @@ pub(crate) struct Faults {
     pub fail_next: u32,
     pub fail_status: u16,
     pub drop_next_create: bool,
+    /// Confirms still to refuse with a 500 (see `PrintfulSim::fail_next_confirms`).
+    pub fail_next_confirms: u32,
     pub random: Option<RandomFaults>,
     /// Calls seen so far per fault key, for the random faults' draws.
     pub seen: HashMap<String, u64>,
