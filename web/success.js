@@ -65,6 +65,16 @@
       );
       return row;
     }));
+    document.getElementById("order-subtotal").textContent = formatMoney(order.subtotal || order.total);
+    for (const part of ["discount", "shipping", "tax"]) {
+      const value = order[part];
+      const row = document.getElementById(`order-${part}-row`);
+      row.hidden = !value || value.amount === 0;
+      if (value) {
+        document.getElementById(`order-${part}`).textContent =
+          part === "discount" ? `-${formatMoney(value)}` : formatMoney(value);
+      }
+    }
     document.getElementById("order-total").textContent = formatMoney(order.total);
 
     document.getElementById("timeline").replaceChildren(...order.timeline.map((entry) => {

@@ -369,9 +369,8 @@ pub enum Sent {
 }
 
 /// Sends the digest through the alerts once per dedupe key. The key is recorded before the
-/// message is published, so a second run never sends it again; a publish that fails is an error
-/// (the scheduled run fails and the FunctionErrors alarm fires) and that week's digest is not
-/// retried.
+/// message is published, so a second run never sends it again once it went out; a publish that
+/// fails leaves it pending, and the next catch-up run (or a second send) publishes it.
 pub async fn send(alerts: &Alerts, digest: &Digest) -> Result<Sent, StoreError> {
     let outcome = alerts
         .raise_once(NewAlert {

@@ -150,6 +150,13 @@ pub struct OrderStatusView {
     number: i64,
     status: backroom_core::OrderStatus,
     items: Vec<serde_json::Value>,
+    /// The items, at the catalog's prices.
+    subtotal: PriceView,
+    /// What Stripe took off, added for shipping and for tax (zero until paid).
+    discount: PriceView,
+    shipping: PriceView,
+    tax: PriceView,
+    /// What the buyer paid; before payment, the subtotal.
     total: PriceView,
     timeline: Vec<serde_json::Value>,
     tracking: Vec<serde_json::Value>,
@@ -174,7 +181,14 @@ impl OrderStatusView {
                     })
                 })
                 .collect(),
-            total: order.total.into(),
+            subtotal: order.total.into(),
+            discount: part(order, |c| c.discount),
+            shipping: part(order, |c| c.shipping),
+            tax: part(order, |c| c.tax),
+            total: order
+                .charged
+                .map_or(order.total, |c| Money::new(c.total, order.total.currency))
+                .into(),
             timeline: timeline
                 .iter()
                 .map(|e| json!({ "at": e.at, "status": e.to, "detail": e.detail }))
@@ -185,6 +199,12 @@ impl OrderStatusView {
                 .collect(),
         }
     }
+}
+
+/// One part of what was charged, in the order's currency (zero before payment).
+fn part(order: &Order, pick: impl Fn(&backroom_core::order::Charged) -> backroom_core::Cents) -> PriceView {
+    let amount = order.charged.as_ref().map_or(backroom_core::Cents::ZERO, pick);
+    Money::new(amount, order.total.currency).into()
 }
 
 async fn order_status(State(shop): State<Arc<Shop>>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -2,6 +2,7 @@
 //! over this crate: checkout, webhook ingest, event processing, and the HTTP routes.
 
 pub mod alerts;
+pub mod amounts;
 pub mod api;
 pub mod catchup;
 pub mod checkout;

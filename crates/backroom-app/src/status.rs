@@ -414,6 +414,16 @@ pub fn render(s: &Status) -> String {
     } else {
         let _ = writeln!(out);
         for c in &s.catchup {
+            if c.name == crate::catchup::PRINTFUL_CURSOR {
+                // The walk over orders in flight: where the next run goes on.
+                let position = if c.position_id.is_empty() {
+                    "read every order in flight".to_string()
+                } else {
+                    format!("part way, goes on after order {}", c.position_id)
+                };
+                let _ = writeln!(out, "  {:<18} {position}, last run {}", c.name, ago(c.updated_at, now));
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "  {:<18} caught up to {}, last moved {}",

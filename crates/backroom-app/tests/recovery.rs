@@ -145,10 +145,16 @@ async fn a_paid_order_whose_submission_kept_failing_is_submitted_by_the_reconcil
     app.sim.pay(&session, true).await.unwrap();
     app.wait_for_queue(1).await;
     assert!(
-        !app.drain().await.is_empty(),
-        "the message failed while Printful was down"
+        app.drain().await.is_empty(),
+        "the payment is applied; the submission that failed is owed work, not a failed message"
     );
-    assert_eq!(app.order(order_id).await.status(), OrderStatus::Paid);
+    let order = app.order(order_id).await;
+    assert_eq!(order.status(), OrderStatus::Paid);
+    assert!(
+        order.work.attempts >= 1,
+        "the failed submission is recorded: {:?}",
+        order.work
+    );
     app.printful_sim.fail_next(0, 500);
     // Hours later (the reconciler only counts orders paid a while ago).
     app.db

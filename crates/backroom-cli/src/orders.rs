@@ -49,30 +49,12 @@ pub async fn run(store: &Store, worker: Option<&Worker>, cmd: OrdersCommand) -> 
         OrdersCommand::AcceptAmount { id } => {
             let worker = worker.context("accepting an amount needs the providers")?;
             let id = OrderId::parse(&id).map_err(|e| anyhow::anyhow!("{id:?}: {e}"))?;
-            let Some(order) = store.order(id).await? else {
-                bail!("no order {id}")
-            };
-            if !order.state.amount_mismatch {
-                bail!("order {id} has no amount mismatch: there is nothing to accept");
+            match backroom_app::amounts::accept_amount(worker, id, &backroom_core::Cause::Cli).await? {
+                backroom_app::amounts::Accepted::Already => println!("order {id}: its amount was already accepted"),
+                backroom_app::amounts::Accepted::Now(advanced) => {
+                    println!("order {id}: amount accepted; {advanced:?}")
+                }
             }
-            if order.state.amount_accepted {
-                println!("order #{} ({id}): its amount was already accepted", order.number);
-                return Ok(());
-            }
-            store
-                .apply_fact(
-                    id,
-                    &backroom_core::Fact::AmountAccepted,
-                    &backroom_core::Cause::Cli,
-                    None,
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("order {id}: {e}"))?;
-            let advanced = worker
-                .advance(id)
-                .await
-                .map_err(|e| anyhow::anyhow!("order {id} was accepted but not sent: {e}"))?;
-            println!("order #{} ({id}): amount accepted; {advanced:?}", order.number);
         }
         OrdersCommand::Release { id, all } => {
             let worker = worker.context("releasing needs the providers")?;
@@ -164,6 +146,10 @@ struct OrderView<'a> {
     items: Vec<ItemView<'a>>,
     stripe_session_id: Option<&'a str>,
     printful_order_id: Option<i64>,
+    /// What Stripe charged, part by part (minor units), once paid.
+    charged: Option<backroom_core::order::Charged>,
+    /// Attempts at the work the order owes Printful, when some failed.
+    work: &'a backroom_core::owed::WorkLog,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,6 +182,8 @@ impl<'a> OrderView<'a> {
                 currency: o.total.currency.code(),
             },
             email: o.email.as_ref().map(|e| e.as_str()),
+            charged: o.charged,
+            work: &o.work,
             items: o
                 .items
                 .iter()

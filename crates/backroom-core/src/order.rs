@@ -258,6 +258,33 @@ pub struct TimelineEntry {
 
 #[cfg(test)]
 mod tests {
+
+    fn charged(subtotal: i64, discount: i64, shipping: i64, tax: i64, total: i64) -> Charged {
+        let c = |v| Cents::new(v).unwrap();
+        Charged {
+            subtotal: c(subtotal),
+            discount: c(discount),
+            shipping: c(shipping),
+            tax: c(tax),
+            total: c(total),
+        }
+    }
+
+    #[test]
+    fn the_subtotal_is_checked_when_the_parts_add_up_and_the_total_when_not() {
+        // Shipping, a discount and tax on 50.00 of items: 50 - 5 + 4.90 + 9.50 = 59.40.
+        let paid = charged(5000, 500, 490, 950, 5940);
+        assert!(paid.adds_up());
+        assert_eq!(paid.amount_to_check().get(), 5000);
+        // Parts that do not add up: the total is checked, so only items alone can pass.
+        let odd = charged(5000, 0, 490, 0, 5000);
+        assert!(!odd.adds_up());
+        assert_eq!(odd.amount_to_check().get(), 5000);
+        let odd = charged(5000, 0, 490, 0, 5600);
+        assert_eq!(odd.amount_to_check().get(), 5600);
+        assert!(charged(2800, 0, 0, 0, 2800).adds_up());
+    }
+
     use super::*;
 
     #[test]

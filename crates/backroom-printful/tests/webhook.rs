@@ -4,8 +4,7 @@
 //! `verify_signature` (such as keying with the secret's text instead of its bytes) still fails.
 
 use backroom_printful::webhook::{
-    WebhookError, WebhookEvent, authenticate, event_id, parse_event, redact_url, sign, token_matches,
-    verify_signature,
+    WebhookError, WebhookEvent, authenticate, event_id, parse_event, redact_url, sign, token_matches, verify_signature,
 };
 use secrecy::SecretString;
 

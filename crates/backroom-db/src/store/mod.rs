@@ -8,8 +8,8 @@ mod inbox;
 mod orders;
 mod reconcile;
 pub mod status;
-mod work;
 mod sweep;
+mod work;
 
 use backroom_core::ports::StoreError;
 
