@@ -275,6 +275,11 @@ async fn follow_in_flight(
                 report.walk_incomplete = true;
                 break 'pages;
             }
+            if !order.submitted_by_us() {
+                // Never sent by backroom: whatever Printful has on its id is for the scan.
+                after = Some(order.id);
+                continue;
+            }
             report.checked += 1;
             let before = order.status();
             let result = async {

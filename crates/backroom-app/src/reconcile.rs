@@ -149,7 +149,9 @@ pub async fn reconcile(
                 Some(id) => worker.store.order(id).await?,
                 None => None,
             };
-            let Some(order) = order else {
+            // Ours only when backroom sent it there (see `Order::submitted_by_us`): a Printful
+            // order naming an order that was never paid or never submitted is a stranger's.
+            let Some(order) = order.filter(backroom_core::Order::submitted_by_us) else {
                 found.push(discrepancy(
                     DiscrepancyKind::UnknownPrintfulOrder,
                     Severity::Security,
@@ -159,6 +161,14 @@ pub async fn reconcile(
                         pf.id, pf.external_id
                     ),
                 ));
+                // The same alert as the Printful catch-up's scan raises: one per Printful order.
+                worker
+                    .alerts
+                    .raise(crate::fulfillment::unknown_printful_order_alert(
+                        pf.id,
+                        pf.external_id.as_deref(),
+                    ))
+                    .await?;
                 continue;
             };
             let Status::Known(status) = pf.status.clone() else {
@@ -204,6 +214,7 @@ pub async fn reconcile(
     for d in found
         .iter()
         .filter(|d| d.severity == Severity::Security || d.kind == DiscrepancyKind::WebhookMisconfigured)
+        .filter(|d| d.kind != DiscrepancyKind::UnknownPrintfulOrder)
     {
         worker
             .alerts

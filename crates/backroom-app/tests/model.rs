@@ -618,7 +618,7 @@ async fn run_seed(seed: u64) -> Figures {
     // The faults stop; what was held back arrives, late and shuffled.
     f.stripe_faults = app.sim.faults_injected();
     let injected = app.printful_sim.faults_injected();
-    f.printful_faults = u64::from(injected.rate_limited + injected.server_errors + injected.dropped_answers);
+    f.printful_faults = injected.rate_limited + injected.server_errors + injected.dropped_answers;
     app.sim.fail_next(0);
     app.printful_sim.set_random_faults(None);
     app.printful_sim.fail_next(0, 500);
