@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
-# Builds the seven functions for arm64 and deploys backroom's stack with AWS SAM, then brings the
-# database up to date (infra/dsql-bootstrap.sh: migrations as admin, then the application role
-# and its grants). Safe to run again: an unchanged stack is not an error, and the bootstrap only
-# does what is missing.
+# Builds the seven functions for arm64 in one release build and deploys backroom's stack with
+# AWS SAM, with the database brought up to date around it (infra/dsql-bootstrap.sh: migrations as
+# admin, the application role, its grants and the function roles' mappings):
 #
-#   infra/deploy.sh [--config-env NAME] [--skip-bootstrap] [-- EXTRA SAM DEPLOY ARGUMENTS]
+#   1. one `cargo lambda build --release --arm64` of all seven functions into target/lambda/, and
+#      a refusal to go on if any artifact is missing or older than the last commit;
+#   2. `cargo install` of the backroom command (the CLI of this same commit) onto your PATH;
+#   3. when the stack exists: migrations and grants BEFORE the new code goes live;
+#   4. `sam deploy` of template.yaml, which uploads target/lambda/<function>/ as it is;
+#   5. the bootstrap again: mappings of new function roles, stale ones revoked;
+#   6. one reconcile run, now that the database lets the functions in.
+# Safe to run again: an unchanged stack is not an error, and the bootstrap only does what is
+# missing.
 #
-# --config-env NAME   the samconfig.toml section to use (default: default), e.g. a "live" stack
-#                     next to a "default" test stack
-# --skip-bootstrap    deploy only; run infra/dsql-bootstrap.sh yourself later
+#   infra/deploy.sh [--config-env NAME] [--skip-bootstrap] [--allow-dirty]
+#                   [--delete-failed-stack] [-- EXTRA SAM DEPLOY ARGUMENTS]
+#
+# --config-env NAME      the samconfig.toml section to use (default: default), e.g. a "live"
+#                        stack next to a "default" test stack
+# --skip-bootstrap       deploy only; run infra/dsql-bootstrap.sh yourself, then the reconciler
+# --allow-dirty          deploy even with uncommitted changes under crates/, lambdas/,
+#                        migrations/ or the Cargo files (what is deployed is then no commit)
+# --delete-failed-stack  when a first create failed (stack in ROLLBACK_COMPLETE), delete that
+#                        empty stack and create it again (its retained cluster is listed)
 #
 # The first run, without a samconfig.toml, is guided (`sam deploy --guided`) and writes one;
 # infra/samconfig.toml.example shows every setting. Run this from your own machine with AWS
 # credentials for the shop's account (docs/deploy.md). It refuses to run in CI.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+
+# The function crates under lambdas/, each built to target/lambda/<name>/bootstrap (template.yaml's
+# CodeUri). crates/backroom-cli/tests/template.rs checks this list against lambdas/ and the template.
+functions=(checkout-api event-worker printful-catchup printful-webhook reconciler stripe-catchup stripe-webhook)
+lambda_dir=target/lambda
 
 say() { printf 'deploy: %s\n' "$*" >&2; }
 die() {
@@ -22,49 +40,83 @@ die() {
   exit 1
 }
 
-if [ -n "${CI:-}" ]; then
-  die "refusing to deploy from CI (CI=$CI): a deploy is run by the owner, by hand, with the shop's credentials"
-fi
+# Seconds since the epoch of a file's last change (GNU stat, else BSD stat as on macOS).
+file_mtime() {
+  stat -c %Y "$1" 2>/dev/null || stat -f %m "$1"
+}
 
-config_env=default
-bootstrap=1
-extra=()
-while [ $# -gt 0 ]; do
+# check_artifacts DIR NOT_BEFORE NAME...
+# Succeeds when every DIR/NAME/bootstrap exists, is not empty and was written at or after
+# NOT_BEFORE (seconds since the epoch: the last commit's time). Otherwise names each bad one and
+# fails: an artifact older than the last commit may be the code of an earlier commit.
+check_artifacts() {
+  local dir=$1 not_before=$2 name file mtime bad=0
+  shift 2
+  for name in "$@"; do
+    file=$dir/$name/bootstrap
+    if [ ! -s "$file" ]; then
+      say "missing artifact $file"
+      bad=1
+      continue
+    fi
+    mtime=$(file_mtime "$file")
+    if [ "$mtime" -lt "$not_before" ]; then
+      say "stale artifact $file: written $(date -u -d "@$mtime" +%FT%TZ 2>/dev/null || echo "at $mtime"), before the last commit"
+      bad=1
+    fi
+  done
+  return "$bad"
+}
+
+# What to do with a stack in CloudFormation status $1 (empty: no such stack):
+#   create | update | failed-create | busy | stuck
+stack_action() {
   case "$1" in
-    --config-env)
-      [ $# -ge 2 ] || die "--config-env needs a name"
-      config_env=$2
-      shift 2
-      ;;
-    --skip-bootstrap)
-      bootstrap=0
-      shift
-      ;;
-    --)
-      shift
-      extra=("$@")
-      break
-      ;;
-    -h | --help)
-      sed -n '2,17p' "$0"
-      exit 0
-      ;;
-    *) die "unknown argument $1 (see --help)" ;;
+    "") echo create ;;
+    ROLLBACK_COMPLETE | ROLLBACK_FAILED | CREATE_FAILED) echo failed-create ;;
+    *_IN_PROGRESS) echo busy ;;
+    UPDATE_ROLLBACK_FAILED | DELETE_FAILED) echo stuck ;;
+    *_COMPLETE) echo update ;;
+    *) echo stuck ;;
   esac
-done
+}
 
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 is not installed: $2"; }
-need sam "install the AWS SAM CLI (pip install aws-sam-cli), see docs/deploy.md"
-need aws "install the AWS CLI v2, see docs/deploy.md"
-need cargo "install Rust (rustup)"
-need python3 "install Python 3.11 or newer"
-cargo lambda --version >/dev/null 2>&1 || die "cargo-lambda is not installed: pip install cargo-lambda (it brings zig), see docs/deploy.md"
-if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  say "adding the Rust target aarch64-unknown-linux-gnu (the functions run on arm64)"
-  rustup target add aarch64-unknown-linux-gnu
-fi
-aws sts get-caller-identity --query Account --output text >/dev/null ||
-  die "the AWS CLI has no working credentials: run 'aws configure sso' or 'aws configure' first (docs/deploy.md, step 1)"
+stack_status() {
+  aws cloudformation describe-stacks --stack-name "$1" --query 'Stacks[0].StackStatus' --output text 2>/dev/null || true
+}
+
+# The DSQL clusters a failed create of stack $1 left behind (the cluster is retained and
+# deletion-protected, and tagged Name=<stack>): one identifier a line.
+retained_clusters() {
+  local arn
+  for arn in $(aws dsql list-clusters --query 'clusters[].arn' --output text 2>/dev/null); do
+    if [ "$(aws dsql list-tags-for-resource --resource-arn "$arn" --query 'tags.Name' --output text 2>/dev/null)" = "$1" ]; then
+      printf '%s\n' "${arn##*/}"
+    fi
+  done
+}
+
+explain_failed_create() {
+  local stack=$1
+  say "stack $stack is in $(stack_status "$stack"): its first create failed and was rolled back."
+  say "Why: aws cloudformation describe-stack-events --stack-name $stack --query 'StackEvents[?contains(ResourceStatus, \`FAILED\`)].[LogicalResourceId,ResourceStatusReason]' --output table"
+  say "A stack in this state can only be deleted. It holds nothing (no order was ever taken), so:"
+  say "  infra/deploy.sh --delete-failed-stack   (deletes it, then creates it again)"
+  say "or by hand: aws cloudformation delete-stack --stack-name $stack && aws cloudformation wait stack-delete-complete --stack-name $stack"
+  advise_retained_clusters "$stack"
+}
+
+# Says how to delete the clusters a failed create of stack $1 left behind, if any.
+advise_retained_clusters() {
+  local id clusters
+  clusters=$(retained_clusters "$1")
+  [ -n "$clusters" ] || return 0
+  say "A failed create left its Aurora DSQL cluster (retained and deletion-protected; it holds no orders)."
+  say "The next create makes a new one; delete the old one, or it stays in the account:"
+  for id in $clusters; do
+    say "  aws dsql update-cluster --identifier $id --no-deletion-protection-enabled && aws dsql delete-cluster --identifier $id"
+  done
+}
 
 # Reads one setting of samconfig.toml's section for $config_env (deploy first, then global).
 samconfig() {
@@ -85,46 +137,175 @@ for command in ("deploy", "global"):
 PY
 }
 
-guided=()
-if [ ! -f samconfig.toml ]; then
-  say "no samconfig.toml yet: this first deploy is guided and writes one"
-  say "(infra/samconfig.toml.example explains every setting; you may copy it to samconfig.toml instead)"
-  guided=(--guided)
+# Points the AWS CLI at samconfig.toml's region, when it names one.
+use_samconfig_region() {
+  region=$(samconfig region)
+  if [ -n "$region" ]; then
+    export AWS_REGION=$region AWS_DEFAULT_REGION=$region
+  fi
+}
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is not installed: $2"; }
+
+main() {
+  cd "$(dirname "$0")/.."
+  if [ -n "${CI:-}" ]; then
+    die "refusing to deploy from CI (CI=$CI): a deploy is run by the owner, by hand, with the shop's credentials"
+  fi
+
+  config_env=default
+  local bootstrap=1 allow_dirty=0 delete_failed=0
+  local extra=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --config-env)
+        [ $# -ge 2 ] || die "--config-env needs a name"
+        config_env=$2
+        shift 2
+        ;;
+      --skip-bootstrap)
+        bootstrap=0
+        shift
+        ;;
+      --allow-dirty)
+        allow_dirty=1
+        shift
+        ;;
+      --delete-failed-stack)
+        delete_failed=1
+        shift
+        ;;
+      --)
+        shift
+        extra=("$@")
+        break
+        ;;
+      -h | --help)
+        sed -n '2,31p' "$0"
+        exit 0
+        ;;
+      *) die "unknown argument $1 (see --help; SAM's own arguments go after --)" ;;
+    esac
+  done
+
+  need git "install git"
+  need sam "install the AWS SAM CLI (pip install aws-sam-cli), see docs/deploy.md"
+  need aws "install the AWS CLI v2, see docs/deploy.md"
+  aws dsql help >/dev/null 2>&1 || die "this AWS CLI has no 'aws dsql' commands: update the AWS CLI v2 (docs/deploy.md, step 1)"
+  need cargo "install Rust (rustup), see docs/deploy.md"
+  need python3 "install Python 3.11 or newer"
+  cargo lambda --version >/dev/null 2>&1 || die "cargo-lambda is not installed: pip install cargo-lambda (it brings zig), see docs/deploy.md"
+  if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    say "adding the Rust target aarch64-unknown-linux-gnu (the functions run on arm64)"
+    rustup target add aarch64-unknown-linux-gnu
+  fi
+
+  local dirty
+  dirty=$(git status --porcelain -- crates lambdas migrations Cargo.toml Cargo.lock)
+  if [ -n "$dirty" ] && [ "$allow_dirty" = 0 ]; then
+    die "uncommitted changes to the code (commit them, or pass --allow-dirty to deploy them anyway):
+$dirty"
+  fi
+
+  local guided=()
+  if [ ! -f samconfig.toml ]; then
+    say "no samconfig.toml yet: this first deploy is guided and writes one"
+    say "(infra/samconfig.toml.example explains every setting; you may copy it to samconfig.toml instead)"
+    guided=(--guided)
+  fi
+  use_samconfig_region
+  aws sts get-caller-identity --query Account --output text >/dev/null ||
+    die "the AWS CLI has no working credentials: run 'aws configure sso' or 'aws configure' first (docs/deploy.md, step 1)"
+
+  local stack status action
+  stack=$(samconfig stack_name)
+  status=
+  if [ -n "$stack" ]; then status=$(stack_status "$stack"); fi
+  [ "$status" != None ] || status=
+  action=$(stack_action "$status")
+  case "$action" in
+    failed-create)
+      if [ "$delete_failed" = 1 ]; then
+        say "deleting the failed stack $stack (the retained cluster stays: see below)"
+        aws cloudformation delete-stack --stack-name "$stack"
+        aws cloudformation wait stack-delete-complete --stack-name "$stack"
+        advise_retained_clusters "$stack"
+        action=create
+      else
+        explain_failed_create "$stack"
+        exit 1
+      fi
+      ;;
+    busy) die "stack $stack is $status: wait until it settles, then run this again" ;;
+    stuck) die "stack $stack is $status: see docs/deploy.md \"When a deploy fails\"" ;;
+  esac
+
+  say "building the seven functions for arm64: one release build, one target directory"
+  local name packages=()
+  for name in "${functions[@]}"; do
+    rm -rf "${lambda_dir:?}/$name"
+    packages+=(-p "$name")
+  done
+  cargo lambda build --release --arm64 --locked --lambda-dir "$lambda_dir" "${packages[@]}"
+  check_artifacts "$lambda_dir" "$(git log -1 --format=%ct)" "${functions[@]}" ||
+    die "refusing to deploy: the artifacts above are not the build of this commit"
+
+  say "installing the backroom command of this commit (cargo install --locked --path crates/backroom-cli)"
+  cargo install --locked --quiet --path crates/backroom-cli --target-dir target
+  local bin backroom
+  bin=${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin
+  backroom=$bin/backroom
+  [ -x "$backroom" ] || die "cargo install did not leave $backroom"
+  export BACKROOM=$backroom
+  if [ "$(command -v backroom || true)" != "$backroom" ]; then
+    say "note: add $bin to your PATH to run 'backroom' (docs/operations.md uses it)"
+  fi
+
+  # Schema and grants first: migrations only ever add, so the running code is not disturbed,
+  # and the new code (and its tables) find their grants in place when it goes live.
+  if [ "$bootstrap" = 1 ] && [ "$action" = update ]; then
+    say "migrations and grants before the new code goes live"
+    infra/dsql-bootstrap.sh "$stack"
+  fi
+
+  say "deploying"
+  # (The ${a[@]+"${a[@]}"} form keeps bash 3.2, as on macOS, from calling an empty array unbound.)
+  if ! sam deploy --template-file template.yaml --config-env "$config_env" --no-fail-on-empty-changeset \
+    ${guided[@]+"${guided[@]}"} ${extra[@]+"${extra[@]}"}; then
+    stack=$(samconfig stack_name)
+    if [ -n "$stack" ] && [ "$(stack_action "$(stack_status "$stack")")" = failed-create ]; then
+      explain_failed_create "$stack"
+    fi
+    die "sam deploy failed"
+  fi
+
+  # The guided run has just written the stack name and the region.
+  use_samconfig_region
+  stack=$(samconfig stack_name)
+  [ -n "$stack" ] || die "samconfig.toml names no stack_name for [$config_env]"
+
+  output() {
+    aws cloudformation describe-stacks --stack-name "$stack" \
+      --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
+  }
+  if [ "$bootstrap" = 1 ]; then
+    say "bringing the database up to date (migrations, application role, grants, role mappings; stale mappings revoked)"
+    infra/dsql-bootstrap.sh "$stack"
+    say "reconciling once, now that the functions can reach the database"
+    aws lambda invoke --function-name "$(output ReconcilerFunctionName)" --invocation-type Event \
+      --cli-binary-format raw-in-base64-out --payload '{"job":"reconcile","trigger":"deploy"}' /dev/null >/dev/null
+  else
+    say "skipped the database bootstrap: run infra/dsql-bootstrap.sh $stack before the shop takes orders,"
+    say "then: aws lambda invoke --function-name $stack-reconciler --invocation-type Event /dev/null"
+  fi
+
+  aws cloudformation describe-stacks --stack-name "$stack" \
+    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
+  say "dashboard: $(output DashboardUrl)"
+  say "done. Next steps the first time: docs/deploy.md, from step 5 (webhooks and subscriptions)"
+}
+
+# Sourced (infra/test-deploy.sh), it only defines the functions above.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
 fi
-
-region=$(samconfig region)
-if [ -n "$region" ]; then
-  export AWS_REGION=$region AWS_DEFAULT_REGION=$region
-fi
-stack=$(samconfig stack_name)
-
-say "building the functions for arm64 (sam build runs cargo lambda for each crate)"
-sam build --config-env "$config_env"
-
-# Schema first: migrations only ever add, so the running code is not disturbed, and the new
-# code finds what it needs. On the very first deploy there is no cluster yet; the bootstrap
-# after the deploy runs them then.
-if [ "$bootstrap" = 1 ] && [ -n "$stack" ] &&
-  aws cloudformation describe-stacks --stack-name "$stack" >/dev/null 2>&1; then
-  say "applying database migrations before the new code goes live"
-  infra/dsql-bootstrap.sh --migrate-only "$stack"
-fi
-
-say "deploying"
-# (The ${a[@]+"${a[@]}"} form keeps bash 3.2, as on macOS, from calling an empty array unbound.)
-sam deploy --config-env "$config_env" --no-fail-on-empty-changeset ${guided[@]+"${guided[@]}"} ${extra[@]+"${extra[@]}"}
-
-# The guided run has just written the stack name.
-stack=$(samconfig stack_name)
-[ -n "$stack" ] || die "samconfig.toml names no stack_name for [$config_env]"
-
-if [ "$bootstrap" = 1 ]; then
-  say "bringing the database up to date (migrations, application role, grants)"
-  infra/dsql-bootstrap.sh "$stack"
-else
-  say "skipped the database bootstrap: run infra/dsql-bootstrap.sh $stack before the shop takes orders"
-fi
-
-aws cloudformation describe-stacks --stack-name "$stack" \
-  --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
-say "done. Next steps the first time: docs/deploy.md, from step 5 (webhooks and subscriptions)"

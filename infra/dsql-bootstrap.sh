@@ -3,13 +3,16 @@
 #   1. `backroom migrate` as admin (DSQL_ROLE=admin, an IAM admin token made by the CLI itself);
 #   2. infra/dsql-bootstrap.sql through psql as admin: the application role backroom_app, the
 #      mapping of each function's IAM role to it (stack output DatabaseRoleArns), and its grants.
-# Safe to run again. infra/deploy.sh runs it after every deploy.
+# Safe to run again. infra/deploy.sh runs it twice: before `sam deploy` (migrations and the
+# grants on new tables are in place when the new code goes live) and after it (mappings of new
+# function roles; mappings of roles the stack no longer has are revoked).
 #
 #   infra/dsql-bootstrap.sh [--migrate-only] [STACK_NAME]     (default stack: backroom)
 #
 # Needs: the AWS CLI v2 with credentials allowed dsql:DbConnectAdmin on the cluster (the account's
-# administrator is), psql 14 or newer (DSQL needs TLS SNI), and cargo to build the backroom CLI
-# (or BACKROOM=/path/to/backroom). The region is AWS_REGION, else the CLI's configured region.
+# administrator is), psql 14 or newer (DSQL needs TLS SNI), and the backroom CLI: BACKROOM (which
+# infra/deploy.sh sets to the one it has just installed from this checkout), else cargo builds
+# it from this checkout. The region is AWS_REGION, else the CLI's configured region.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +49,7 @@ if [ -z "$endpoint" ] || [ "$endpoint" = None ]; then die "stack $stack has no C
 region=$(printf '%s' "$endpoint" | cut -d. -f3)
 [ -n "$region" ] || die "cannot tell the region from the endpoint $endpoint"
 
+# Not merely `backroom` on the PATH: an older install would not know this checkout's migrations.
 backroom=${BACKROOM:-}
 if [ -z "$backroom" ]; then
   command -v cargo >/dev/null 2>&1 || die "cargo is not installed: install Rust, or set BACKROOM to a backroom binary"

@@ -3,10 +3,23 @@
 //! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 
 use std::io::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The namespace of every metric.
 pub const NAMESPACE: &str = "Backroom";
+
+/// The one dimension of every metric: the CloudFormation stack the function belongs to, so a
+/// test stack and a live stack in one account have separate metrics, and neither fires the
+/// other's alarms (template.yaml's alarms and dashboard name `Stack=${AWS::StackName}`).
+pub const STACK_DIMENSION: &str = "Stack";
+
+/// The environment variable that holds the stack's name; template.yaml sets it for every
+/// function. Without it (local runs) the lines say [`LOCAL_STACK`].
+pub const STACK_ENV: &str = "BACKROOM_STACK";
+
+/// The stack name of metrics emitted outside a deployed stack.
+pub const LOCAL_STACK: &str = "local";
 
 /// The metrics backroom emits: at most ten, named after what the owner cares about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,9 +66,9 @@ impl Metric {
     }
 }
 
-/// One EMF document for the given values, stamped `timestamp_ms`. Metrics carry no dimensions,
-/// so alarms can watch them directly.
-pub fn line(values: &[(Metric, f64)], timestamp_ms: i64) -> String {
+/// One EMF document for the given values of stack `stack`, stamped `timestamp_ms`. Every metric
+/// has the one dimension [`STACK_DIMENSION`], whose value is `stack`.
+pub fn line(stack: &str, values: &[(Metric, f64)], timestamp_ms: i64) -> String {
     let definitions: Vec<String> = values
         .iter()
         .map(|(m, _)| format!("{{\"Name\":\"{}\",\"Unit\":\"Count\"}}", m.name()))
@@ -64,12 +77,41 @@ pub fn line(values: &[(Metric, f64)], timestamp_ms: i64) -> String {
         .iter()
         .map(|(m, v)| format!(",\"{}\":{}", m.name(), number(*v)))
         .collect();
+    // The stack name comes from the environment: quoted as JSON, whatever it holds.
+    let stack = json_string(stack);
     format!(
-        "{{\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":\"{NAMESPACE}\",\"Dimensions\":[[]],\
-         \"Metrics\":[{}]}}]}}{}}}",
+        "{{\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":\"{NAMESPACE}\",\
+         \"Dimensions\":[[\"{STACK_DIMENSION}\"]],\"Metrics\":[{}]}}]}},\"{STACK_DIMENSION}\":{stack}{}}}",
         definitions.join(","),
         members.concat()
     )
+}
+
+/// The stack of this process: [`STACK_ENV`], else [`LOCAL_STACK`]. Read once.
+pub fn stack() -> &'static str {
+    static STACK: OnceLock<String> = OnceLock::new();
+    STACK.get_or_init(|| {
+        std::env::var(STACK_ENV)
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| LOCAL_STACK.to_string())
+    })
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn number(v: f64) -> String {
@@ -97,7 +139,7 @@ pub fn emit(values: &[(Metric, f64)]) {
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default();
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", line(values, now));
+    let _ = writeln!(out, "{}", line(stack(), values, now));
 }
 
 /// Emits one count.

@@ -1,7 +1,7 @@
 //! The EMF lines must be valid Embedded Metric Format: checked here against the rules of the
 //! specification, on the parsed JSON.
 
-use backroom_aws::emf::{Metric, NAMESPACE, line};
+use backroom_aws::emf::{Metric, NAMESPACE, STACK_DIMENSION, line};
 use serde_json::Value;
 
 /// Validates a document against the EMF specification's rules; returns what is wrong.
@@ -73,13 +73,13 @@ fn emf_problems(doc: &Value) -> Vec<String> {
 fn every_metric_line_is_valid_emf() {
     let values: Vec<(Metric, f64)> = Metric::ALL.iter().map(|m| (*m, 1.0)).collect();
     for n in 1..=values.len() {
-        let text = line(&values[..n], 1_700_000_000_123);
+        let text = line("backroom-live", &values[..n], 1_700_000_000_123);
         let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         assert_eq!(emf_problems(&doc), Vec::<String>::new(), "{text}");
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
         assert_eq!(doc[Metric::OrdersPaid.name()], 1.0);
     }
-    let doc: Value = serde_json::from_str(&line(&[(Metric::StuckOrders, 3.0)], 5)).unwrap();
+    let doc: Value = serde_json::from_str(&line("backroom", &[(Metric::StuckOrders, 3.0)], 5)).unwrap();
     assert_eq!(doc["StuckOrders"], 3.0);
     assert_eq!(doc["_aws"]["Timestamp"], 5);
 }
@@ -95,4 +95,24 @@ fn there_are_at_most_ten_metrics_with_distinct_names() {
     let names: std::collections::HashSet<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
     assert_eq!(names.len(), Metric::ALL.len());
     assert!(Metric::ALL.len() <= 10);
+}
+
+#[test]
+fn every_metric_carries_its_stack_as_the_one_dimension() {
+    // Two stacks in one account (test and live) must have separate metrics, or each would fire
+    // the other's alarms.
+    for stack in ["backroom", "backroom-live"] {
+        let doc: Value = serde_json::from_str(&line(stack, &[(Metric::OrdersPaid, 1.0)], 5)).unwrap();
+        assert_eq!(emf_problems(&doc), Vec::<String>::new());
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([[STACK_DIMENSION]])
+        );
+        assert_eq!(doc[STACK_DIMENSION], stack);
+    }
+    // Whatever the environment holds, the line stays one valid JSON document.
+    let odd = "a\"b\\c\nd";
+    let doc: Value = serde_json::from_str(&line(odd, &[(Metric::OrdersPaid, 1.0)], 5)).unwrap();
+    assert_eq!(doc[STACK_DIMENSION], odd);
+    assert_eq!(emf_problems(&doc), Vec::<String>::new());
 }

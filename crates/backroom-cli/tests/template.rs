@@ -86,10 +86,11 @@ fn functions(t: &Value) -> BTreeMap<String, (String, &Value)> {
             let uri = f["Properties"]["CodeUri"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{id} has no CodeUri string"));
-            let name = uri
-                .trim_end_matches('/')
-                .strip_prefix("lambdas/")
-                .unwrap_or(uri)
+            let name = uri.trim_end_matches('/');
+            let name = name
+                .strip_prefix("target/lambda/")
+                .or_else(|| name.strip_prefix("lambdas/"))
+                .unwrap_or(name)
                 .to_string();
             (id, (name, f))
         })
@@ -106,15 +107,9 @@ fn every_function_has_a_crate_and_every_crate_a_function() {
     let t = template();
     let mut problems = vec![];
     let mut declared = BTreeSet::new();
-    for (id, (name, f)) in functions(&t) {
-        let uri = f["Properties"]["CodeUri"].as_str().unwrap_or_default();
-        if !uri.starts_with("lambdas/") {
-            problems.push(format!("{id}: CodeUri {uri:?} is not a crate directory under lambdas/"));
-        }
-        if f["Metadata"]["BuildMethod"].as_str() != Some("rust-cargolambda") {
-            problems.push(format!("{id}: Metadata.BuildMethod is not rust-cargolambda"));
-        }
-        // cargo-lambda builds the binary named after the crate into `bootstrap`.
+    for (id, (name, _)) in functions(&t) {
+        // cargo-lambda builds the binary named after the crate into target/lambda/<crate>/bootstrap
+        // (every_function_ships_the_one_release_build_of_this_commit checks the CodeUri).
         let manifest = workspace().join("lambdas").join(&name).join("Cargo.toml");
         match std::fs::read_to_string(&manifest) {
             Ok(text) if text.contains(&format!("name = \"{name}\"")) => {}
@@ -172,6 +167,10 @@ fn queues_that_are_not_dead_letter_queues_redrive_after_five_receives() {
             .flat_map(|r| r["Properties"]["Targets"].as_sequence().into_iter().flatten())
             .filter_map(|target_| target(&target_["DeadLetterConfig"]["Arn"])),
     );
+    // So are the queues that keep the records of failed asynchronous runs.
+    dead_letter.extend(functions(&t).values().filter_map(|(_, f)| {
+        target(&f["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"])
+    }));
     assert!(!dead_letter.is_empty(), "no queue has a dead-letter queue");
     for (id, q) in &queues {
         let props = &q["Properties"];
@@ -508,11 +507,29 @@ fn each_role_holds_only_what_its_function_needs() {
             !webhook,
             "{role_id}: dsql:DbConnect is for the database functions"
         );
+        let sends_to = |queue: &str| {
+            granted
+                .iter()
+                .any(|(a, r)| a == "sqs:SendMessage" && target(r).as_deref() == Some(queue))
+        };
         assert_eq!(
-            has("sqs:SendMessage"),
+            sends_to("EventsQueue"),
             webhook,
-            "{role_id}: sqs:SendMessage is for the webhook functions"
+            "{role_id}: sqs:SendMessage to the events queue is for the webhook functions"
         );
+        // Otherwise only to the queue of failed runs, for the functions that have it as their
+        // OnFailure destination.
+        let failed_runs =
+            target(&f["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]);
+        for (action, resource) in &granted {
+            if action == "sqs:SendMessage" && target(resource).as_deref() != Some("EventsQueue") {
+                assert_eq!(
+                    target(resource),
+                    failed_runs,
+                    "{role_id}: sqs:SendMessage only to its own OnFailure destination"
+                );
+            }
+        }
         assert_eq!(
             has("sns:Publish"),
             ALERTING_CRATES.contains(&name.as_str()),
@@ -729,4 +746,297 @@ fn cfn_lint_reports_nothing() {
         "cfn-lint found problems in template.yaml ({}):\n{report}",
         out.status
     );
+}
+
+/// The value of `!Sub "..."` (or `Fn::Sub`) as its template string.
+fn sub_string(v: &Value) -> Option<&str> {
+    match intrinsic(v)? {
+        ("Sub", Value::String(s)) => Some(s),
+        ("Sub", Value::Sequence(parts)) => parts.first()?.as_str(),
+        _ => None,
+    }
+}
+
+/// `!Ref AWS::StackName`, or `!Sub "${AWS::StackName}"`.
+fn is_stack_name(v: &Value) -> bool {
+    matches!(intrinsic(v), Some(("Ref", Value::String(s))) if s == "AWS::StackName")
+        || sub_string(v) == Some("${AWS::StackName}")
+}
+
+#[test]
+fn every_alarm_watches_only_this_stack() {
+    // A test stack and a live stack in one account must never fire each other's alarms: every
+    // alarm names the resource of this stack it watches, and backroom's own metrics carry the
+    // stack's name as a dimension.
+    let t = template();
+    let functions: BTreeSet<String> = functions(&t).into_keys().collect();
+    let queues = resources(&t, "AWS::SQS::Queue");
+    let mut problems = vec![];
+    for (id, alarm) in resources(&t, "AWS::CloudWatch::Alarm") {
+        let props = &alarm["Properties"];
+        let dimensions: Vec<(&str, &Value)> = props["Dimensions"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|d| (d["Name"].as_str().unwrap_or_default(), &d["Value"]))
+            .collect();
+        let scoped = match props["Namespace"].as_str().unwrap_or_default() {
+            n if n == backroom_aws::emf::NAMESPACE => {
+                matches!(dimensions.as_slice(), [(name, v)] if *name == backroom_aws::emf::STACK_DIMENSION && is_stack_name(v))
+            }
+            "AWS/Lambda" => matches!(dimensions.as_slice(),
+                [("FunctionName", v)] if target(v).is_some_and(|f| functions.contains(&f))),
+            "AWS/SQS" => matches!(dimensions.as_slice(),
+                [("QueueName", v)] if target(v).is_some_and(|q| queues.contains_key(&q))),
+            "AWS/ApiGateway" => matches!(dimensions.as_slice(),
+                [("ApiId", v)] if target(v).as_deref() == Some("HttpApi")),
+            other => {
+                problems.push(format!("{id}: unexpected namespace {other:?}"));
+                continue;
+            }
+        };
+        if !scoped {
+            problems.push(format!(
+                "{id}: its dimensions {dimensions:?} do not limit it to this stack"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_function_tells_its_metrics_which_stack_they_belong_to() {
+    let t = template();
+    let value = &t["Globals"]["Function"]["Environment"]["Variables"][backroom_aws::emf::STACK_ENV];
+    assert!(
+        is_stack_name(value),
+        "Globals.Function.Environment.Variables.{} must be the stack's name, is {value:?}",
+        backroom_aws::emf::STACK_ENV
+    );
+}
+
+/// The crate names infra/deploy.sh builds, from its `functions=(...)` line.
+fn deploy_sh_functions() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(workspace().join("infra/deploy.sh")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("functions=("))
+        .expect("infra/deploy.sh has a functions=(...) line");
+    line.trim_start_matches("functions=(")
+        .trim_end_matches(')')
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_function_ships_the_one_release_build_of_this_commit() {
+    // `sam build` with rust-cargolambda built each function alone and cached by the function's
+    // own folder: a fix in a shared crate could ship the old binary. deploy.sh builds the seven
+    // in one cargo invocation into target/lambda/<crate>/bootstrap and SAM uploads exactly that.
+    let t = template();
+    let mut problems = vec![];
+    let crates: BTreeSet<String> = std::fs::read_dir(workspace().join("lambdas"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for (id, f) in resources(&t, "AWS::Serverless::Function") {
+        let uri = f["Properties"]["CodeUri"].as_str().unwrap_or_default();
+        let name = uri
+            .strip_prefix("target/lambda/")
+            .map(|n| n.trim_end_matches('/'))
+            .unwrap_or_default();
+        if !crates.contains(name) {
+            problems.push(format!(
+                "{id}: CodeUri {uri:?} is not target/lambda/<crate>/ of a crate under lambdas/"
+            ));
+        }
+        if f.get("Metadata").is_some_and(|m| m.get("BuildMethod").is_some()) {
+            problems.push(format!("{id}: a BuildMethod makes `sam build` build it on its own"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(
+        deploy_sh_functions(),
+        crates,
+        "infra/deploy.sh builds every function crate, and only those"
+    );
+}
+
+#[test]
+fn the_deploy_refuses_artifacts_older_than_the_last_commit() {
+    let out = Command::new("bash")
+        .arg(workspace().join("infra/test-deploy.sh"))
+        .output()
+        .expect("running infra/test-deploy.sh");
+    assert!(
+        out.status.success(),
+        "infra/test-deploy.sh failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn scheduled_functions_report_failures_to_a_watched_queue_of_this_stack() {
+    // A failed catch-up or reconcile run (crash, timeout, no database grant) lands in the
+    // stack's failed-runs queue, which an alarm watches: one alarm for the three, and never a
+    // function of another stack.
+    let t = template();
+    let queues = resources(&t, "AWS::SQS::Queue");
+    let alarms = resources(&t, "AWS::CloudWatch::Alarm");
+    for (id, (_, f)) in functions(&t) {
+        let scheduled = f["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .any(|(_, e)| e["Type"].as_str() == Some("ScheduleV2"));
+        if !scheduled {
+            continue;
+        }
+        let destination = &f["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+        assert_eq!(
+            destination["Type"].as_str(),
+            Some("SQS"),
+            "{id}: failures go to a queue"
+        );
+        let queue = target(&destination["Destination"]).unwrap_or_else(|| panic!("{id}: OnFailure names a queue"));
+        assert!(
+            queues.contains_key(&queue),
+            "{id}: {queue} is not a queue of this template"
+        );
+        assert!(
+            alarms.values().any(|a| a["Properties"]["Dimensions"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|d| target(&d["Value"]).as_deref() == Some(queue.as_str()))),
+            "{id}: no alarm watches {queue}"
+        );
+        let roles = resources(&t, "AWS::IAM::Role");
+        let role = target(&f["Properties"]["Role"]).unwrap();
+        assert!(
+            grants(roles[&role])
+                .iter()
+                .any(|(a, r)| a == "sqs:SendMessage" && target(r).as_deref() == Some(queue.as_str())),
+            "{role}: Lambda sends the failure record with the function's role"
+        );
+    }
+    // The reconcile after a deploy is started by infra/deploy.sh once the database grants are in
+    // place, never by a stack event that comes before them.
+    for (id, rule) in resources(&t, "AWS::Events::Rule") {
+        let pattern = &rule["Properties"]["EventPattern"]["source"];
+        assert!(
+            !pattern
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|s| s.as_str() == Some("aws.cloudformation")),
+            "{id}: a stack-status rule runs before the bootstrap"
+        );
+    }
+}
+
+/// The dashboard's body as JSON, with each `${...}` of its `!Sub` replaced by its name.
+fn dashboard_body(t: &Value) -> serde_json::Value {
+    let dashboards = resources(t, "AWS::CloudWatch::Dashboard");
+    assert_eq!(dashboards.len(), 1, "one dashboard (three per account are free)");
+    let dashboard = dashboards.values().next().unwrap();
+    assert!(
+        is_stack_name(&dashboard["Properties"]["DashboardName"]),
+        "the dashboard is named after the stack"
+    );
+    let body = sub_string(&dashboard["Properties"]["DashboardBody"]).expect("DashboardBody is a !Sub string");
+    let mut plain = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("${") {
+        plain.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed ${...}") + start;
+        plain.push_str(&format!("<{}>", &rest[start + 2..end]));
+        rest = &rest[end + 1..];
+    }
+    plain.push_str(rest);
+    serde_json::from_str(&plain).unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}\n{plain}"))
+}
+
+#[test]
+fn the_dashboard_shows_what_the_owner_watches_for_this_stack_only() {
+    let t = template();
+    let body = dashboard_body(&t);
+    // Every metric line: [namespace, name, dimension, value, ...] or ["...", name, ...] repeats.
+    let mut lines: Vec<Vec<String>> = vec![];
+    for widget in body["widgets"].as_array().expect("widgets") {
+        let mut previous: Vec<String> = vec![];
+        for metric in widget["properties"]["metrics"].as_array().into_iter().flatten() {
+            let mut line: Vec<String> = metric
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            for (i, part) in line.iter_mut().enumerate() {
+                if part == "." {
+                    *part = previous.get(i).cloned().unwrap_or_default();
+                }
+            }
+            previous = line.clone();
+            lines.push(line);
+        }
+    }
+    assert!(
+        lines.len() <= 50,
+        "{} metrics: a free dashboard holds at most 50",
+        lines.len()
+    );
+    let has = |namespace: &str, name: &str, dimension: &str, value: &str| {
+        lines
+            .iter()
+            .any(|l| l.len() >= 4 && l[0] == namespace && l[1] == name && l[2] == dimension && l[3] == value)
+    };
+    let mut missing = vec![];
+    let stack = "<AWS::StackName>";
+    for metric in [
+        "OrdersPaid",
+        "OrdersSubmitted",
+        "OrdersShipped",
+        "ProcessingFailures",
+        "EventsRecovered",
+        "SecurityAlerts",
+    ] {
+        if !has(
+            backroom_aws::emf::NAMESPACE,
+            metric,
+            backroom_aws::emf::STACK_DIMENSION,
+            stack,
+        ) {
+            missing.push(format!("{metric} of this stack"));
+        }
+    }
+    if !has(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        "<EventsDeadLetterQueue.QueueName>",
+    ) {
+        missing.push("the dead-letter queue's depth".into());
+    }
+    for metric in ["4xx", "5xx"] {
+        if !has("AWS/ApiGateway", metric, "ApiId", "<HttpApi>") {
+            missing.push(format!("the HTTP API's {metric}"));
+        }
+    }
+    for id in functions(&t).into_keys() {
+        for metric in ["Errors", "Duration"] {
+            if !has("AWS/Lambda", metric, "FunctionName", &format!("<{id}>")) {
+                missing.push(format!("{metric} of {id}"));
+            }
+        }
+    }
+    // Nothing of another stack: every metric line names a dimension of this one.
+    for l in &lines {
+        if l.len() < 4 || !(l[3].starts_with('<') && l[3].ends_with('>')) {
+            missing.push(format!("{l:?} is not limited to this stack"));
+        }
+    }
+    assert!(missing.is_empty(), "the dashboard lacks:\n{}", missing.join("\n"));
 }

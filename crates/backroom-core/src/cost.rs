@@ -129,10 +129,16 @@ fn price(line: Line) -> &'static Price {
     &PRICES[line as usize]
 }
 
-/// What a month asks of the stack. Durations are billed seconds per invocation.
+/// What a month asks of the account. Durations are billed seconds per invocation.
+///
+/// The free tiers are the account's, shared by every stack in it. `stacks` counts the deployed
+/// backroom stacks (a test and a live one, as docs/deploy.md suggests, is 2): each one has its own
+/// schedules, queue pollers, alarms and per-stack metrics, and the orders arrive at one of them.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Workload {
     pub orders: u64,
+    /// backroom stacks in the account; the background lines below are per stack.
+    pub stacks: u64,
     /// Memory of every function, MB (the template's global).
     pub memory_mb: u32,
     /// Catch-up runs a month (two jobs every 10 minutes) and the billed seconds of each.
@@ -141,7 +147,7 @@ pub struct Workload {
     /// Reconciler runs a month (daily, plus deploys) and the billed seconds of each.
     pub reconcile_runs: u64,
     pub reconcile_seconds: f64,
-    /// Idle SQS receives a month from the event source mapping's long polling.
+    /// Idle SQS receives a month from one stack's event source mapping's long polling.
     pub idle_sqs_receives: u64,
     /// Per order: requests through the HTTP API (catalog views, checkouts, order page, webhooks).
     pub http_requests_per_order: u64,
@@ -153,7 +159,10 @@ pub struct Workload {
     pub events_per_order: u64,
     pub dpu_per_order: f64,
     pub dpu_per_catchup: f64,
+    /// Alarms of one stack (template.yaml: 9, 10 with the Order Paid example).
     pub alarms: u64,
+    /// Custom metrics a stack publishes in a month without orders, and with them. Metrics carry
+    /// the stack as a dimension, so each stack's are its own.
     pub metrics_idle: u64,
     pub metrics_busy: u64,
     pub log_kb_per_invocation: f64,
@@ -164,8 +173,14 @@ impl Workload {
     /// The assumptions of docs/deploy.md ("Monthly cost") for `orders` orders a month: durations
     /// include cold starts and TLS handshakes at 128 MB.
     pub fn typical(orders: u64) -> Self {
+        Self::typical_stacks(orders, 1)
+    }
+
+    /// [`Workload::typical`] with `stacks` backroom stacks in the account; the orders go to one.
+    pub fn typical_stacks(orders: u64, stacks: u64) -> Self {
         Workload {
             orders,
+            stacks,
             memory_mb: 128,
             catchup_runs: 2 * 6 * 24 * 30,
             catchup_seconds: 1.0,
@@ -213,31 +228,38 @@ pub struct Estimate {
 /// Prices a month's workload against [`PRICES`].
 pub fn estimate(w: &Workload) -> Estimate {
     let orders = w.orders as f64;
+    let stacks = w.stacks.max(1) as f64;
     let gb = f64::from(w.memory_mb) / 1024.0;
-    let background = (w.catchup_runs + w.reconcile_runs) as f64;
-    let invocations = background + orders * w.invocations_per_order as f64;
+    // Every stack runs its own schedules, pollers and alarms; the orders go to one of them.
+    let catchup_runs = stacks * w.catchup_runs as f64;
+    let reconcile_runs = stacks * w.reconcile_runs as f64;
+    let invocations = catchup_runs + reconcile_runs + orders * w.invocations_per_order as f64;
     let gb_seconds = gb
-        * (w.catchup_runs as f64 * w.catchup_seconds
-            + w.reconcile_runs as f64 * w.reconcile_seconds
+        * (catchup_runs * w.catchup_seconds
+            + reconcile_runs * w.reconcile_seconds
             + orders * w.invocations_per_order as f64 * w.order_invocation_seconds);
-    let metrics = if w.orders == 0 { w.metrics_idle } else { w.metrics_busy };
+    let metrics = if w.orders == 0 {
+        stacks * w.metrics_idle as f64
+    } else {
+        w.metrics_busy as f64 + (stacks - 1.0) * w.metrics_idle as f64
+    };
     let quantities = [
         (Line::LambdaRequests, invocations),
         (Line::LambdaCompute, gb_seconds),
         (Line::HttpApi, orders * w.http_requests_per_order as f64),
         (
             Line::Sqs,
-            w.idle_sqs_receives as f64 + orders * w.sqs_requests_per_order as f64,
+            stacks * w.idle_sqs_receives as f64 + orders * w.sqs_requests_per_order as f64,
         ),
-        (Line::Scheduler, w.catchup_runs as f64 + w.reconcile_runs as f64),
+        (Line::Scheduler, catchup_runs + reconcile_runs),
         (Line::EventBridgeEvents, orders * w.events_per_order as f64),
         (Line::Sns, 0.0),
-        (Line::Alarms, w.alarms as f64),
-        (Line::Metrics, metrics as f64),
+        (Line::Alarms, stacks * w.alarms as f64),
+        (Line::Metrics, metrics),
         (Line::Logs, invocations * w.log_kb_per_invocation / 1e6),
         (
             Line::DsqlDpu,
-            orders * w.dpu_per_order + w.catchup_runs as f64 * w.dpu_per_catchup,
+            orders * w.dpu_per_order + catchup_runs * w.dpu_per_catchup,
         ),
         (Line::DsqlStorage, orders * w.stored_kb_per_order / 1e6),
     ];
@@ -308,14 +330,41 @@ mod tests {
     }
 
     #[test]
-    fn the_first_free_tier_to_run_out_is_sqs_then_lambda_requests() {
+    fn the_first_free_tier_to_run_out_is_lambda_requests_at_about_25k_orders() {
         let at = |orders| estimate(&Workload::typical(orders));
         let paid = |e: &Estimate, name: &str| e.lines.iter().find(|l| l.line == name).unwrap().usd > 0.0;
+        // 40 invocations an order and 8,670 background runs: 1M requests at about 24,800 orders.
+        assert!(!paid(&at(24_000), "Lambda requests"));
+        assert!(paid(&at(26_000), "Lambda requests"));
+        // SQS (648,000 idle polls and 10 requests an order) only at about 35,000.
+        assert!(!paid(&at(26_000), "SQS"));
         assert!(!paid(&at(30_000), "SQS"));
         assert!(paid(&at(40_000), "SQS"));
-        assert!(paid(&at(100_000), "Lambda requests"));
         // Cost grows with orders and never falls.
         let totals: Vec<f64> = [0, 10, 1_000, 10_000, 100_000].map(|n| at(n).total_usd).to_vec();
         assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
+    }
+
+    #[test]
+    fn a_second_stack_in_the_account_is_not_free_at_rest() {
+        // A test and a live stack share the account's free tiers: 18 alarms where 10 are free,
+        // and two queues' idle long polling (1.3M receives where 1M are free).
+        let two = estimate(&Workload::typical_stacks(0, 2));
+        let paid: Vec<_> = two.lines.iter().filter(|l| l.usd > 0.0).map(|l| l.line).collect();
+        assert_eq!(paid, ["SQS", "CloudWatch alarms"], "{two:#?}");
+        let line = |name: &str| two.lines.iter().find(|l| l.line == name).unwrap();
+        assert_eq!(line("CloudWatch alarms").quantity, 18.0);
+        assert!((line("CloudWatch alarms").usd - 0.80).abs() < 1e-9);
+        assert_eq!(line("SQS").quantity, 1_296_000.0);
+        assert!((0.90..0.95).contains(&two.total_usd), "{}", two.total_usd);
+        // Still far inside the Lambda, Scheduler and metric free tiers.
+        assert_eq!(line("CloudWatch custom metrics").quantity, 6.0);
+        assert_eq!(line("Lambda requests").usd, 0.0);
+        // One stack is free at rest, and a second one costs the same with or without orders
+        // at the other.
+        assert_eq!(estimate(&Workload::typical_stacks(0, 1)).total_usd, 0.0);
+        let busy_one = estimate(&Workload::typical_stacks(1_000, 1)).total_usd;
+        let busy_two = estimate(&Workload::typical_stacks(1_000, 2)).total_usd;
+        assert!(busy_two > busy_one);
     }
 }
