@@ -209,8 +209,17 @@ async fn status_behind_a_draft_left_by_a_failed_confirm_is_confirmed_by_the_repa
     app.printful_sim.set_webhook_delivery(false);
     app.sim.pay(&session, true).await.unwrap();
     app.wait_for_queue(1).await;
-    assert!(!app.drain().await.is_empty(), "the confirm failed");
-    assert_eq!(app.order(order_id).await.status(), OrderStatus::Paid);
+    assert!(
+        app.drain().await.is_empty(),
+        "the payment is applied; the failed confirm is owed work"
+    );
+    let order = app.order(order_id).await;
+    assert_eq!(order.status(), OrderStatus::Paid);
+    assert!(
+        order.work.attempts >= 1,
+        "the failed confirm is recorded: {:?}",
+        order.work
+    );
     let printful_status = |app: &TestApp| {
         let orders = app.printful_sim.orders();
         assert_eq!(orders.len(), 1, "{orders:?}");
