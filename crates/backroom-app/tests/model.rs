@@ -91,6 +91,8 @@ struct History {
     session: String,
     steps: VecDeque<Step>,
     done: Vec<Step>,
+    /// Refunded so far at Stripe, in minor units.
+    refunded: i64,
     refunded_in_full: bool,
     strangers: Vec<i64>,
 }
@@ -381,6 +383,16 @@ impl Topic {
     }
 }
 
+/// The status Printful has for the order with this external id (not a stranger's).
+fn printful_status(app: &TestApp, external_id: &str) -> Option<String> {
+    app.printful_sim
+        .orders()
+        .iter()
+        .filter(|o| o["external_id"] == external_id)
+        .filter_map(|o| o["status"].as_str().map(str::to_string))
+        .next_back()
+}
+
 /// A shop-wide snapshot: when two settling rounds see the same one, nothing is moving.
 async fn snapshot(app: &TestApp) -> String {
     let rows = app
@@ -454,6 +466,7 @@ async fn run_seed(seed: u64) -> Figures {
             session,
             steps: history_steps(&mut rng),
             done: vec![],
+            refunded: 0,
             refunded_in_full: false,
             strangers: vec![],
         });
@@ -496,34 +509,33 @@ async fn run_seed(seed: u64) -> Figures {
             Step::Pay(Method::DelayedFails) => app.sim.pay_async(&h.session, false, false).await.is_ok(),
             Step::Expire => app.sim.expire(&h.session, false).await.is_ok(),
             Step::Refund { full } => {
-                let amount = if full {
-                    None
-                } else {
-                    Some(app.order(h.id).await.total.amount.get() / 2)
-                };
+                let total = app.order(h.id).await.total.amount.get();
+                let amount = if full { None } else { Some(total / 2) };
                 let ok = app.sim.refund(&h.session, amount, false).await.is_ok();
-                if ok && full {
-                    h.refunded_in_full = true;
+                if ok {
+                    // Two halves of an even total are a full refund too.
+                    h.refunded = amount.map_or(total, |a| (h.refunded + a).min(total));
+                    h.refunded_in_full = h.refunded >= total;
                 }
                 ok
             }
             Step::Dispute => app.sim.dispute(&h.session, false).await.is_ok(),
             Step::Printful(AtPrintful::Advance) => app.printful_sim.advance(&ext).await.is_ok(),
-            Step::Printful(AtPrintful::Hold) => app
-                .printful_sim
-                .set_status(&ext, "onhold", Some("address check"))
-                .await
-                .is_ok(),
-            Step::Printful(AtPrintful::Cancel) => app
-                .printful_sim
-                .set_status(&ext, "canceled", Some("out of stock"))
-                .await
-                .is_ok(),
-            Step::Printful(AtPrintful::Fail) => app
-                .printful_sim
-                .set_status(&ext, "failed", Some("bad file"))
-                .await
-                .is_ok(),
+            // Printful's staff act only where Printful allows it (the simulator's control route
+            // accepts any status, to test clients against new ones).
+            Step::Printful(action) => {
+                let (status, reason, from): (&str, &str, &[&str]) = match action {
+                    AtPrintful::Hold => ("onhold", "address check", &["pending", "inprocess"]),
+                    AtPrintful::Cancel => ("canceled", "out of stock", &["draft", "pending", "onhold", "failed"]),
+                    AtPrintful::Fail | AtPrintful::Advance => ("failed", "bad file", &["pending"]),
+                };
+                let now = printful_status(&app, &ext);
+                if now.as_deref().is_some_and(|s| from.contains(&s)) {
+                    app.printful_sim.set_status(&ext, status, Some(reason)).await.is_ok()
+                } else {
+                    false
+                }
+            }
             Step::Stranger => {
                 let id = app.printful_sim.create_foreign_order(Some(&ext));
                 h.strangers.push(id);

@@ -436,9 +436,15 @@ async fn alerts_are_deduplicated_with_a_cool_down() {
     };
     let hour = Duration::from_secs(3600);
     assert_eq!(store.record_alert(&alert, hour).await.unwrap(), AlertOutcome::Raise);
+    // Not yet published (its publish failed, say): a repeat is still owed, cool-down or not.
+    assert_eq!(store.record_alert(&alert, hour).await.unwrap(), AlertOutcome::Raise);
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    assert_eq!(store.unpublished_alerts(later, 10).await.unwrap(), vec![alert.clone()]);
+    store.mark_alert_published(&alert.dedupe_key).await.unwrap();
+    assert!(store.unpublished_alerts(later, 10).await.unwrap().is_empty());
     assert_eq!(
         store.record_alert(&alert, hour).await.unwrap(),
-        AlertOutcome::Suppressed { occurrences: 2 }
+        AlertOutcome::Suppressed { occurrences: 3 }
     );
     assert_eq!(
         store.record_alert(&alert, Duration::ZERO).await.unwrap(),
@@ -454,7 +460,7 @@ async fn alerts_are_deduplicated_with_a_cool_down() {
     let listed = store.alerts(10).await.unwrap();
     assert_eq!(listed.len(), 2);
     let security = listed.iter().find(|a| a.severity == Severity::Security).unwrap();
-    assert_eq!(security.occurrences, 3);
+    assert_eq!(security.occurrences, 4);
     assert_eq!(security.kind, "unknown_printful_order");
 }
 
