@@ -42,6 +42,7 @@ pub async fn reconcile(
     let cause = Cause::Reconciler;
 
     // Stripe → database.
+    let mut paid_sessions: HashSet<String> = HashSet::new();
     for listed in worker
         .stripe
         .list_checkout_sessions(None, Some(since.timestamp()))
@@ -74,7 +75,13 @@ pub async fn reconcile(
         if !paid_at_stripe {
             continue;
         }
-        if let (Some(amount), Some(currency)) = (session.amount_total, session.currency) {
+        paid_sessions.insert(session.id.clone());
+        // The worker's rule: Stripe's items subtotal against ours, when its parts add up.
+        let checked = session.charged.map(|c| c.amount_to_check()).or(session.amount_total);
+        // Once the owner accepted what was paid, it is no longer a finding.
+        if !order.state.amount_accepted
+            && let (Some(amount), Some(currency)) = (checked, session.currency)
+        {
             let paid = Money::new(amount, currency);
             if paid != order.total {
                 found.push(discrepancy(
@@ -101,6 +108,42 @@ pub async fn reconcile(
                 d.repaired = true;
             }
             found.push(d);
+        }
+    }
+
+    // Database → Stripe: paid here, but not at Stripe.
+    for status in OrderStatus::ALL {
+        for order in worker
+            .store
+            .orders(&OrderFilter {
+                status: Some(status),
+                limit: Some(1000),
+            })
+            .await?
+        {
+            if order.state.payment != Payment::Paid || order.created_at < since {
+                continue;
+            }
+            let Some(session_id) = order.stripe_session_id.as_deref() else {
+                continue;
+            };
+            if paid_sessions.contains(session_id) {
+                continue;
+            }
+            // Listed sessions are the window's; read this one to be sure.
+            let session = worker.stripe.checkout_session(session_id).await?;
+            if session.status == backroom_stripe::SessionStatus::Complete && session.payment_status.is_settled() {
+                continue;
+            }
+            found.push(discrepancy(
+                DiscrepancyKind::PaidHereNotAtStripe,
+                Severity::Security,
+                Some(order.id),
+                format!(
+                    "order #{} is paid here, but Stripe has its session {session_id} {:?} and {:?}",
+                    order.number, session.status, session.payment_status
+                ),
+            ));
         }
     }
 
@@ -261,6 +304,9 @@ fn next_step(kind: DiscrepancyKind) -> &'static str {
         }
         DiscrepancyKind::WebhookMisconfigured => {
             "Run `backroom setup webhooks` to put the webhooks back; if you did not change them, treat your keys as stolen and roll them."
+        }
+        DiscrepancyKind::PaidHereNotAtStripe => {
+            "Stripe never took this payment: pause fulfillment (FULFILLMENT_PAUSED=true) and cancel the order at Printful if it is there; if nobody here changed the database, treat its credentials as stolen."
         }
         _ => "Run `backroom reconcile --fix` to repair it.",
     }

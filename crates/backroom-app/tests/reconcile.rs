@@ -389,3 +389,33 @@ async fn webhook_misconfigured_printful_url_is_reported_without_its_secret_token
     assert!(alerts.contains("webhook_misconfigured"), "{alerts}");
     assert!(!alerts.contains(PRINTFUL_TOKEN), "alerts: {alerts}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paid_here_not_at_stripe_an_order_marked_paid_without_a_payment_is_a_security_finding() {
+    let app = TestApp::new().await;
+    let (order_id, _) = app.checkout(&[("FOG-MUG", 1)]).await;
+    let (paid_id, _) = app.checkout(&[("GULL-TOTE", 1)]).await;
+    app.pay(paid_id).await;
+    // Somebody marks an unpaid order paid in the database.
+    app.db
+        .connect()
+        .await
+        .execute(
+            "UPDATE orders SET payment = 'paid', status = 'paid' WHERE id = $1",
+            &[&order_id.uuid()],
+        )
+        .await
+        .unwrap();
+    let found = run(&app, false).await;
+    let d = only(&found, DiscrepancyKind::PaidHereNotAtStripe);
+    assert_eq!(d.severity, Severity::Security);
+    assert_eq!(d.order_id, Some(order_id), "the really paid order is not reported");
+    assert!(!d.repaired);
+    let alerts = app.store.alerts(50).await.unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.kind == "paid_here_not_at_stripe" && a.severity == Severity::Security),
+        "{alerts:?}"
+    );
+}

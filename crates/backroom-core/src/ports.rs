@@ -352,6 +352,9 @@ pub enum DiscrepancyKind {
     StatusBehind,
     /// Our Stripe endpoint is missing, disabled or not subscribed; or Printful's webhook URL is not ours.
     WebhookMisconfigured,
+    /// Paid in the database, but Stripe never took the money for its session: nothing backroom
+    /// does makes that, so someone wrote to the database, or a session was swapped.
+    PaidHereNotAtStripe,
 }
 
 impl DiscrepancyKind {
@@ -364,6 +367,7 @@ impl DiscrepancyKind {
             DiscrepancyKind::UnknownPrintfulOrder => "unknown_printful_order",
             DiscrepancyKind::StatusBehind => "status_behind",
             DiscrepancyKind::WebhookMisconfigured => "webhook_misconfigured",
+            DiscrepancyKind::PaidHereNotAtStripe => "paid_here_not_at_stripe",
         }
     }
 }
