@@ -1322,8 +1322,23 @@ async fn shipping_rates_price_the_session_and_the_buyer_picks_one() {
         json!({ "minimum": { "unit": "business_day", "value": 3 }, "maximum": { "unit": "business_day", "value": 5 } })
     );
 
-    // The buyer picks the cheaper option.
+    // The page offers both, the first chosen.
     let id = session["id"].as_str().unwrap().to_string();
+    let page = http("GET", format!("{api_base}/checkout/{id}"), None, None).await;
+    assert!(
+        page.body
+            .contains(r#"<input type="radio" name="shipping_rate" value="shr_express" checked> Express (9.90 EUR)"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!(r#"value="{inline}"> Post (4.90 EUR)"#)),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("promotion_code"));
+
+    // The buyer picks the cheaper option.
     let paid = http(
         "POST",
         format!("{api_base}/checkout/{id}/pay"),

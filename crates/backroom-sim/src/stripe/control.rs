@@ -20,15 +20,32 @@ use super::{PromotionCodeSpec, ShippingRateSpec, StripeSim};
 pub(crate) async fn page(State(sim): State<StripeSim>, Path(id): Path<String>) -> Response {
     sim.ensure_sweeper();
     sim.expire_due();
-    let found = sim.with_state(|st| st.session(&id).map(|s| (s.object.clone(), s.line_items.clone())));
-    let Some((session, lines)) = found else {
+    let found = sim.with_state(|st| {
+        st.session(&id).map(|s| {
+            // Each option's rate name, for the page's choice of shipping.
+            let names: Vec<String> = s.object["shipping_options"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| {
+                    let rate = o["shipping_rate"].as_str().unwrap_or_default();
+                    st.shipping_rate(rate)
+                        .and_then(|r| r["display_name"].as_str())
+                        .unwrap_or(rate)
+                        .to_string()
+                })
+                .collect();
+            (s.object.clone(), s.line_items.clone(), names)
+        })
+    });
+    let Some((session, lines, names)) = found else {
         let body = format!(
             "<!doctype html><meta charset=\"utf-8\"><title>Not found</title><p>No checkout session {}.</p>",
             escape(&id)
         );
         return (StatusCode::NOT_FOUND, Html(body)).into_response();
     };
-    Html(render_page(&session, &lines)).into_response()
+    Html(render_page(&session, &lines, &names)).into_response()
 }
 
 /// `POST /checkout/{id}/pay[?deliver=false][&async=succeed|fail]`: the buyer pays. The page's
@@ -386,7 +403,7 @@ fn json_or_error(result: Result<Value, ApiError>) -> Response {
     }
 }
 
-fn render_page(session: &Value, lines: &[Value]) -> String {
+fn render_page(session: &Value, lines: &[Value], shipping_names: &[String]) -> String {
     let id = session["id"].as_str().unwrap_or_default();
     let status = session["status"].as_str().unwrap_or_default();
     let currency = Currency::parse(session["currency"].as_str().unwrap_or_default()).ok();
@@ -428,6 +445,38 @@ fn render_page(session: &Value, lines: &[Value]) -> String {
         } else {
             String::new()
         };
+        let shipping: String = session["shipping_options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(shipping_names)
+            .enumerate()
+            .map(|(i, (o, name))| {
+                format!(
+                    r#"<label><input type="radio" name="shipping_rate" value="{}"{}> {} ({})</label>
+"#,
+                    escape(o["shipping_rate"].as_str().unwrap_or_default()),
+                    if i == 0 { " checked" } else { "" },
+                    escape(name),
+                    money(o["shipping_amount"].as_i64().unwrap_or(0)),
+                )
+            })
+            .collect();
+        let shipping = if shipping.is_empty() {
+            shipping
+        } else {
+            format!("<fieldset><legend>Shipping</legend>\n{shipping}</fieldset>")
+        };
+        let promotion = if session["allow_promotion_codes"] == true {
+            r#"<label>Promotion code <input name="promotion_code" value=""></label>"#
+        } else {
+            ""
+        };
+        let tax_note = if session["automatic_tax"]["enabled"] == true {
+            "<p class=\"tax\">Tax is added when you pay.</p>"
+        } else {
+            ""
+        };
         let cancel = session["cancel_url"]
             .as_str()
             .map(|u| {
@@ -441,6 +490,7 @@ fn render_page(session: &Value, lines: &[Value]) -> String {
             r#"<form method="post" action="{action}">
 <label>Email <input name="email" type="email" value="{email}"></label>
 {address}
+{shipping}{promotion}{tax_note}
 <button type="submit" id="pay">Pay {total}</button>
 <details><summary>Other test outcomes</summary>
 <button type="submit" name="async" value="succeed">Pay with a delayed method that succeeds</button>
