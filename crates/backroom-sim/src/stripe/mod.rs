@@ -12,6 +12,42 @@
 //! `POST /v1/webhook_endpoints[/{id}]` are stored and listed beside it (so that
 //! `backroom setup webhooks` can be run against the simulator), but receive no webhooks.
 //!
+//! Money, as Stripe models it (amounts in minor units):
+//! - Shipping: `shipping_options[N][shipping_rate]` names a rate the account has (an unknown
+//!   id is 400 `resource_missing`); `shipping_options[N][shipping_rate_data]` (`type=fixed_amount`,
+//!   `display_name`, `fixed_amount[amount|currency]`, `delivery_estimate[minimum|maximum][unit|value]`,
+//!   `tax_behavior`, `tax_code`, `metadata`) makes one with a new `shr_` id. At most 5 options,
+//!   amounts at least 0, each in the session's currency. Rates come from
+//!   [`StripeSimConfig::shipping_rates`] (ids of your choosing), [`StripeSim::define_shipping_rate`],
+//!   `POST /control/shipping_rates` (the same form plus `id`) or `POST /v1/shipping_rates`, and
+//!   are served by `GET /v1/shipping_rates/{id}`. An open session is priced with its first
+//!   option, as Stripe preselects it; the buyer may pick another when paying.
+//! - Promotion codes: with `allow_promotion_codes=true` the buyer may enter a code (matched
+//!   case-insensitively). Codes come from [`StripeSimConfig::promotion_codes`],
+//!   [`StripeSim::define_promotion_code`] or `POST /control/promotion_codes` (`code`,
+//!   `percent_off` or `amount_off` + `currency`, optional `id`, `active=false`), and are served
+//!   by `GET /v1/promotion_codes/{id}[?expand[]=promotion.coupon]`. The discount (a percentage
+//!   of the subtotal rounded half up, or the amount, at most the subtotal) applies to the items
+//!   only, spread over the lines in proportion to their amounts (leftover units to the largest
+//!   remainders); the session's `discounts` name the coupon and the promotion code.
+//! - Tax: with `automatic_tax[enabled]=true`, an exclusive tax at [`StripeSimConfig::tax_rate_bps`]
+//!   (or `POST /control/pricing` `tax_rate_bps=…`, [`StripeSim::set_tax_rate_bps`]) is computed
+//!   when the buyer pays, per line on its amount after discount and on shipping, each rounded
+//!   half up; `automatic_tax.status` goes from `requires_location_inputs` to `complete`.
+//! - Paying (`POST /checkout/{id}/pay` with form fields `shipping_rate` and `promotion_code`, or
+//!   [`StripeSim::pay_with`]) sets `amount_total` = subtotal − discount + shipping + tax,
+//!   `total_details` {amount_discount, amount_shipping, amount_tax}, `shipping_cost`
+//!   {amount_subtotal, amount_tax, amount_total, shipping_rate} and the line items'
+//!   `amount_discount`, `amount_tax` and `amount_total`. A total of 0 is refused: sessions that
+//!   need no payment are not modelled.
+//! - Fees: each succeeded charge has a `balance_transaction` (`GET /v1/balance_transactions/{id}`,
+//!   or `GET /v1/charges/{id}?expand[]=balance_transaction`) of `type: charge` whose `fee` is
+//!   [`StripeSimConfig::fee_bps`] of the amount rounded half up plus [`StripeSimConfig::fee_fixed`]
+//!   (150 bp + 25 by default, Stripe's European card price; `POST /control/pricing`
+//!   `fee_bps=…&fee_fixed=…`, [`StripeSim::set_fee`]), one `stripe_fee` in `fee_details`,
+//!   `net` = amount − fee, `pending` until `available_on`, 7 days after the charge. Refunds and
+//!   disputes make no balance transactions.
+//!
 //! With [`StripeSimConfig::state_file`] the account survives restarts: a change, and anything
 //! read after it, is answered only once it is on disk (see `persist.rs`).
 
