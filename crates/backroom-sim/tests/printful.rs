@@ -18,7 +18,7 @@ use backroom_core::OrderId;
 use backroom_core::machine::PrintfulStatus;
 use backroom_printful::webhook::{event_id, parse_event, verify_signature};
 use backroom_printful::{NewItem, NewOrder, PrintfulClient, PrintfulError, PrintfulSettings, Recipient, Status};
-use backroom_sim::printful::{PrintfulSim, PrintfulSimConfig, SimError};
+use backroom_sim::printful::{PrintfulCosts, PrintfulSim, PrintfulSimConfig, SimError};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -1144,4 +1144,148 @@ async fn every_answer_is_a_v1_envelope_with_rate_limit_headers() {
         let event = parse_event(&w.body).unwrap();
         std::fs::write(dir.join(format!("webhook-{n:02}-{}.json", event.event_type)), &w.body).unwrap();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Money: what Printful charges and the retail costs on the packing slip
+
+fn order_body(ext: &str, retail_costs: Value) -> Value {
+    json!({
+        "external_id": ext,
+        "recipient": { "name": "Ada", "address1": "1 Main St", "city": "Riga", "country_code": "LV", "zip": "LV-1010" },
+        "items": [
+            { "sync_variant_id": 4711, "quantity": 2, "retail_price": "28.00", "name": "Print" },
+            { "sync_variant_id": 4712, "quantity": 1, "retail_price": "40.00", "name": "Poster" },
+        ],
+        "retail_costs": retail_costs,
+    })
+}
+
+#[tokio::test]
+async fn orders_carry_printfuls_costs_and_echo_the_retail_costs() {
+    let (sim, api_base, client) = start(PrintfulSimConfig {
+        costs: PrintfulCosts {
+            currency: "EUR".into(),
+            default_item: 1500,
+            variants: [(4711, 900)].into_iter().collect(),
+            shipping: 650,
+            vat_bps: 2100,
+        },
+        ..PrintfulSimConfig::default()
+    })
+    .await;
+    let ext = fresh_external_id();
+    let retail = json!({ "currency": "eur", "subtotal": "96.00", "discount": "9.60", "shipping": 4.9, "tax": "16.42", "total": "1.00", "vat": "2.00" });
+    let created = raw(
+        "POST",
+        &format!("{api_base}/orders"),
+        Some("t"),
+        Some(order_body(&ext, retail)),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let order = &created.body["result"];
+    // 2 × 9.00 + 1 × 15.00 = 33.00; shipping 6.50; VAT 21 % of 39.50 = 8.295 → 8.30.
+    assert_eq!(
+        order["costs"],
+        json!({
+            "currency": "EUR",
+            "subtotal": "33.00",
+            "discount": "0.00",
+            "shipping": "6.50",
+            "digitization": "0.00",
+            "additional_fee": "0.00",
+            "fulfillment_fee": "0.00",
+            "retail_delivery_fee": "0.00",
+            "tax": "0.00",
+            "vat": "8.30",
+            "total": "47.80",
+        })
+    );
+    assert_eq!(order["items"][0]["price"], "9.00");
+    assert_eq!(order["items"][1]["price"], "15.00");
+    // What was sent, written as v1 writes money; vat and total are Printful's to fill in.
+    assert_eq!(
+        order["retail_costs"],
+        json!({
+            "currency": "EUR",
+            "subtotal": "96.00",
+            "discount": "9.60",
+            "shipping": "4.90",
+            "tax": "16.42",
+            "vat": null,
+            "total": "107.72",
+        })
+    );
+    // The same through the client and in webhooks.
+    let read = raw("GET", &format!("{api_base}/orders/@{ext}"), Some("t"), None).await;
+    assert_eq!(read.body["result"]["costs"], order["costs"]);
+    assert_eq!(sim.events()[0]["data"]["order"]["costs"]["total"], "47.80");
+    client.confirm_order(order["id"].as_i64().unwrap()).await.unwrap();
+
+    // New costs apply to later orders, not to this one.
+    let changed = raw(
+        "POST",
+        &format!("{api_base}/control/costs"),
+        None,
+        Some(json!({ "shipping": 0, "vat_bps": 0, "variants": { "4712": 2000 } })),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.body["result"]["variants"], json!({ "4711": 900, "4712": 2000 }));
+    let later = fresh_external_id();
+    let second = raw(
+        "POST",
+        &format!("{api_base}/orders"),
+        Some("t"),
+        Some(order_body(&later, json!({ "currency": "EUR" }))),
+    )
+    .await;
+    let second = &second.body["result"];
+    assert_eq!(second["costs"]["subtotal"], "38.00");
+    assert_eq!(second["costs"]["total"], "38.00");
+    assert_eq!(second["retail_costs"]["subtotal"], Value::Null);
+    assert_eq!(second["retail_costs"]["total"], Value::Null);
+    let first = raw("GET", &format!("{api_base}/orders/@{ext}"), Some("t"), None).await;
+    assert_eq!(first.body["result"]["costs"]["total"], "47.80");
+
+    // Bad amounts are refused, and create nothing.
+    let before = sim.orders().len();
+    for bad in [json!("-1.00"), json!("12.345"), json!("abc"), json!(true)] {
+        let answer = raw(
+            "POST",
+            &format!("{api_base}/orders"),
+            Some("t"),
+            Some(order_body(
+                &fresh_external_id(),
+                json!({ "currency": "EUR", "subtotal": bad }),
+            )),
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
+    }
+    let bad_costs = raw(
+        "POST",
+        &format!("{api_base}/control/costs"),
+        None,
+        Some(json!({ "shipping": -5 })),
+    )
+    .await;
+    assert_eq!(bad_costs.status, 400, "{}", bad_costs.body);
+    assert_eq!(sim.orders().len(), before);
+}
+
+#[tokio::test]
+async fn by_default_each_item_costs_a_fixed_amount_and_shipping_is_flat() {
+    let (sim, _, client) = start_default().await;
+    let ext = fresh_external_id();
+    client.create_order(&new_order(&ext)).await.unwrap();
+    // Three units at 12.50 and 4.99 shipping, in USD, whatever the retail prices.
+    let order = sim.orders().pop().unwrap();
+    assert_eq!(order["costs"]["currency"], "USD");
+    assert_eq!(order["costs"]["subtotal"], "37.50");
+    assert_eq!(order["costs"]["shipping"], "4.99");
+    assert_eq!(order["costs"]["vat"], "0.00");
+    assert_eq!(order["costs"]["total"], "42.49");
+    assert_eq!(order["retail_costs"]["currency"], "EUR");
 }

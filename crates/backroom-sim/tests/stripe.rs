@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use backroom_core::{Cents, Currency, Email, OrderId};
+use backroom_sim::stripe::{CouponOff, PayChoices, PromotionCodeSpec, ShippingRateSpec};
 use backroom_sim::{SimError, StripeSim, StripeSimConfig};
 use backroom_stripe::webhook::{Envelope, WebhookError, WebhookVerifier};
 use backroom_stripe::{
@@ -34,6 +35,15 @@ fn config() -> StripeSimConfig {
     StripeSimConfig {
         webhook_secret: SECRET.into(),
         retry_backoff: Duration::from_millis(10),
+        // The rate `request` offers; free, so that totals are the items'.
+        shipping_rates: vec![ShippingRateSpec {
+            id: "shr_standard".into(),
+            display_name: "Standard".into(),
+            amount: 0,
+            currency: "eur".into(),
+            minimum: None,
+            maximum: None,
+        }],
         ..StripeSimConfig::default()
     }
 }
@@ -1205,4 +1215,502 @@ async fn the_api_wants_a_key_and_valid_parameters() {
     )
     .await;
     assert_eq!(expand.status, 400);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Money: shipping, promotion codes, tax and fees
+
+/// Mug 12.50 × 2 and Tee 20.00 × 1: a subtotal of 45.00 EUR, and whatever `extra` adds.
+fn session_form(extra: &str) -> String {
+    format!(
+        "mode=payment\
+        &line_items[0][price_data][currency]=eur&line_items[0][price_data][unit_amount]=1250\
+        &line_items[0][price_data][product_data][name]=Mug&line_items[0][quantity]=2\
+        &line_items[1][price_data][currency]=eur&line_items[1][price_data][unit_amount]=2000\
+        &line_items[1][price_data][product_data][name]=Tee&line_items[1][quantity]=1\
+        &shipping_address_collection[allowed_countries][]=DE{extra}"
+    )
+}
+
+async fn create_raw(api_base: &str, extra: &str) -> Http {
+    http(
+        "POST",
+        format!("{api_base}/v1/checkout/sessions"),
+        Some(BEARER),
+        Some(&session_form(extra)),
+    )
+    .await
+}
+
+const INLINE_POST: &str = "&shipping_options[1][shipping_rate_data][type]=fixed_amount\
+    &shipping_options[1][shipping_rate_data][fixed_amount][amount]=490\
+    &shipping_options[1][shipping_rate_data][fixed_amount][currency]=eur\
+    &shipping_options[1][shipping_rate_data][display_name]=Post\
+    &shipping_options[1][shipping_rate_data][delivery_estimate][minimum][unit]=business_day\
+    &shipping_options[1][shipping_rate_data][delivery_estimate][minimum][value]=3\
+    &shipping_options[1][shipping_rate_data][delivery_estimate][maximum][unit]=business_day\
+    &shipping_options[1][shipping_rate_data][delivery_estimate][maximum][value]=5";
+
+fn charge_of(sim: &StripeSim, session: &Value) -> Value {
+    events_of(sim, "charge.succeeded")
+        .into_iter()
+        .map(|e| e["data"]["object"].clone())
+        .find(|c| c["payment_intent"] == session["payment_intent"])
+        .expect("the session's charge succeeded")
+}
+
+#[tokio::test]
+async fn shipping_rates_price_the_session_and_the_buyer_picks_one() {
+    let (sim, api_base, client) = start(config()).await;
+    let express = http(
+        "POST",
+        format!("{api_base}/control/shipping_rates"),
+        None,
+        Some(
+            "id=shr_express&display_name=Express&fixed_amount[amount]=990&fixed_amount[currency]=EUR\
+            &delivery_estimate[minimum][unit]=business_day&delivery_estimate[minimum][value]=1",
+        ),
+    )
+    .await;
+    assert_eq!(express.status, 200, "{}", express.body);
+    assert_eq!(
+        express.json()["fixed_amount"],
+        json!({ "amount": 990, "currency": "eur" })
+    );
+
+    let created = create_raw(
+        &api_base,
+        &format!("&shipping_options[0][shipping_rate]=shr_express{INLINE_POST}"),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let session = created.json();
+    let inline = session["shipping_options"][1]["shipping_rate"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(inline.starts_with("shr_") && inline != "shr_express", "{inline}");
+    assert_eq!(
+        session["shipping_options"],
+        json!([
+            { "shipping_amount": 990, "shipping_rate": "shr_express" },
+            { "shipping_amount": 490, "shipping_rate": inline },
+        ])
+    );
+    // Open, the session is priced with the first option, as Stripe preselects it.
+    assert_eq!(session["amount_subtotal"], 4500);
+    assert_eq!(session["amount_total"], 5490);
+    assert_eq!(session["total_details"]["amount_shipping"], 990);
+    assert_eq!(session["shipping_cost"]["shipping_rate"], "shr_express");
+
+    // The inline rate is an object of its own.
+    let rate = http(
+        "GET",
+        format!("{api_base}/v1/shipping_rates/{inline}"),
+        Some(BEARER),
+        None,
+    )
+    .await;
+    assert_eq!(rate.status, 200, "{}", rate.body);
+    let rate = rate.json();
+    assert_eq!(rate["object"], "shipping_rate");
+    assert_eq!(rate["type"], "fixed_amount");
+    assert_eq!(rate["display_name"], "Post");
+    assert_eq!(rate["fixed_amount"], json!({ "amount": 490, "currency": "eur" }));
+    assert_eq!(
+        rate["delivery_estimate"],
+        json!({ "minimum": { "unit": "business_day", "value": 3 }, "maximum": { "unit": "business_day", "value": 5 } })
+    );
+
+    // The page offers both, the first chosen.
+    let id = session["id"].as_str().unwrap().to_string();
+    let page = http("GET", format!("{api_base}/checkout/{id}"), None, None).await;
+    assert!(
+        page.body
+            .contains(r#"<input type="radio" name="shipping_rate" value="shr_express" checked> Express (9.90 EUR)"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!(r#"value="{inline}"> Post (4.90 EUR)"#)),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("promotion_code"));
+
+    // The buyer picks the cheaper option.
+    let paid = http(
+        "POST",
+        format!("{api_base}/checkout/{id}/pay"),
+        None,
+        Some(&format!("shipping_rate={inline}")),
+    )
+    .await;
+    assert!(paid.status < 400, "{}", paid.body);
+    let paid = sim.session(&id).unwrap();
+    assert_eq!(paid["amount_total"], 4990);
+    assert_eq!(
+        paid["total_details"],
+        json!({ "amount_discount": 0, "amount_shipping": 490, "amount_tax": 0 })
+    );
+    assert_eq!(
+        paid["shipping_cost"],
+        json!({ "amount_subtotal": 490, "amount_tax": 0, "amount_total": 490, "shipping_rate": inline, "taxes": [] })
+    );
+    assert_eq!(charge_of(&sim, &paid)["amount"], 4990);
+    // async-stripe reads it all.
+    let read = client.checkout_session(&id).await.unwrap();
+    assert_eq!(read.amount_total, Some(Cents::new(4990).unwrap()));
+
+    // Without a choice, the first option is taken; a configured rate serves the same way.
+    let second = create_raw(&api_base, "&shipping_options[0][shipping_rate]=shr_express")
+        .await
+        .json();
+    let second_id = second["id"].as_str().unwrap();
+    sim.pay(second_id, true).await.unwrap();
+    assert_eq!(sim.session(second_id).unwrap()["amount_total"], 5490);
+    let configured = http(
+        "GET",
+        format!("{api_base}/v1/shipping_rates/shr_standard"),
+        Some(BEARER),
+        None,
+    )
+    .await;
+    assert_eq!(configured.json()["fixed_amount"]["amount"], 0);
+
+    // The real API's create works too.
+    let via_api = http(
+        "POST",
+        format!("{api_base}/v1/shipping_rates"),
+        Some(BEARER),
+        Some("display_name=Courier&type=fixed_amount&fixed_amount[amount]=1500&fixed_amount[currency]=eur"),
+    )
+    .await;
+    assert_eq!(via_api.status, 200, "{}", via_api.body);
+    let courier = via_api.json()["id"].as_str().unwrap().to_string();
+    let third = create_raw(&api_base, &format!("&shipping_options[0][shipping_rate]={courier}")).await;
+    assert_eq!(third.json()["amount_total"], 6000);
+}
+
+#[tokio::test]
+async fn shipping_options_are_validated_as_stripe_validates_them() {
+    let (sim, api_base, _) = start(config()).await;
+    let refused = |extra: &'static str, code: &'static str, param: &'static str| {
+        let api_base = api_base.clone();
+        async move {
+            let answer = create_raw(&api_base, extra).await;
+            assert_eq!(answer.status, 400, "{extra}: {}", answer.body);
+            let error = &answer.json()["error"];
+            assert_eq!(error["code"], code, "{extra}: {error}");
+            assert_eq!(error["param"], param, "{extra}: {error}");
+        }
+    };
+    refused(
+        "&shipping_options[0][shipping_rate]=shr_nobody",
+        "resource_missing",
+        "shipping_options[0][shipping_rate]",
+    )
+    .await;
+    refused(
+        "&shipping_options[0][shipping_rate_data][display_name]=US&shipping_options[0][shipping_rate_data][fixed_amount][amount]=5\
+        &shipping_options[0][shipping_rate_data][fixed_amount][currency]=usd",
+        "parameter_invalid",
+        "shipping_options[0][shipping_rate_data][fixed_amount][currency]",
+    )
+    .await;
+    refused(
+        "&shipping_options[0][shipping_rate_data][display_name]=Neg&shipping_options[0][shipping_rate_data][fixed_amount][amount]=-1\
+        &shipping_options[0][shipping_rate_data][fixed_amount][currency]=eur",
+        "parameter_invalid",
+        "shipping_options[0][shipping_rate_data][fixed_amount][amount]",
+    )
+    .await;
+    refused(
+        "&shipping_options[0][shipping_rate_data][fixed_amount][amount]=5&shipping_options[0][shipping_rate_data][fixed_amount][currency]=eur",
+        "parameter_missing",
+        "shipping_options[0][shipping_rate_data][display_name]",
+    )
+    .await;
+    refused(
+        "&shipping_options[0][shipping_rate]=shr_standard&shipping_options[1][shipping_rate]=shr_standard\
+        &shipping_options[2][shipping_rate]=shr_standard&shipping_options[3][shipping_rate]=shr_standard\
+        &shipping_options[4][shipping_rate]=shr_standard&shipping_options[5][shipping_rate]=shr_standard",
+        "parameter_invalid",
+        "shipping_options",
+    )
+    .await;
+    // A configured rate in another currency is refused for this session.
+    sim.define_shipping_rate(&ShippingRateSpec {
+        id: "shr_usd".into(),
+        display_name: "US".into(),
+        amount: 500,
+        currency: "usd".into(),
+        minimum: None,
+        maximum: None,
+    })
+    .unwrap();
+    refused(
+        "&shipping_options[0][shipping_rate]=shr_usd",
+        "parameter_invalid",
+        "shipping_options[0][shipping_rate]",
+    )
+    .await;
+    // Nothing was created by the refused requests, not even the inline rates.
+    let list = http("GET", format!("{api_base}/v1/checkout/sessions"), Some(BEARER), None).await;
+    assert_eq!(list.json()["data"], json!([]));
+
+    // At pay time, only an offered rate may be chosen; the session stays open.
+    let session = create_raw(&api_base, "&shipping_options[0][shipping_rate]=shr_standard")
+        .await
+        .json();
+    let id = session["id"].as_str().unwrap();
+    let choices = PayChoices {
+        shipping_rate: Some("shr_usd".into()),
+        promotion_code: None,
+    };
+    let err = sim.pay_with(id, &choices, true).await.unwrap_err();
+    assert!(matches!(err, SimError::InvalidRequest(_)), "{err:?}");
+    let over_http = http(
+        "POST",
+        format!("{api_base}/checkout/{id}/pay"),
+        None,
+        Some("shipping_rate=shr_usd"),
+    )
+    .await;
+    assert_eq!(over_http.status, 400, "{}", over_http.body);
+    assert_eq!(sim.session(id).unwrap()["status"], "open");
+    // And a session without options stays as it always was.
+    let plain = create_raw(&api_base, "").await.json();
+    assert_eq!(plain["shipping_options"], json!([]));
+    assert_eq!(plain["shipping_cost"], Value::Null);
+    assert_eq!(plain["amount_total"], 4500);
+}
+
+#[tokio::test]
+async fn promotion_codes_discount_the_items_and_tax_is_added_on_items_and_shipping() {
+    let (sim, api_base, client) = start(StripeSimConfig {
+        tax_rate_bps: 1900,
+        promotion_codes: vec![PromotionCodeSpec {
+            id: Some("promo_save10".into()),
+            code: "SAVE10".into(),
+            off: CouponOff::Percent(10.0),
+        }],
+        ..config()
+    })
+    .await;
+    let five = http(
+        "POST",
+        format!("{api_base}/control/promotion_codes"),
+        None,
+        Some("code=FIVE&amount_off=500&currency=eur"),
+    )
+    .await;
+    assert_eq!(five.status, 200, "{}", five.body);
+    assert_eq!(five.json()["promotion"]["coupon"]["amount_off"], 500);
+
+    let extra = "&allow_promotion_codes=true&automatic_tax[enabled]=true\
+        &shipping_options[0][shipping_rate_data][display_name]=Post\
+        &shipping_options[0][shipping_rate_data][fixed_amount][amount]=490\
+        &shipping_options[0][shipping_rate_data][fixed_amount][currency]=eur";
+    let session = create_raw(&api_base, extra).await.json();
+    assert_eq!(session["allow_promotion_codes"], true);
+    assert_eq!(session["automatic_tax"]["enabled"], true);
+    assert_eq!(session["automatic_tax"]["status"], "requires_location_inputs");
+    let id = session["id"].as_str().unwrap().to_string();
+    let rate = session["shipping_options"][0]["shipping_rate"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Codes are case-insensitive. 10 % of 45.00 is 4.50, spread 2.50 / 2.00 over the lines;
+    // tax at 19 %: 22.50 → 4.275 → 4.28, 18.00 → 3.42, shipping 4.90 → 0.931 → 0.93.
+    let paid = http(
+        "POST",
+        format!("{api_base}/checkout/{id}/pay"),
+        None,
+        Some("promotion_code=save10"),
+    )
+    .await;
+    assert!(paid.status < 400, "{}", paid.body);
+    let paid = sim.session(&id).unwrap();
+    assert_eq!(
+        paid["total_details"],
+        json!({ "amount_discount": 450, "amount_shipping": 490, "amount_tax": 428 + 342 + 93 })
+    );
+    assert_eq!(paid["amount_subtotal"], 4500);
+    assert_eq!(paid["amount_total"], 4500 - 450 + 490 + 863);
+    assert_eq!(paid["automatic_tax"]["status"], "complete");
+    assert_eq!(
+        paid["shipping_cost"],
+        json!({ "amount_subtotal": 490, "amount_tax": 93, "amount_total": 583, "shipping_rate": rate, "taxes": [] })
+    );
+    assert_eq!(paid["discounts"][0]["promotion_code"], "promo_save10");
+    let coupon = paid["discounts"][0]["coupon"].as_str().unwrap().to_string();
+    assert_eq!(charge_of(&sim, &paid)["amount"], 5403);
+    let items = http(
+        "GET",
+        format!("{api_base}/v1/checkout/sessions/{id}/line_items"),
+        Some(BEARER),
+        None,
+    )
+    .await
+    .json();
+    let lines: Vec<(i64, i64, i64, i64)> = items["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["amount_subtotal"].as_i64().unwrap(),
+                l["amount_discount"].as_i64().unwrap(),
+                l["amount_tax"].as_i64().unwrap(),
+                l["amount_total"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lines, vec![(2500, 250, 428, 2678), (2000, 200, 342, 2142)]);
+    let read = client.checkout_session(&id).await.unwrap();
+    assert_eq!(read.amount_total, Some(Cents::new(5403).unwrap()));
+    let promo = http(
+        "GET",
+        format!("{api_base}/v1/promotion_codes/promo_save10"),
+        Some(BEARER),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(promo["times_redeemed"], 1);
+    assert_eq!(promo["promotion"]["coupon"], json!(coupon));
+    let expanded = http(
+        "GET",
+        format!("{api_base}/v1/promotion_codes/promo_save10?expand[]=promotion.coupon"),
+        Some(BEARER),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(expanded["promotion"]["coupon"]["percent_off"], 10.0);
+
+    // An amount off; no tax without automatic_tax.
+    let other = create_raw(&api_base, "&allow_promotion_codes=true").await.json();
+    let other_id = other["id"].as_str().unwrap();
+    let choices = PayChoices {
+        shipping_rate: None,
+        promotion_code: Some("FIVE".into()),
+    };
+    sim.pay_with(other_id, &choices, true).await.unwrap();
+    let other = sim.session(other_id).unwrap();
+    assert_eq!(
+        other["total_details"],
+        json!({ "amount_discount": 500, "amount_shipping": 0, "amount_tax": 0 })
+    );
+    assert_eq!(other["amount_total"], 4000);
+
+    // A code on a session that does not allow codes, or an unknown code, is refused.
+    let closed = create_raw(&api_base, "").await.json();
+    let closed_id = closed["id"].as_str().unwrap();
+    assert!(sim.pay_with(closed_id, &choices, true).await.is_err());
+    let open = create_raw(&api_base, "&allow_promotion_codes=true").await.json();
+    let open_id = open["id"].as_str().unwrap();
+    let unknown = http(
+        "POST",
+        format!("{api_base}/checkout/{open_id}/pay"),
+        None,
+        Some("promotion_code=NOPE"),
+    )
+    .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert_eq!(sim.session(open_id).unwrap()["status"], "open");
+    // A bad definition is refused.
+    let bad = http(
+        "POST",
+        format!("{api_base}/control/promotion_codes"),
+        None,
+        Some("code=HALF&percent_off=150"),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+}
+
+#[tokio::test]
+async fn charges_carry_a_balance_transaction_with_stripes_fee() {
+    let (sim, api_base, client) = start(config()).await;
+    let (id, _) = new_session(&sim, &client).await;
+    sim.pay(&id, true).await.unwrap();
+    let charge = charge_of(&sim, &sim.session(&id).unwrap());
+    let txn_id = charge["balance_transaction"].as_str().unwrap().to_string();
+    assert!(txn_id.starts_with("txn_"), "{txn_id}");
+
+    // 1.5 % of 45.00 is 0.675 → 0.68, plus 0.25.
+    let txn = http(
+        "GET",
+        format!("{api_base}/v1/balance_transactions/{txn_id}"),
+        Some(BEARER),
+        None,
+    )
+    .await;
+    assert_eq!(txn.status, 200, "{}", txn.body);
+    let txn = txn.json();
+    assert_eq!(txn["object"], "balance_transaction");
+    assert_eq!(txn["amount"], 4500);
+    assert_eq!(txn["currency"], "eur");
+    assert_eq!(txn["fee"], 93);
+    assert_eq!(txn["net"], 4407);
+    assert_eq!(txn["type"], "charge");
+    assert_eq!(txn["status"], "pending");
+    assert_eq!(txn["source"], charge["id"]);
+    assert_eq!(txn["fee_details"][0]["type"], "stripe_fee");
+    assert_eq!(txn["fee_details"][0]["amount"], 93);
+    assert_eq!(txn["fee_details"][0]["currency"], "eur");
+    assert!(txn["fee_details"][0]["description"].is_string());
+    assert!(txn["available_on"].as_i64().unwrap() > txn["created"].as_i64().unwrap());
+
+    let charge_id = charge["id"].as_str().unwrap();
+    let expanded = http(
+        "GET",
+        format!("{api_base}/v1/charges/{charge_id}?expand[]=balance_transaction"),
+        Some(BEARER),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(expanded["balance_transaction"]["fee"], 93);
+    sim.advance_clock(Duration::from_secs(8 * 24 * 3600));
+    assert_eq!(sim.balance_transaction(&txn_id).unwrap()["status"], "available");
+
+    // Other rates, set over HTTP, apply to later charges.
+    let pricing = http(
+        "POST",
+        format!("{api_base}/control/pricing"),
+        None,
+        Some("fee_bps=290&fee_fixed=30"),
+    )
+    .await;
+    assert_eq!(
+        pricing.json(),
+        json!({ "tax_rate_bps": 0, "fee_bps": 290, "fee_fixed": 30 })
+    );
+    let (later, _) = new_session(&sim, &client).await;
+    sim.pay_async(&later, true, true).await.unwrap();
+    let delayed = charge_of(&sim, &sim.session(&later).unwrap());
+    let txn = sim
+        .balance_transaction(delayed["balance_transaction"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        (txn["fee"].clone(), txn["net"].clone()),
+        (json!(131 + 30), json!(4500 - 161))
+    );
+    // A failed delayed payment has none.
+    let (failed, _) = new_session(&sim, &client).await;
+    sim.pay_async(&failed, false, true).await.unwrap();
+    let failed_charge = events_of(&sim, "charge.failed").pop().unwrap();
+    assert_eq!(failed_charge["data"]["object"]["balance_transaction"], Value::Null);
+    let missing = http(
+        "GET",
+        format!("{api_base}/v1/balance_transactions/txn_nope"),
+        Some(BEARER),
+        None,
+    )
+    .await;
+    assert_eq!(missing.status, 404);
 }

@@ -32,6 +32,7 @@ pub(super) fn router(sim: PrintfulSim) -> Router {
         .route("/control/orders", post(control_order))
         .route("/control/faults", post(control_faults))
         .route("/control/webhooks", post(control_webhooks))
+        .route("/control/costs", post(control_costs))
         .route("/tracking/{number}", get(tracking));
     api.merge(control)
         .fallback(not_found)
@@ -470,6 +471,78 @@ async fn control_faults(State(sim): State<PrintfulSim>, body: Bytes) -> Response
         "drop_next_create": st.faults.drop_next_create,
         "fail_next_confirm": st.faults.fail_next_confirms,
     }))
+}
+
+/// `POST /control/costs`: see the module docs.
+async fn control_costs(State(sim): State<PrintfulSim>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let current = sim.lock().costs.clone();
+    match read_costs(&body, current) {
+        Ok(costs) => {
+            sim.set_costs(costs.clone());
+            ok(json!({
+                "currency": costs.currency,
+                "default_item": costs.default_item,
+                "variants": costs.variants.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+                "shipping": costs.shipping,
+                "vat_bps": costs.vat_bps,
+            }))
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The costs table with the fields `body` gives changed; amounts are whole minor units, at least 0.
+fn read_costs(body: &Value, mut costs: super::PrintfulCosts) -> Result<super::PrintfulCosts, ApiError> {
+    let Some(obj) = body.as_object() else {
+        return Err(ApiError::bad_request("The request body must be a JSON object"));
+    };
+    let amount = |key: &str, v: &Value| {
+        v.as_i64().filter(|a| *a >= 0).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{key} must be a whole amount in minor units, at least 0, not {v}"
+            ))
+        })
+    };
+    for (key, v) in obj {
+        match key.as_str() {
+            "currency" => match v.as_str() {
+                Some(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                    costs.currency = c.to_ascii_uppercase();
+                }
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "currency must be a 3-letter code, not {v}"
+                    )));
+                }
+            },
+            "default_item" => costs.default_item = amount(key, v)?,
+            "shipping" => costs.shipping = amount(key, v)?,
+            "vat_bps" => {
+                costs.vat_bps = v
+                    .as_u64()
+                    .and_then(|b| u32::try_from(b).ok())
+                    .filter(|b| *b <= 10_000)
+                    .ok_or_else(|| ApiError::bad_request(format!("vat_bps must be 0 to 10000, not {v}")))?;
+            }
+            "variants" => {
+                let Some(map) = v.as_object() else {
+                    return Err(ApiError::bad_request("variants must map sync variant ids to amounts"));
+                };
+                for (id, price) in map {
+                    let id: i64 = id
+                        .parse()
+                        .map_err(|_| ApiError::bad_request(format!("variants: {id:?} is not a sync variant id")))?;
+                    costs.variants.insert(id, amount("variants", price)?);
+                }
+            }
+            other => return Err(ApiError::bad_request(format!("Unknown field {other:?}"))),
+        }
+    }
+    Ok(costs)
 }
 
 async fn control_webhooks(State(sim): State<PrintfulSim>, body: Bytes) -> Response {

@@ -23,6 +23,23 @@
 //!   `{"fail_next_confirm": 1}`;
 //!   from code, [`PrintfulSim::set_random_faults`] also draws faults at random from a seed
 //! - `POST /control/webhooks` `{"deliver": false}` (and optionally `"url"`)
+//! - `POST /control/costs` `{"currency": "EUR", "default_item": 1250, "variants": {"4711": 900},
+//!   "shipping": 499, "vat_bps": 1900}` (every field optional, amounts in minor units): what
+//!   later orders cost; answers with the whole table. From code, [`PrintfulSim::set_costs`], or
+//!   [`PrintfulSimConfig::costs`] from the start.
+//!
+//! Money in orders, as v1 shows it (decimal strings with two decimals):
+//! - `costs` {currency, subtotal, discount, shipping, digitization, additional_fee,
+//!   fulfillment_fee, retail_delivery_fee, tax, vat, total}: what Printful charges the store.
+//!   `subtotal` is the sum of each item's unit cost ([`PrintfulCosts::variants`] by
+//!   `sync_variant_id`, else [`PrintfulCosts::default_item`]) times its quantity, also shown as
+//!   the item's `price`; `shipping` is [`PrintfulCosts::shipping`]; `vat` is
+//!   [`PrintfulCosts::vat_bps`] of subtotal plus shipping; `total` = subtotal - discount +
+//!   shipping + tax + vat; the other parts are `0.00`.
+//! - `retail_costs` {currency, subtotal, discount, shipping, tax, vat, total}: what the create
+//!   sent (decimal strings or numbers, at least 0, written back with two decimals; `null` when
+//!   not sent); `vat` and `total` are read-only, as the OpenAPI marks them: `vat` is `null` and
+//!   `total` is subtotal - discount + shipping + tax when a subtotal was sent, else `null`.
 //! - `GET /tracking/{number}`: the page shipments' `tracking_url` points to.
 //!
 //! Fidelity is checked by `tests/printful.rs`, which drives every route through
@@ -32,6 +49,7 @@ mod api;
 mod deliver;
 mod state;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -58,6 +76,38 @@ pub struct PrintfulSimConfig {
     /// How long a dropped create's answer hangs (see [`PrintfulSim::drop_next_create`]); longer
     /// than the client's timeout in tests.
     pub drop_delay: Duration,
+    /// What Printful charges the store, for orders' `costs`.
+    pub costs: PrintfulCosts,
+}
+
+/// What Printful charges the store: per unit of each item and a flat shipping price per order,
+/// in minor units of `currency`, and VAT on the lot. An order's `costs` are worked out when it
+/// is created (or updated), so a change here applies to later orders only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrintfulCosts {
+    /// The currency of `costs`, upper case (Printful bills in the store's currency).
+    pub currency: String,
+    /// Per unit of an item whose `sync_variant_id` is not in `variants` (or that has none).
+    pub default_item: i64,
+    /// Per unit, by `sync_variant_id`.
+    pub variants: BTreeMap<i64, i64>,
+    /// Per order, whatever the items.
+    pub shipping: i64,
+    /// VAT in basis points on `subtotal - discount + shipping`, rounded half up; 0 by default.
+    pub vat_bps: u32,
+}
+
+impl Default for PrintfulCosts {
+    /// 12.50 USD per item and 4.99 USD shipping per order, no VAT.
+    fn default() -> Self {
+        PrintfulCosts {
+            currency: "USD".into(),
+            default_item: 1250,
+            variants: BTreeMap::new(),
+            shipping: 499,
+            vat_bps: 0,
+        }
+    }
 }
 
 impl Default for PrintfulSimConfig {
@@ -68,6 +118,7 @@ impl Default for PrintfulSimConfig {
             webhook_secret_hex: None,
             store_id: 10,
             drop_delay: Duration::from_secs(30),
+            costs: PrintfulCosts::default(),
         }
     }
 }
@@ -163,7 +214,8 @@ impl std::fmt::Debug for PrintfulSim {
 
 impl PrintfulSim {
     pub fn new(config: PrintfulSimConfig) -> PrintfulSim {
-        let state = State::new(config.store_id, config.webhook_url.clone());
+        let mut state = State::new(config.store_id, config.webhook_url.clone());
+        state.costs = config.costs.clone();
         PrintfulSim {
             inner: Arc::new(Inner {
                 config,
@@ -199,6 +251,11 @@ impl PrintfulSim {
             }
         });
         (sim, format!("http://{addr}/sim/printful"))
+    }
+
+    /// What orders created from now on cost (see [`PrintfulCosts`]).
+    pub fn set_costs(&self, costs: PrintfulCosts) {
+        self.lock().costs = costs;
     }
 
     pub fn set_webhook_url(&self, url: Option<String>) {

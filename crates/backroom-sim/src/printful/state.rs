@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::{FaultCounts, RandomFaults, RecordedRequest, SimError, WebhookDelivery};
+use super::{FaultCounts, PrintfulCosts, RandomFaults, RecordedRequest, SimError, WebhookDelivery};
 
 /// v1's rate limit: 120 requests in a fixed window that refills every minute.
 pub(crate) const RATE_LIMIT: u32 = 120;
@@ -250,6 +250,11 @@ struct SimOrder {
     recipient: Map<String, Value>,
     items: Vec<SimItem>,
     retail_costs: Map<String, Value>,
+    /// What Printful charges for shipping, and its VAT rate and currency, as they were when
+    /// the order was created or last updated.
+    shipping_cents: i64,
+    vat_bps: u32,
+    costs_currency: String,
     shipments: Vec<Value>,
     /// Units shipped so far per item id.
     shipped: BTreeMap<i64, u32>,
@@ -268,6 +273,7 @@ pub(crate) struct State {
     pub window: Window,
     pub events: Vec<Value>,
     pub deliveries: Vec<WebhookDelivery>,
+    pub costs: PrintfulCosts,
 }
 
 /// A change's answer: the order as the API shows it, and the webhook events it caused.
@@ -297,6 +303,7 @@ impl State {
             },
             events: Vec::new(),
             deliveries: Vec::new(),
+            costs: PrintfulCosts::default(),
         }
     }
 
@@ -359,6 +366,9 @@ impl State {
             recipient: new.recipient,
             items,
             retail_costs: new.retail_costs,
+            shipping_cents: self.costs.shipping,
+            vat_bps: self.costs.vat_bps,
+            costs_currency: self.costs.currency.clone(),
             shipments: Vec::new(),
             shipped: BTreeMap::new(),
         };
@@ -376,11 +386,15 @@ impl State {
             )));
         }
         let items = self.make_items(new.items);
+        let costs = self.costs.clone();
         let order = self.orders.get_mut(&id).expect("found above");
         order.recipient = new.recipient;
         order.items = items;
         order.retail_costs = new.retail_costs;
         order.shipping = new.shipping;
+        order.shipping_cents = costs.shipping;
+        order.vat_bps = costs.vat_bps;
+        order.costs_currency = costs.currency;
         if confirm {
             order.status = "pending".into();
         }
@@ -575,7 +589,10 @@ impl State {
             .map(|i| {
                 let id = self.next_item_id;
                 self.next_item_id += 1;
-                let retail = i.retail_price.as_deref().and_then(parse_money);
+                let cost = i
+                    .sync_variant_id
+                    .and_then(|v| self.costs.variants.get(&v).copied())
+                    .unwrap_or(self.costs.default_item);
                 SimItem {
                     id,
                     external_id: i.external_id,
@@ -590,9 +607,7 @@ impl State {
                         None => "Catalog product".into(),
                     }),
                     retail_price: i.retail_price,
-                    // Printful's cost is not ours to know; roughly half the retail price, at
-                    // least 5 USD, is a plausible stand-in.
-                    price_cents: retail.map_or(1250, |r| (r * 45 / 100).max(500)),
+                    price_cents: cost,
                 }
             })
             .collect()
@@ -603,11 +618,19 @@ impl State {
     fn order_json(&self, o: &SimOrder) -> Value {
         let items: Vec<Value> = o.items.iter().map(item_json).collect();
         let subtotal: i64 = o.items.iter().map(|i| i.price_cents * i64::from(i.quantity)).sum();
-        let shipping = 499;
+        let shipping = o.shipping_cents;
+        let vat = percent_of(subtotal + shipping, i64::from(o.vat_bps));
         let mut retail_costs = Map::new();
-        for key in ["currency", "subtotal", "discount", "shipping", "tax", "vat", "total"] {
+        for key in ["currency", "subtotal", "discount", "shipping", "tax"] {
             retail_costs.insert(key.into(), o.retail_costs.get(key).cloned().unwrap_or(Value::Null));
         }
+        // Read-only: Printful works these out.
+        retail_costs.insert("vat".into(), Value::Null);
+        let sent = |key: &str| o.retail_costs.get(key).and_then(Value::as_str).and_then(parse_money);
+        let retail_total = sent("subtotal").map(|sub| {
+            money(sub - sent("discount").unwrap_or(0) + sent("shipping").unwrap_or(0) + sent("tax").unwrap_or(0))
+        });
+        retail_costs.insert("total".into(), json!(retail_total));
         json!({
             "id": o.id,
             "external_id": o.external_id,
@@ -622,7 +645,7 @@ impl State {
             "branding_items": [],
             "incomplete_items": [],
             "costs": {
-                "currency": "USD",
+                "currency": o.costs_currency,
                 "subtotal": money(subtotal),
                 "discount": "0.00",
                 "shipping": money(shipping),
@@ -631,8 +654,8 @@ impl State {
                 "fulfillment_fee": "0.00",
                 "retail_delivery_fee": "0.00",
                 "tax": "0.00",
-                "vat": "0.00",
-                "total": money(subtotal + shipping),
+                "vat": money(vat),
+                "total": money(subtotal + shipping + vat),
             },
             "retail_costs": retail_costs,
             "pricing_breakdown": [],
@@ -773,6 +796,27 @@ fn parse_new_order(body: &Value) -> Result<NewSimOrder, ApiError> {
         Some(other) => return Err(ApiError::bad_request(format!("Invalid retail_costs.currency: {other}"))),
     };
     retail_costs.insert("currency".into(), json!(currency));
+    for key in ["subtotal", "discount", "shipping", "tax"] {
+        let value = match retail_costs.get(key) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => parse_money(s),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|f| *f >= 0.0 && (f * 100.0 - (f * 100.0).round()).abs() < 1e-6)
+                .map(|f| (f * 100.0).round() as i64),
+            Some(_) => None,
+        };
+        let Some(cents) = value else {
+            return Err(ApiError::bad_request(format!(
+                "Invalid retail_costs.{key}: {} is not an amount such as \"12.50\"",
+                retail_costs[key]
+            )));
+        };
+        retail_costs.insert(key.into(), json!(money(cents)));
+    }
+    // Read-only fields: what a client sends is ignored, as Printful ignores it.
+    retail_costs.remove("vat");
+    retail_costs.remove("total");
     let shipping = match obj.get("shipping") {
         None | Some(Value::Null) => "STANDARD".to_string(),
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -949,8 +993,14 @@ pub(crate) fn parse_money(s: &str) -> Option<i64> {
     whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
 }
 
+/// `amount × bps / 10 000`, rounded half up (amounts are never negative here).
+fn percent_of(amount: i64, bps: i64) -> i64 {
+    (amount * bps + 5_000).div_euclid(10_000)
+}
+
 fn money(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", (cents / 100).abs(), (cents % 100).abs())
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix time, by the days-from-civil algorithm in reverse.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::ids::new_id;
-use super::objects::{self, Cause, NewLine, NewSession};
+use super::objects::{self, Cause, NewLine, NewSession, NewShippingRate, ShippingOption};
 use super::params::{self, Params, RangeFilter};
 use super::state::{Change, IdempotentResult, Outbox, State as Account};
 use super::{RecordedRequest, StripeSim};
@@ -106,10 +106,11 @@ fn serve(sim: &StripeSim, method: &Method, uri: &Uri, headers: &HeaderMap, body:
     let unrecognized = || ApiError::unrecognized_url(method.as_str(), path);
     match (method.as_str(), segments.as_slice()) {
         ("POST", ["checkout", "sessions"]) => {
-            let new = read_new_session(&p, sim.now())?;
+            let (mut new, shipping) = read_new_session(&p, sim.now())?;
             let expand = read_expand(&p, &["line_items"])?;
             let public_base = sim.inner.config.public_base.clone();
             idempotent(sim, idempotency_key, method, path, &params, |account, change| {
+                new.shipping_options = resolve_shipping(account, &shipping, &new.currency, change.now)?;
                 let session = account.create_session(&new, change.now, &public_base);
                 let id = session["id"].as_str().unwrap_or_default().to_string();
                 Ok((with_expansions(account, &id, session, &expand), Outbox::new()))
@@ -237,12 +238,68 @@ fn serve(sim: &StripeSim, method: &Method, uri: &Uri, headers: &HeaderMap, body:
         }
         ("GET", ["charges", id]) => {
             p.only(&["expand"])?;
+            let expand = read_expand(&p, &["balance_transaction"])?;
+            let account = sim.lock();
+            let mut charge = account
+                .charge(id)
+                .ok_or_else(|| ApiError::no_such("charge", id, "charge"))?
+                .clone();
+            if !expand.is_empty()
+                && let Some(txn) = charge["balance_transaction"].as_str()
+            {
+                charge["balance_transaction"] = account.balance_transaction(txn, sim.now()).unwrap_or(Value::Null);
+            }
+            Ok(Reply::ok(charge))
+        }
+        ("GET", ["balance_transactions", id]) => {
+            p.only(&["expand"])?;
+            read_expand(&p, &[])?;
+            let txn = sim
+                .lock()
+                .balance_transaction(id, sim.now())
+                .ok_or_else(|| ApiError::no_such("balance_transaction", id, "id"))?;
+            Ok(Reply::ok(txn))
+        }
+        ("POST", ["shipping_rates"]) => {
+            p.only(&[
+                "display_name",
+                "type",
+                "fixed_amount",
+                "delivery_estimate",
+                "tax_behavior",
+                "tax_code",
+                "metadata",
+                "expand",
+            ])?;
+            read_expand(&p, &[])?;
+            let new = read_shipping_rate(&p)?;
+            idempotent(sim, idempotency_key, method, path, &params, |account, change| {
+                let rate = objects::shipping_rate(&new_id("shr_", 24), change.now, &new);
+                account.put_shipping_rate(rate.clone());
+                Ok((rate, Outbox::new()))
+            })
+        }
+        ("GET", ["shipping_rates", id]) => {
+            p.only(&["expand"])?;
             read_expand(&p, &[])?;
             let account = sim.lock();
-            let charge = account
-                .charge(id)
-                .ok_or_else(|| ApiError::no_such("charge", id, "charge"))?;
-            Ok(Reply::ok(charge.clone()))
+            let rate = account
+                .shipping_rate(id)
+                .ok_or_else(|| ApiError::no_such("shipping_rate", id, "shipping_rate"))?;
+            Ok(Reply::ok(rate.clone()))
+        }
+        ("GET", ["promotion_codes", id]) => {
+            p.only(&["expand"])?;
+            let expand = read_expand(&p, &["promotion.coupon"])?;
+            let account = sim.lock();
+            let mut promo = account
+                .promotion_code(id)
+                .ok_or_else(|| ApiError::no_such("promotion_code", id, "promotion_code"))?
+                .clone();
+            if expand.is_empty() {
+                promo["promotion"]["coupon"] = promo["promotion"]["coupon"]["id"].clone();
+            }
+            Ok(Reply::ok(promo))
         }
         ("GET", ["disputes", id]) => {
             p.only(&["expand"])?;
@@ -496,9 +553,161 @@ fn with_expansions(account: &Account, id: &str, mut session: Value, expand: &[St
     session
 }
 
-/// The create parameters the simulator supports, validated as Stripe validates them.
-fn read_new_session(p: &Params<'_>, now: i64) -> Result<NewSession, ApiError> {
+/// A session's shipping option as asked for, before it is resolved against the account.
+enum ShippingRequest {
+    /// `shipping_options[N][shipping_rate]`, with its parameter name for errors.
+    Rate { id: String, param: String },
+    /// `shipping_options[N][shipping_rate_data]`, with its currency's parameter name.
+    Data { rate: NewShippingRate, param: String },
+}
+
+/// Turns the asked-for options into the session's: rates looked up (an unknown id is Stripe's
+/// `resource_missing`), every currency checked against the session's, and rates given inline
+/// created with new `shr_` ids. Nothing is stored unless every option is good.
+fn resolve_shipping(
+    account: &mut Account,
+    requests: &[ShippingRequest],
+    currency: &str,
+    now: i64,
+) -> Result<Vec<ShippingOption>, ApiError> {
+    let mut options = Vec::new();
+    let mut created = Vec::new();
+    for request in requests {
+        let (rate, param) = match request {
+            ShippingRequest::Rate { id, param } => {
+                let rate = account.shipping_rate(id).cloned().ok_or_else(|| {
+                    ApiError::new(
+                        400,
+                        "resource_missing",
+                        format!("No such shipping rate: '{id}'"),
+                        Some(param),
+                    )
+                })?;
+                if rate["active"] != true {
+                    return Err(ApiError::invalid(
+                        format!("The shipping rate {id} is not active."),
+                        param,
+                    ));
+                }
+                (rate, param.clone())
+            }
+            ShippingRequest::Data { rate, param } => {
+                let rate = objects::shipping_rate(&new_id("shr_", 24), now, rate);
+                created.push(rate.clone());
+                (rate, param.clone())
+            }
+        };
+        let rate_currency = rate["fixed_amount"]["currency"].as_str().unwrap_or_default();
+        if rate_currency != currency {
+            return Err(ApiError::invalid(
+                format!(
+                    "The shipping rate's currency ({rate_currency}) must match the currency of the line items ({currency})."
+                ),
+                &param,
+            ));
+        }
+        options.push(ShippingOption {
+            rate: rate["id"].as_str().unwrap_or_default().to_string(),
+            amount: rate["fixed_amount"]["amount"].as_i64().unwrap_or(0),
+        });
+    }
+    for rate in created {
+        account.put_shipping_rate(rate);
+    }
+    Ok(options)
+}
+
+/// A fixed-amount shipping rate's parameters (`shipping_rate_data`, or `POST /v1/shipping_rates`),
+/// validated as Stripe validates them.
+pub(crate) fn read_shipping_rate(p: &Params<'_>) -> Result<NewShippingRate, ApiError> {
+    match p.str("type")? {
+        None | Some("fixed_amount") => {}
+        Some(other) => {
+            return Err(ApiError::invalid(
+                format!("Invalid type: must be fixed_amount, not {other:?}."),
+                &p.name("type"),
+            ));
+        }
+    }
+    let display_name = p.required_str("display_name")?;
+    if display_name.trim().is_empty() || display_name.chars().count() > 100 {
+        return Err(ApiError::invalid(
+            "display_name must be 1 to 100 characters.",
+            &p.name("display_name"),
+        ));
+    }
+    let fixed = p
+        .object("fixed_amount")?
+        .ok_or_else(|| ApiError::missing(&p.name("fixed_amount")))?;
+    fixed.only(&["amount", "currency"])?;
+    let amount = fixed
+        .int("amount")?
+        .ok_or_else(|| ApiError::missing(&fixed.name("amount")))?;
+    if amount < 0 {
+        return Err(ApiError::invalid(
+            "This value must be greater than or equal to 0.",
+            &fixed.name("amount"),
+        ));
+    }
+    let currency = fixed.required_str("currency")?.to_ascii_lowercase();
+    if backroom_core::Currency::parse(&currency).is_err() {
+        return Err(ApiError::invalid(
+            format!("Invalid currency: {currency}."),
+            &fixed.name("currency"),
+        ));
+    }
+    let (mut minimum, mut maximum) = (None, None);
+    if let Some(estimate) = p.object("delivery_estimate")? {
+        estimate.only(&["minimum", "maximum"])?;
+        for (key, slot) in [("minimum", &mut minimum), ("maximum", &mut maximum)] {
+            let Some(bound) = estimate.object(key)? else { continue };
+            bound.only(&["unit", "value"])?;
+            let unit = bound.required_str("unit")?;
+            if !["business_day", "day", "hour", "month", "week"].contains(&unit) {
+                return Err(ApiError::invalid(
+                    format!("Invalid unit: must be one of business_day, day, hour, month or week, not {unit:?}."),
+                    &bound.name("unit"),
+                ));
+            }
+            let value = bound
+                .int("value")?
+                .ok_or_else(|| ApiError::missing(&bound.name("value")))?;
+            if value < 1 {
+                return Err(ApiError::invalid(
+                    "This value must be greater than or equal to 1.",
+                    &bound.name("value"),
+                ));
+            }
+            *slot = Some((unit.to_string(), value));
+        }
+    }
+    let tax_behavior = p.str("tax_behavior")?.map(str::to_string);
+    if let Some(b) = &tax_behavior
+        && !["inclusive", "exclusive", "unspecified"].contains(&b.as_str())
+    {
+        return Err(ApiError::invalid(
+            format!("Invalid tax_behavior: must be inclusive, exclusive or unspecified, not {b:?}."),
+            &p.name("tax_behavior"),
+        ));
+    }
+    Ok(NewShippingRate {
+        display_name: display_name.to_string(),
+        amount,
+        currency,
+        minimum,
+        maximum,
+        tax_behavior,
+        tax_code: p.str("tax_code")?.map(str::to_string),
+        metadata: read_metadata(p, "metadata")?,
+    })
+}
+
+/// The create parameters the simulator supports, validated as Stripe validates them; the
+/// shipping options come separately, to be resolved against the account.
+fn read_new_session(p: &Params<'_>, now: i64) -> Result<(NewSession, Vec<ShippingRequest>), ApiError> {
     p.only(&[
+        "allow_promotion_codes",
+        "automatic_tax",
         "mode",
         "line_items",
         "client_reference_id",
@@ -646,20 +855,48 @@ fn read_new_session(p: &Params<'_>, now: i64) -> Result<NewSession, ApiError> {
             "shipping_options",
         ));
     }
-    let mut shipping_rates = Vec::new();
+    let mut shipping = Vec::new();
     for option in &options {
-        option.only(&["shipping_rate"])?;
-        let rate = option.required_str("shipping_rate")?;
-        if !rate.starts_with("shr_") {
-            return Err(ApiError::new(
-                400,
-                "resource_missing",
-                format!("No such shipping rate: '{rate}'"),
-                Some(&option.name("shipping_rate")),
-            ));
-        }
-        shipping_rates.push(rate.to_string());
+        option.only(&["shipping_rate", "shipping_rate_data"])?;
+        let request = match (option.str("shipping_rate")?, option.object("shipping_rate_data")?) {
+            (Some(id), None) => ShippingRequest::Rate {
+                id: id.to_string(),
+                param: option.name("shipping_rate"),
+            },
+            (None, Some(data)) => {
+                data.only(&[
+                    "display_name",
+                    "type",
+                    "fixed_amount",
+                    "delivery_estimate",
+                    "tax_behavior",
+                    "tax_code",
+                    "metadata",
+                ])?;
+                ShippingRequest::Data {
+                    rate: read_shipping_rate(&data)?,
+                    param: format!("{}[currency]", data.name("fixed_amount")),
+                }
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    "You may only specify one of these parameters: shipping_rate, shipping_rate_data.",
+                    &option.name("shipping_rate"),
+                ));
+            }
+            (None, None) => return Err(ApiError::missing(&option.name("shipping_rate"))),
+        };
+        shipping.push(request);
     }
+    let allow_promotion_codes = p.bool("allow_promotion_codes")?.unwrap_or(false);
+    let automatic_tax = match p.object("automatic_tax")? {
+        None => false,
+        Some(tax) => {
+            tax.only(&["enabled", "liability"])?;
+            tax.bool("enabled")?
+                .ok_or_else(|| ApiError::missing(&tax.name("enabled")))?
+        }
+    };
     let expires_at = p.int("expires_at")?.unwrap_or(now + 24 * 3600);
     if expires_at < now + 30 * 60 {
         return Err(ApiError::invalid(
@@ -673,7 +910,7 @@ fn read_new_session(p: &Params<'_>, now: i64) -> Result<NewSession, ApiError> {
             "expires_at",
         ));
     }
-    Ok(NewSession {
+    let new = NewSession {
         lines,
         currency: currency.expect("at least one line item was read"),
         client_reference_id,
@@ -683,9 +920,12 @@ fn read_new_session(p: &Params<'_>, now: i64) -> Result<NewSession, ApiError> {
         success_url,
         cancel_url,
         allowed_countries,
-        shipping_rates,
+        shipping_options: Vec::new(),
+        allow_promotion_codes,
+        automatic_tax,
         expires_at,
-    })
+    };
+    Ok((new, shipping))
 }
 
 fn read_metadata(p: &Params<'_>, key: &str) -> Result<std::collections::BTreeMap<String, String>, ApiError> {

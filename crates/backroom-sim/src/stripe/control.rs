@@ -9,25 +9,43 @@ use axum::response::{Html, IntoResponse, Response};
 use backroom_core::{Cents, Currency, Money};
 use serde_json::Value;
 
-use super::StripeSim;
 use super::error::ApiError;
-use super::objects::Cause;
+use super::ids::new_id;
+use super::objects::{self, Cause, CouponOff};
 use super::params::{self, Params};
 use super::state::{BuyerInput, Completion};
+use super::{PromotionCodeSpec, ShippingRateSpec, StripeSim};
 
 /// `GET /checkout/{id}`: the session's items, total and a Pay button.
 pub(crate) async fn page(State(sim): State<StripeSim>, Path(id): Path<String>) -> Response {
     sim.ensure_sweeper();
     sim.expire_due();
-    let found = sim.with_state(|st| st.session(&id).map(|s| (s.object.clone(), s.line_items.clone())));
-    let Some((session, lines)) = found else {
+    let found = sim.with_state(|st| {
+        st.session(&id).map(|s| {
+            // Each option's rate name, for the page's choice of shipping.
+            let names: Vec<String> = s.object["shipping_options"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| {
+                    let rate = o["shipping_rate"].as_str().unwrap_or_default();
+                    st.shipping_rate(rate)
+                        .and_then(|r| r["display_name"].as_str())
+                        .unwrap_or(rate)
+                        .to_string()
+                })
+                .collect();
+            (s.object.clone(), s.line_items.clone(), names)
+        })
+    });
+    let Some((session, lines, names)) = found else {
         let body = format!(
             "<!doctype html><meta charset=\"utf-8\"><title>Not found</title><p>No checkout session {}.</p>",
             escape(&id)
         );
         return (StatusCode::NOT_FOUND, Html(body)).into_response();
     };
-    Html(render_page(&session, &lines)).into_response()
+    Html(render_page(&session, &lines, &names)).into_response()
 }
 
 /// `POST /checkout/{id}/pay[?deliver=false][&async=succeed|fail]`: the buyer pays. The page's
@@ -62,6 +80,8 @@ fn pay_inner(sim: &StripeSim, id: &str, query: Option<&str>, body: &[u8]) -> Res
         "postal_code",
         "country",
         "async",
+        "shipping_rate",
+        "promotion_code",
     ])?;
     let deliver = q.bool("deliver")?.unwrap_or(true);
     let how = match f.str("async")?.or(q.str("async")?) {
@@ -85,6 +105,8 @@ fn pay_inner(sim: &StripeSim, id: &str, query: Option<&str>, body: &[u8]) -> Res
         state: text("state"),
         postal_code: text("postal_code"),
         country: text("country"),
+        shipping_rate: text("shipping_rate"),
+        promotion_code: text("promotion_code"),
     };
     sim.complete(id, how, &input, deliver)?;
     let success_url = sim.session(id).and_then(|s| {
@@ -157,6 +179,208 @@ pub(crate) async fn dispute(
     json_or_error(result)
 }
 
+/// `POST /control/shipping_rates`: a form with `POST /v1/shipping_rates`'s parameters
+/// (`display_name`, `fixed_amount[amount]`, `fixed_amount[currency]`,
+/// `delivery_estimate[minimum|maximum][unit|value]`, …) and optionally the `id` to give it;
+/// answers with the shipping rate. An existing id is replaced.
+pub(crate) async fn create_shipping_rate(State(sim): State<StripeSim>, body: Bytes) -> Response {
+    let result = (|| {
+        let form = params::parse(&body)?;
+        let f = Params::root(&form);
+        f.only(&[
+            "id",
+            "display_name",
+            "type",
+            "fixed_amount",
+            "delivery_estimate",
+            "tax_behavior",
+            "tax_code",
+            "metadata",
+        ])?;
+        let id = match f.str("id")? {
+            Some(id) => checked_id(id, "id")?,
+            None => new_id("shr_", 24),
+        };
+        let new = super::api::read_shipping_rate(&f)?;
+        let rate = objects::shipping_rate(&id, sim.now(), &new);
+        sim.mutate(|st| {
+            st.put_shipping_rate(rate.clone());
+            Ok::<_, ApiError>(rate)
+        })
+    })();
+    json_or_error(result)
+}
+
+/// `POST /control/promotion_codes`: a form with `code` and either `percent_off` (0 < p ≤ 100,
+/// up to two decimals) or `amount_off` and `currency`, optionally `id` (`promo_…`) and
+/// `active=false`; answers with the promotion code, its coupon expanded. The same id or code
+/// is replaced.
+pub(crate) async fn create_promotion_code(State(sim): State<StripeSim>, body: Bytes) -> Response {
+    let result = (|| {
+        let form = params::parse(&body)?;
+        let f = Params::root(&form);
+        f.only(&["id", "code", "percent_off", "amount_off", "currency", "active"])?;
+        let off = match (f.str("percent_off")?, f.int("amount_off")?) {
+            (Some(p), None) => CouponOff::Percent(
+                p.parse::<f64>()
+                    .map_err(|_| ApiError::invalid(format!("Invalid decimal: {p}"), "percent_off"))?,
+            ),
+            (None, Some(amount)) => CouponOff::Amount {
+                amount,
+                currency: f.required_str("currency")?.to_string(),
+            },
+            _ => {
+                return Err(ApiError::invalid(
+                    "Give exactly one of percent_off or amount_off (with currency).",
+                    "percent_off",
+                ));
+            }
+        };
+        let spec = PromotionCodeSpec {
+            id: f.str("id")?.map(str::to_string),
+            code: f.required_str("code")?.to_string(),
+            off,
+        };
+        let mut promo = promotion_code_from_spec(&spec, sim.now())?;
+        if f.bool("active")? == Some(false) {
+            promo["active"] = serde_json::json!(false);
+        }
+        sim.mutate(|st| {
+            st.put_promotion_code(promo.clone());
+            Ok::<_, ApiError>(promo)
+        })
+    })();
+    json_or_error(result)
+}
+
+/// `POST /control/pricing`: any of `tax_rate_bps`, `fee_bps`, `fee_fixed`; answers with all three.
+pub(crate) async fn set_pricing(State(sim): State<StripeSim>, body: Bytes) -> Response {
+    let result = (|| {
+        let form = params::parse(&body)?;
+        let f = Params::root(&form);
+        f.only(&["tax_rate_bps", "fee_bps", "fee_fixed"])?;
+        let bps = |key: &str| -> Result<Option<u32>, ApiError> {
+            match f.int(key)? {
+                None => Ok(None),
+                Some(v) => u32::try_from(v)
+                    .ok()
+                    .filter(|v| *v <= 10_000)
+                    .map(Some)
+                    .ok_or_else(|| ApiError::invalid(format!("{key} must be 0 to 10000, not {v}."), key)),
+            }
+        };
+        let tax = bps("tax_rate_bps")?;
+        let fee = bps("fee_bps")?;
+        let fixed = f.int("fee_fixed")?;
+        if fixed.is_some_and(|v| v < 0) {
+            return Err(ApiError::invalid("fee_fixed must be at least 0.", "fee_fixed"));
+        }
+        let pricing = sim.with_state(|st| {
+            if let Some(t) = tax {
+                st.pricing.tax_rate_bps = t;
+            }
+            if let Some(b) = fee {
+                st.pricing.fee_bps = b;
+            }
+            if let Some(x) = fixed {
+                st.pricing.fee_fixed = x;
+            }
+            st.pricing
+        });
+        Ok(serde_json::json!({
+            "tax_rate_bps": pricing.tax_rate_bps,
+            "fee_bps": pricing.fee_bps,
+            "fee_fixed": pricing.fee_fixed,
+        }))
+    })();
+    json_or_error(result)
+}
+
+/// An id chosen by the caller: 1 to 255 characters of letters, digits and `_`.
+fn checked_id(id: &str, param: &str) -> Result<String, ApiError> {
+    if id.is_empty() || id.len() > 255 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(ApiError::invalid(
+            format!("Invalid {param}: {id:?} must be 1 to 255 letters, digits or underscores."),
+            param,
+        ));
+    }
+    Ok(id.to_string())
+}
+
+/// A configured shipping rate, validated by the same rules as the API's parameters.
+pub(crate) fn shipping_rate_from_spec(spec: &ShippingRateSpec, now: i64) -> Result<serde_json::Value, ApiError> {
+    let id = checked_id(&spec.id, "id")?;
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("display_name", &spec.display_name)
+        .append_pair("fixed_amount[amount]", &spec.amount.to_string())
+        .append_pair("fixed_amount[currency]", &spec.currency);
+    for (key, bound) in [("minimum", &spec.minimum), ("maximum", &spec.maximum)] {
+        if let Some((unit, value)) = bound {
+            form.append_pair(&format!("delivery_estimate[{key}][unit]"), unit)
+                .append_pair(&format!("delivery_estimate[{key}][value]"), &value.to_string());
+        }
+    }
+    let parsed = params::parse(form.finish().as_bytes())?;
+    let new = super::api::read_shipping_rate(&Params::root(&parsed))?;
+    Ok(objects::shipping_rate(&id, now, &new))
+}
+
+/// A promotion code with its coupon, validated: a code of 1 to 500 letters, digits, `-` or `_`;
+/// a percentage above 0 and at most 100 with at most two decimals, or a positive amount in a
+/// known currency.
+pub(crate) fn promotion_code_from_spec(spec: &PromotionCodeSpec, now: i64) -> Result<serde_json::Value, ApiError> {
+    let code = spec.code.trim();
+    if code.is_empty()
+        || code.len() > 500
+        || !code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::invalid(
+            format!("Invalid code: {code:?} must be 1 to 500 letters, digits, dashes or underscores."),
+            "code",
+        ));
+    }
+    let off = match &spec.off {
+        CouponOff::Percent(p) => {
+            let hundredths = p * 100.0;
+            if !(*p > 0.0 && *p <= 100.0) || (hundredths - hundredths.round()).abs() > 1e-6 {
+                return Err(ApiError::invalid(
+                    format!("Invalid percent_off: {p} must be above 0 and at most 100, with at most two decimals."),
+                    "percent_off",
+                ));
+            }
+            CouponOff::Percent(*p)
+        }
+        CouponOff::Amount { amount, currency } => {
+            let currency = currency.to_ascii_lowercase();
+            if *amount < 1 {
+                return Err(ApiError::invalid(
+                    "This value must be greater than or equal to 1.",
+                    "amount_off",
+                ));
+            }
+            if Currency::parse(&currency).is_err() {
+                return Err(ApiError::invalid(format!("Invalid currency: {currency}."), "currency"));
+            }
+            CouponOff::Amount {
+                amount: *amount,
+                currency,
+            }
+        }
+    };
+    let id = match &spec.id {
+        Some(id) => checked_id(id, "id")?,
+        None => new_id("promo_", 24),
+    };
+    let name = match &off {
+        CouponOff::Percent(p) => format!("{p}% off"),
+        CouponOff::Amount { amount, currency } => format!("{amount} {currency} off"),
+    };
+    let coupon = objects::coupon(&new_id("", 8), now, &off, Some(&name));
+    Ok(objects::promotion_code(&id, code, now, coupon))
+}
+
 /// Reads `deliver` (default true) and, when allowed, `amount`.
 fn read_deliver(query: Option<&str>, extra: &[&str]) -> Result<(bool, Option<i64>), ApiError> {
     let parsed = params::parse(query.unwrap_or("").as_bytes())?;
@@ -179,7 +403,7 @@ fn json_or_error(result: Result<Value, ApiError>) -> Response {
     }
 }
 
-fn render_page(session: &Value, lines: &[Value]) -> String {
+fn render_page(session: &Value, lines: &[Value], shipping_names: &[String]) -> String {
     let id = session["id"].as_str().unwrap_or_default();
     let status = session["status"].as_str().unwrap_or_default();
     let currency = Currency::parse(session["currency"].as_str().unwrap_or_default()).ok();
@@ -221,6 +445,38 @@ fn render_page(session: &Value, lines: &[Value]) -> String {
         } else {
             String::new()
         };
+        let shipping: String = session["shipping_options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(shipping_names)
+            .enumerate()
+            .map(|(i, (o, name))| {
+                format!(
+                    r#"<label><input type="radio" name="shipping_rate" value="{}"{}> {} ({})</label>
+"#,
+                    escape(o["shipping_rate"].as_str().unwrap_or_default()),
+                    if i == 0 { " checked" } else { "" },
+                    escape(name),
+                    money(o["shipping_amount"].as_i64().unwrap_or(0)),
+                )
+            })
+            .collect();
+        let shipping = if shipping.is_empty() {
+            shipping
+        } else {
+            format!("<fieldset><legend>Shipping</legend>\n{shipping}</fieldset>")
+        };
+        let promotion = if session["allow_promotion_codes"] == true {
+            r#"<label>Promotion code <input name="promotion_code" value=""></label>"#
+        } else {
+            ""
+        };
+        let tax_note = if session["automatic_tax"]["enabled"] == true {
+            "<p class=\"tax\">Tax is added when you pay.</p>"
+        } else {
+            ""
+        };
         let cancel = session["cancel_url"]
             .as_str()
             .map(|u| {
@@ -234,6 +490,7 @@ fn render_page(session: &Value, lines: &[Value]) -> String {
             r#"<form method="post" action="{action}">
 <label>Email <input name="email" type="email" value="{email}"></label>
 {address}
+{shipping}{promotion}{tax_note}
 <button type="submit" id="pay">Pay {total}</button>
 <details><summary>Other test outcomes</summary>
 <button type="submit" name="async" value="succeed">Pay with a delayed method that succeeds</button>

@@ -12,6 +12,42 @@
 //! `POST /v1/webhook_endpoints[/{id}]` are stored and listed beside it (so that
 //! `backroom setup webhooks` can be run against the simulator), but receive no webhooks.
 //!
+//! Money, as Stripe models it (amounts in minor units):
+//! - Shipping: `shipping_options[N][shipping_rate]` names a rate the account has (an unknown
+//!   id is 400 `resource_missing`); `shipping_options[N][shipping_rate_data]` (`type=fixed_amount`,
+//!   `display_name`, `fixed_amount[amount|currency]`, `delivery_estimate[minimum|maximum][unit|value]`,
+//!   `tax_behavior`, `tax_code`, `metadata`) makes one with a new `shr_` id. At most 5 options,
+//!   amounts at least 0, each in the session's currency. Rates come from
+//!   [`StripeSimConfig::shipping_rates`] (ids of your choosing), [`StripeSim::define_shipping_rate`],
+//!   `POST /control/shipping_rates` (the same form plus `id`) or `POST /v1/shipping_rates`, and
+//!   are served by `GET /v1/shipping_rates/{id}`. An open session is priced with its first
+//!   option, as Stripe preselects it; the buyer may pick another when paying.
+//! - Promotion codes: with `allow_promotion_codes=true` the buyer may enter a code (matched
+//!   case-insensitively). Codes come from [`StripeSimConfig::promotion_codes`],
+//!   [`StripeSim::define_promotion_code`] or `POST /control/promotion_codes` (`code`,
+//!   `percent_off` or `amount_off` + `currency`, optional `id`, `active=false`), and are served
+//!   by `GET /v1/promotion_codes/{id}[?expand[]=promotion.coupon]`. The discount (a percentage
+//!   of the subtotal rounded half up, or the amount, at most the subtotal) applies to the items
+//!   only, spread over the lines in proportion to their amounts (leftover units to the largest
+//!   remainders); the session's `discounts` name the coupon and the promotion code.
+//! - Tax: with `automatic_tax[enabled]=true`, an exclusive tax at [`StripeSimConfig::tax_rate_bps`]
+//!   (or `POST /control/pricing` `tax_rate_bps=…`, [`StripeSim::set_tax_rate_bps`]) is computed
+//!   when the buyer pays, per line on its amount after discount and on shipping, each rounded
+//!   half up; `automatic_tax.status` goes from `requires_location_inputs` to `complete`.
+//! - Paying (`POST /checkout/{id}/pay` with form fields `shipping_rate` and `promotion_code`, or
+//!   [`StripeSim::pay_with`]) sets `amount_total` = subtotal − discount + shipping + tax,
+//!   `total_details` {amount_discount, amount_shipping, amount_tax}, `shipping_cost`
+//!   {amount_subtotal, amount_tax, amount_total, shipping_rate} and the line items'
+//!   `amount_discount`, `amount_tax` and `amount_total`. A total of 0 is refused: sessions that
+//!   need no payment are not modelled.
+//! - Fees: each succeeded charge has a `balance_transaction` (`GET /v1/balance_transactions/{id}`,
+//!   or `GET /v1/charges/{id}?expand[]=balance_transaction`) of `type: charge` whose `fee` is
+//!   [`StripeSimConfig::fee_bps`] of the amount rounded half up plus [`StripeSimConfig::fee_fixed`]
+//!   (150 bp + 25 by default, Stripe's European card price; `POST /control/pricing`
+//!   `fee_bps=…&fee_fixed=…`, [`StripeSim::set_fee`]), one `stripe_fee` in `fee_details`,
+//!   `net` = amount − fee, `pending` until `available_on`, 7 days after the charge. Refunds and
+//!   disputes make no balance transactions.
+//!
 //! With [`StripeSimConfig::state_file`] the account survives restarts: a change, and anything
 //! read after it, is answered only once it is on disk (see `persist.rs`).
 
@@ -38,9 +74,20 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub use error::SimError;
+pub use objects::CouponOff;
 
 use objects::{Cause, NewLine, NewSession};
-use state::{BuyerInput, Change, Completion, Outbox, State};
+use state::{BuyerInput, Change, Completion, Outbox, Pricing, State};
+
+/// What the buyer chooses on the pay page besides the address: `None` picks the first
+/// shipping option and no promotion code.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PayChoices {
+    /// One of the session's `shipping_options[].shipping_rate`.
+    pub shipping_rate: Option<String>,
+    /// A promotion code (the session must allow promotion codes).
+    pub promotion_code: Option<String>,
+}
 
 /// How the simulator behaves. [`Default`] suits `backroom dev`: no webhook endpoint until one is
 /// set, a single delivery per event, five attempts.
@@ -70,6 +117,47 @@ pub struct StripeSimConfig {
     /// before it is answered. The request log and delivery attempts are not kept, nor webhooks
     /// still being delivered: their events stay listed in `/v1/events`.
     pub state_file: Option<PathBuf>,
+    /// Shipping rates the account has from the start, under the ids given, for
+    /// `shipping_options[N][shipping_rate]` (for example the ids in `STRIPE_SHIPPING_RATES`).
+    /// More can be made with `POST /v1/shipping_rates`, `POST /control/shipping_rates` or
+    /// [`StripeSim::define_shipping_rate`]; an id the account does not have is refused as
+    /// Stripe refuses it (400 `resource_missing`).
+    pub shipping_rates: Vec<ShippingRateSpec>,
+    /// Promotion codes the account has from the start (see [`StripeSim::define_promotion_code`]).
+    pub promotion_codes: Vec<PromotionCodeSpec>,
+    /// The tax rate of `automatic_tax`, in basis points (1900 = 19 %); 0 by default.
+    pub tax_rate_bps: u32,
+    /// The percentage part of Stripe's fee on each charge, in basis points; 150 by default.
+    pub fee_bps: u32,
+    /// The fixed part of Stripe's fee on each charge, in the charge's minor units; 25 by default.
+    pub fee_fixed: i64,
+}
+
+/// A fixed-amount shipping rate, as `POST /v1/shipping_rates` would make it, under a chosen id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShippingRateSpec {
+    /// The rate's id, for example `shr_standard`.
+    pub id: String,
+    pub display_name: String,
+    /// `fixed_amount[amount]`, in minor units, at least 0.
+    pub amount: i64,
+    /// `fixed_amount[currency]`, for example `eur`.
+    pub currency: String,
+    /// `delivery_estimate[minimum]`, as `(unit, value)`: unit one of `business_day`, `day`,
+    /// `hour`, `week`, `month`.
+    pub minimum: Option<(String, i64)>,
+    /// `delivery_estimate[maximum]`, as `(unit, value)`.
+    pub maximum: Option<(String, i64)>,
+}
+
+/// A promotion code and the coupon behind it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PromotionCodeSpec {
+    /// The `promo_…` id; generated when `None`.
+    pub id: Option<String>,
+    /// What the buyer types; matched case-insensitively, as on Stripe.
+    pub code: String,
+    pub off: CouponOff,
 }
 
 impl Default for StripeSimConfig {
@@ -83,6 +171,11 @@ impl Default for StripeSimConfig {
             max_delivery_attempts: 5,
             retry_backoff: Duration::from_millis(500),
             state_file: None,
+            shipping_rates: Vec::new(),
+            promotion_codes: Vec::new(),
+            tax_rate_bps: 0,
+            fee_bps: 150,
+            fee_fixed: 25,
         }
     }
 }
@@ -155,7 +248,7 @@ impl StripeSim {
     pub fn new(config: StripeSimConfig) -> StripeSim {
         let webhook_url = Mutex::new(config.webhook_url.clone());
         let saved = config.state_file.as_deref().and_then(load_state);
-        let (state, clock_offset, started_at) = match saved {
+        let (mut state, clock_offset, started_at) = match saved {
             Some(saved) => {
                 // The offset is kept, so the simulator's time is still the machine's plus the
                 // same advance; should the machine's clock have gone back since, the offset
@@ -165,6 +258,30 @@ impl StripeSim {
             }
             None => (State::default(), 0, system_now()),
         };
+        state.pricing = Pricing {
+            tax_rate_bps: config.tax_rate_bps,
+            fee_bps: config.fee_bps,
+            fee_fixed: config.fee_fixed,
+        };
+        let now = system_now() + clock_offset;
+        for spec in &config.shipping_rates {
+            match control::shipping_rate_from_spec(spec, now) {
+                Ok(rate) => state.put_shipping_rate(rate),
+                Err(e) => panic!(
+                    "StripeSimConfig::shipping_rates: {:?} is not a valid shipping rate: {}",
+                    spec.id, e.message
+                ),
+            }
+        }
+        for spec in &config.promotion_codes {
+            match control::promotion_code_from_spec(spec, now) {
+                Ok(promo) => state.put_promotion_code(promo),
+                Err(e) => panic!(
+                    "StripeSimConfig::promotion_codes: {:?} is not a valid promotion code: {}",
+                    spec.code, e.message
+                ),
+            }
+        }
         StripeSim {
             inner: Arc::new(Inner {
                 config,
@@ -192,6 +309,9 @@ impl StripeSim {
             .route("/checkout/{id}/expire", post(control::expire))
             .route("/payments/{id}/refund", post(control::refund))
             .route("/payments/{id}/dispute", post(control::dispute))
+            .route("/control/shipping_rates", post(control::create_shipping_rate))
+            .route("/control/promotion_codes", post(control::create_promotion_code))
+            .route("/control/pricing", post(control::set_pricing))
             .fallback(api::handle)
             .with_state(self.clone())
     }
@@ -281,6 +401,55 @@ impl StripeSim {
         self.complete(session_id, Completion::Card, &BuyerInput::default(), deliver)
     }
 
+    /// The buyer pays by card with the given choices of shipping rate and promotion code.
+    pub async fn pay_with(&self, session_id: &str, choices: &PayChoices, deliver: bool) -> Result<(), SimError> {
+        let input = BuyerInput {
+            shipping_rate: choices.shipping_rate.clone(),
+            promotion_code: choices.promotion_code.clone(),
+            ..BuyerInput::default()
+        };
+        self.complete(session_id, Completion::Card, &input, deliver)
+    }
+
+    /// Adds (or replaces, by id) a shipping rate; answers with it as the API shows it.
+    pub fn define_shipping_rate(&self, spec: &ShippingRateSpec) -> Result<Value, SimError> {
+        let rate =
+            control::shipping_rate_from_spec(spec, self.now()).map_err(|e| SimError::InvalidRequest(e.message))?;
+        self.mutate(|st| {
+            st.put_shipping_rate(rate.clone());
+            Ok(rate)
+        })
+    }
+
+    /// Adds (or replaces, by id or code) a promotion code; answers with it, coupon expanded.
+    pub fn define_promotion_code(&self, spec: &PromotionCodeSpec) -> Result<Value, SimError> {
+        let promo =
+            control::promotion_code_from_spec(spec, self.now()).map_err(|e| SimError::InvalidRequest(e.message))?;
+        self.mutate(|st| {
+            st.put_promotion_code(promo.clone());
+            Ok(promo)
+        })
+    }
+
+    /// Sets the tax rate of `automatic_tax`, in basis points, for sessions paid from now on.
+    pub fn set_tax_rate_bps(&self, bps: u32) {
+        self.with_state(|st| st.pricing.tax_rate_bps = bps);
+    }
+
+    /// Sets Stripe's fee for charges that succeed from now on: `bps` basis points plus `fixed`.
+    pub fn set_fee(&self, bps: u32, fixed: i64) {
+        self.with_state(|st| {
+            st.pricing.fee_bps = bps;
+            st.pricing.fee_fixed = fixed;
+        });
+    }
+
+    /// A balance transaction as the API would return it.
+    pub fn balance_transaction(&self, id: &str) -> Option<Value> {
+        let now = self.now();
+        self.with_state(|st| st.balance_transaction(id, now))
+    }
+
     /// The buyer pays by a delayed method: `checkout.session.completed` with
     /// `payment_status: unpaid`, then `checkout.session.async_payment_succeeded` or `_failed`.
     pub async fn pay_async(&self, session_id: &str, succeed: bool, deliver: bool) -> Result<(), SimError> {
@@ -342,7 +511,9 @@ impl StripeSim {
             success_url: None,
             cancel_url: None,
             allowed_countries: vec![],
-            shipping_rates: vec![],
+            shipping_options: vec![],
+            allow_promotion_codes: false,
+            automatic_tax: false,
             expires_at: now + 24 * 3600,
         };
         let public_base = self.inner.config.public_base.clone();

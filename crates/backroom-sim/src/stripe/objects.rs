@@ -32,8 +32,20 @@ pub struct NewSession {
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
     pub allowed_countries: Vec<String>,
-    pub shipping_rates: Vec<String>,
+    /// The shipping options, resolved to rates (at most 5, in the session's currency).
+    pub shipping_options: Vec<ShippingOption>,
+    /// `allow_promotion_codes=true`: the buyer may enter a promotion code on the page.
+    pub allow_promotion_codes: bool,
+    /// `automatic_tax[enabled]=true`: tax is computed when the buyer pays.
+    pub automatic_tax: bool,
     pub expires_at: i64,
+}
+
+/// One of a session's shipping options: a shipping rate's id and its amount.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShippingOption {
+    pub rate: String,
+    pub amount: i64,
 }
 
 impl NewSession {
@@ -46,16 +58,25 @@ impl NewSession {
 }
 
 pub fn session(id: &str, created: i64, new: &NewSession, url: &str) -> Value {
-    let amount = new.amount_total();
+    let subtotal = new.amount_total();
+    // Stripe preselects the first shipping option, and the open session's totals include it.
+    let shipping = new.shipping_options.first();
+    let shipping_amount = shipping.map_or(0, |o| o.amount);
+    let amount = subtotal.saturating_add(shipping_amount);
     json!({
         "id": id,
         "object": "checkout.session",
         "adaptive_pricing": null,
         "after_expiration": null,
-        "allow_promotion_codes": null,
-        "amount_subtotal": amount,
+        "allow_promotion_codes": if new.allow_promotion_codes { json!(true) } else { Value::Null },
+        "amount_subtotal": subtotal,
         "amount_total": amount,
-        "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
+        "automatic_tax": if new.automatic_tax {
+            // No address yet: Stripe computes tax once the buyer gives one.
+            json!({ "enabled": true, "liability": { "type": "self" }, "provider": "stripe", "status": "requires_location_inputs" })
+        } else {
+            json!({ "enabled": false, "liability": null, "provider": null, "status": null })
+        },
         "billing_address_collection": null,
         "cancel_url": new.cancel_url,
         "client_reference_id": new.client_reference_id,
@@ -98,17 +119,152 @@ pub fn session(id: &str, created: i64, new: &NewSession, url: &str) -> Value {
         } else {
             json!({ "allowed_countries": new.allowed_countries })
         },
-        "shipping_cost": null,
-        // The simulator knows no shipping rate amounts: every rate is free.
-        "shipping_options": new.shipping_rates.iter().map(|r| json!({ "shipping_amount": 0, "shipping_rate": r })).collect::<Vec<_>>(),
+        "shipping_cost": shipping.map(|o| shipping_cost(o, 0)),
+        "shipping_options": new.shipping_options.iter().map(|o| json!({ "shipping_amount": o.amount, "shipping_rate": o.rate })).collect::<Vec<_>>(),
         "status": "open",
         "submit_type": null,
         "subscription": null,
         "success_url": new.success_url,
-        "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
+        "total_details": { "amount_discount": 0, "amount_shipping": shipping_amount, "amount_tax": 0 },
         "ui_mode": "hosted_page",
         "url": url,
         "wallet_options": null,
+    })
+}
+
+/// A session's `shipping_cost` for the chosen option and the tax on it.
+pub fn shipping_cost(option: &ShippingOption, tax: i64) -> Value {
+    json!({
+        "amount_subtotal": option.amount,
+        "amount_tax": tax,
+        "amount_total": option.amount.saturating_add(tax),
+        "shipping_rate": option.rate,
+        "taxes": [],
+    })
+}
+
+/// A shipping rate's definition, validated: what `shipping_rate_data`, `POST /v1/shipping_rates`,
+/// the control route and [`ShippingRateSpec`](super::ShippingRateSpec) describe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewShippingRate {
+    pub display_name: String,
+    pub amount: i64,
+    /// Lower case.
+    pub currency: String,
+    /// `(unit, value)` of the minimum and maximum, each optional.
+    pub minimum: Option<(String, i64)>,
+    pub maximum: Option<(String, i64)>,
+    pub tax_behavior: Option<String>,
+    pub tax_code: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+pub fn shipping_rate(id: &str, created: i64, new: &NewShippingRate) -> Value {
+    let bound = |b: &Option<(String, i64)>| b.as_ref().map(|(unit, value)| json!({ "unit": unit, "value": value }));
+    let estimate = if new.minimum.is_none() && new.maximum.is_none() {
+        Value::Null
+    } else {
+        json!({ "maximum": bound(&new.maximum), "minimum": bound(&new.minimum) })
+    };
+    json!({
+        "id": id,
+        "object": "shipping_rate",
+        "active": true,
+        "created": created,
+        "delivery_estimate": estimate,
+        "display_name": new.display_name,
+        "fixed_amount": { "amount": new.amount, "currency": new.currency },
+        "livemode": false,
+        "metadata": new.metadata,
+        "tax_behavior": new.tax_behavior.as_deref().unwrap_or("unspecified"),
+        "tax_code": new.tax_code,
+        "type": "fixed_amount",
+    })
+}
+
+/// A coupon's discount: a percentage (up to two decimals) or a fixed amount in one currency.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CouponOff {
+    Percent(f64),
+    Amount { amount: i64, currency: String },
+}
+
+pub fn coupon(id: &str, created: i64, off: &CouponOff, name: Option<&str>) -> Value {
+    let (percent_off, amount_off, currency) = match off {
+        CouponOff::Percent(p) => (json!(p), Value::Null, Value::Null),
+        CouponOff::Amount { amount, currency } => (Value::Null, json!(amount), json!(currency)),
+    };
+    json!({
+        "id": id,
+        "object": "coupon",
+        "amount_off": amount_off,
+        "applies_to": null,
+        "created": created,
+        "currency": currency,
+        "currency_options": null,
+        "duration": "once",
+        "duration_in_months": null,
+        "livemode": false,
+        "max_redemptions": null,
+        "metadata": {},
+        "name": name,
+        "percent_off": percent_off,
+        "redeem_by": null,
+        "times_redeemed": 0,
+        "valid": true,
+    })
+}
+
+/// A promotion code with its coupon embedded (as `expand[]=promotion.coupon` shows it).
+pub fn promotion_code(id: &str, code: &str, created: i64, coupon: Value) -> Value {
+    json!({
+        "id": id,
+        "object": "promotion_code",
+        "active": true,
+        "code": code,
+        "created": created,
+        "customer": null,
+        "customer_account": null,
+        "expires_at": null,
+        "livemode": false,
+        "max_redemptions": null,
+        "metadata": {},
+        "promotion": { "coupon": coupon, "type": "coupon" },
+        "restrictions": {
+            "first_time_transaction": false,
+            "minimum_amount": null,
+            "minimum_amount_currency": null,
+        },
+        "times_redeemed": 0,
+    })
+}
+
+/// The balance transaction of a succeeded charge: Stripe's fee taken from the amount.
+pub fn balance_transaction(id: &str, created: i64, charge: &Value, fee: i64, available_on: i64) -> Value {
+    let amount = charge["amount"].as_i64().unwrap_or(0);
+    json!({
+        "id": id,
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": available_on,
+        "balance_type": "payments",
+        "created": created,
+        "currency": charge["currency"],
+        "description": null,
+        "exchange_rate": null,
+        "fee": fee,
+        "fee_details": [{
+            "amount": fee,
+            "application": null,
+            "currency": charge["currency"],
+            "description": "Stripe processing fees",
+            "type": "stripe_fee",
+        }],
+        "net": amount - fee,
+        "reporting_category": "charge",
+        "source": charge["id"],
+        "status": "pending",
+        "type": "charge",
     })
 }
 
@@ -203,7 +359,8 @@ pub fn charge(
         "application": null,
         "application_fee": null,
         "application_fee_amount": null,
-        "balance_transaction": if succeeded { json!(new_id("txn_", 24)) } else { Value::Null },
+        // Set by the account when the charge succeeds, with its balance transaction.
+        "balance_transaction": null,
         "billing_details": {
             "address": address.json(),
             "email": email,

@@ -6,8 +6,9 @@
 //! burst of changes costs a few writes, not one each.
 //!
 //! Saved: sessions with their line items, charges, disputes, events (with whether a webhook
-//! delivery succeeded), idempotent results, webhook endpoints created through the API, the
-//! clock's offset and the account's creation time.
+//! delivery succeeded), idempotent results, webhook endpoints created through the API, shipping
+//! rates, promotion codes, balance transactions, the clock's offset and the account's creation
+//! time. The tax and fee rates are not saved: the configuration sets them at every start.
 //! Not saved: the request log, delivery attempts and webhooks still being delivered; an event
 //! whose webhook was in flight stays listed in `/v1/events`, which is what catch-up reads.
 
@@ -118,6 +119,9 @@ pub(crate) fn encode(state: &State, clock_offset: i64, started_at: i64, now: i64
             })
             .collect(),
         webhook_endpoints: &state.webhook_endpoints,
+        shipping_rates: &state.shipping_rates,
+        promotion_codes: &state.promotion_codes,
+        balance_transactions: &state.balance_transactions,
     })
     .map_err(io::Error::other)
 }
@@ -135,6 +139,9 @@ struct OnDisk<'a> {
     events: Vec<EventRef<'a>>,
     idempotency: std::collections::BTreeMap<&'a str, IdempotentRef<'a>>,
     webhook_endpoints: &'a [Value],
+    shipping_rates: &'a [Value],
+    promotion_codes: &'a [Value],
+    balance_transactions: &'a [Value],
 }
 
 #[derive(Serialize)]
@@ -255,8 +262,20 @@ fn from_json(v: &Value) -> Result<Saved, String> {
         None => Vec::new(),
         Some(_) => objects(array(v, "webhook_endpoints")?, "webhook_endpoints")?,
     };
+    // Files written before these objects existed have none.
+    let optional = |key: &str| match v.get(key) {
+        None => Ok(Vec::new()),
+        Some(_) => objects(array(v, key)?, key),
+    };
+    let shipping_rates = optional("shipping_rates")?;
+    let promotion_codes = optional("promotion_codes")?;
+    let balance_transactions = optional("balance_transactions")?;
     Ok(Saved {
         state: State {
+            shipping_rates,
+            promotion_codes,
+            balance_transactions,
+            pricing: Default::default(),
             sessions,
             charges,
             disputes,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::SimError;
 use super::ids::new_id;
-use super::objects::{self, Address, Buyer, Cause, NewSession};
+use super::objects::{self, Address, Buyer, Cause, NewSession, ShippingOption};
 use super::{Delivery, RecordedRequest};
 
 #[derive(Default)]
@@ -26,7 +26,54 @@ pub(crate) struct State {
     pub webhook_endpoints: Vec<Value>,
     pub requests: Vec<RecordedRequest>,
     pub deliveries: Vec<Delivery>,
+    /// Shipping rates, from the configuration, `POST /v1/shipping_rates`, the control route or
+    /// a session's `shipping_rate_data`, in creation order.
+    pub shipping_rates: Vec<Value>,
+    /// Promotion codes, with their coupon embedded in `promotion.coupon`.
+    pub promotion_codes: Vec<Value>,
+    /// One per succeeded charge.
+    pub balance_transactions: Vec<Value>,
+    /// Tax and fee rates; not saved in the state file (the configuration sets them at start).
+    pub pricing: Pricing,
 }
+
+/// The account's tax rate for `automatic_tax` and Stripe's processing fee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pricing {
+    /// Tax rate in basis points (1900 = 19 %), applied when a session has automatic tax.
+    pub tax_rate_bps: u32,
+    /// Percentage part of the fee per charge, in basis points (150 = 1.5 %).
+    pub fee_bps: u32,
+    /// Fixed part of the fee per charge, in the charge's minor units.
+    pub fee_fixed: i64,
+}
+
+impl Default for Pricing {
+    /// No tax; the fee of European cards on Stripe's standard pricing: 1.5 % + 25.
+    fn default() -> Self {
+        Pricing {
+            tax_rate_bps: 0,
+            fee_bps: 150,
+            fee_fixed: 25,
+        }
+    }
+}
+
+impl Pricing {
+    /// Stripe's fee for a charge of `amount`: the percentage rounded half up, plus the fixed part.
+    pub fn fee(&self, amount: i64) -> i64 {
+        percent_of(amount, i64::from(self.fee_bps)).saturating_add(self.fee_fixed)
+    }
+}
+
+/// `amount × bps / 10 000`, rounded half up (amounts are never negative here).
+pub(crate) fn percent_of(amount: i64, bps: i64) -> i64 {
+    let exact = i128::from(amount) * i128::from(bps);
+    i64::try_from((exact + 5_000).div_euclid(10_000)).unwrap_or(i64::MAX)
+}
+
+/// Stripe's balance transactions become available this long after the charge.
+const AVAILABLE_AFTER_SECS: i64 = 7 * 24 * 3600;
 
 pub(crate) struct SessionRecord {
     /// The session as the API returns it, without `line_items` (an expansion).
@@ -81,6 +128,23 @@ pub(crate) struct BuyerInput {
     pub state: Option<String>,
     pub postal_code: Option<String>,
     pub country: Option<String>,
+    /// The shipping rate the buyer picks among the session's options; the first when `None`.
+    pub shipping_rate: Option<String>,
+    /// A promotion code the buyer enters (case-insensitive, as on Stripe).
+    pub promotion_code: Option<String>,
+}
+
+/// What the buyer owes, worked out when they pay.
+struct Priced {
+    shipping: Option<ShippingOption>,
+    shipping_tax: i64,
+    /// `(promotion code id, coupon id)`.
+    promotion: Option<(String, String)>,
+    line_discounts: Vec<i64>,
+    line_taxes: Vec<i64>,
+    discount: i64,
+    tax: i64,
+    total: i64,
 }
 
 /// Events to send as webhooks once the lock is released.
@@ -141,6 +205,161 @@ impl State {
         });
     }
 
+    pub fn shipping_rate(&self, id: &str) -> Option<&Value> {
+        self.shipping_rates.iter().find(|r| r["id"] == id)
+    }
+
+    pub fn promotion_code(&self, id: &str) -> Option<&Value> {
+        self.promotion_codes.iter().find(|p| p["id"] == id)
+    }
+
+    /// A balance transaction, `available` once its `available_on` has passed.
+    pub fn balance_transaction(&self, id: &str, now: i64) -> Option<Value> {
+        let mut txn = self.balance_transactions.iter().find(|t| t["id"] == id)?.clone();
+        if txn["available_on"].as_i64().is_some_and(|t| t <= now) {
+            txn["status"] = json!("available");
+        }
+        Some(txn)
+    }
+
+    /// Stores a shipping rate, replacing one with the same id (a configured rate on restart).
+    pub fn put_shipping_rate(&mut self, rate: Value) {
+        match self.shipping_rates.iter_mut().find(|r| r["id"] == rate["id"]) {
+            Some(existing) => *existing = rate,
+            None => self.shipping_rates.push(rate),
+        }
+    }
+
+    /// Stores a promotion code, replacing one with the same id or code.
+    pub fn put_promotion_code(&mut self, promo: Value) {
+        let same = |p: &Value| {
+            p["id"] == promo["id"]
+                || p["code"]
+                    .as_str()
+                    .zip(promo["code"].as_str())
+                    .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+        };
+        match self.promotion_codes.iter_mut().find(|p| same(p)) {
+            Some(existing) => *existing = promo,
+            None => self.promotion_codes.push(promo),
+        }
+    }
+
+    /// Books a succeeded charge: its balance transaction, with Stripe's fee.
+    fn book(&mut self, charge: &mut Value, now: i64) {
+        let id = new_id("txn_", 24);
+        let fee = self.pricing.fee(charge["amount"].as_i64().unwrap_or(0));
+        let txn = objects::balance_transaction(&id, now, charge, fee, now + AVAILABLE_AFTER_SECS);
+        charge["balance_transaction"] = json!(id);
+        self.balance_transactions.push(txn);
+    }
+
+    /// The totals of a session paid with the buyer's choices: the shipping option, the
+    /// promotion code's discount spread over the lines in proportion to their amounts, and
+    /// tax per line (after its discount) and on shipping, each rounded half up.
+    fn price(&self, record: &SessionRecord, input: &BuyerInput) -> Result<Priced, SimError> {
+        let session = &record.object;
+        let options: Vec<ShippingOption> = session["shipping_options"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| {
+                        Some(ShippingOption {
+                            rate: o["shipping_rate"].as_str()?.to_string(),
+                            amount: o["shipping_amount"].as_i64()?,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let wanted = input.shipping_rate.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        let shipping = match wanted {
+            None => options.first().cloned(),
+            Some(rate) => Some(options.iter().find(|o| o.rate == rate).cloned().ok_or_else(|| {
+                let offered: Vec<&str> = options.iter().map(|o| o.rate.as_str()).collect();
+                SimError::InvalidRequest(if offered.is_empty() {
+                    format!("this session offers no shipping options, so shipping rate {rate} cannot be chosen")
+                } else {
+                    format!(
+                        "shipping rate {rate} is not one of this session's options ({})",
+                        offered.join(", ")
+                    )
+                })
+            })?),
+        };
+        let currency = session["currency"].as_str().unwrap_or_default();
+        let subtotals: Vec<i64> = record
+            .line_items
+            .iter()
+            .map(|l| l["amount_subtotal"].as_i64().unwrap_or(0))
+            .collect();
+        let subtotal: i64 = subtotals.iter().sum();
+        let code = input.promotion_code.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        let (promotion, discount) = match code {
+            None => (None, 0),
+            Some(code) => {
+                if session["allow_promotion_codes"] != true {
+                    return Err(SimError::InvalidRequest(format!(
+                        "this session was not created with allow_promotion_codes=true, so code {code:?} cannot be applied"
+                    )));
+                }
+                let promo = self
+                    .promotion_codes
+                    .iter()
+                    .find(|p| p["active"] == true && p["code"].as_str().is_some_and(|c| c.eq_ignore_ascii_case(code)))
+                    .ok_or_else(|| SimError::InvalidRequest(format!("This code is invalid: {code:?}.")))?;
+                let coupon = &promo["promotion"]["coupon"];
+                let discount = if let Some(percent) = coupon["percent_off"].as_f64() {
+                    percent_of(subtotal, (percent * 100.0).round() as i64)
+                } else {
+                    let amount = coupon["amount_off"].as_i64().unwrap_or(0);
+                    if coupon["currency"].as_str() != Some(currency) {
+                        return Err(SimError::InvalidRequest(format!(
+                            "This code is invalid: {code:?} takes {} off, and this session is in {currency}.",
+                            coupon["currency"].as_str().unwrap_or("another currency")
+                        )));
+                    }
+                    amount.min(subtotal)
+                };
+                let ids = (
+                    promo["id"].as_str().unwrap_or_default().to_string(),
+                    coupon["id"].as_str().unwrap_or_default().to_string(),
+                );
+                (Some(ids), discount)
+            }
+        };
+        let line_discounts = spread(discount, &subtotals);
+        let tax_bps = if session["automatic_tax"]["enabled"] == true {
+            i64::from(self.pricing.tax_rate_bps)
+        } else {
+            0
+        };
+        let line_taxes: Vec<i64> = subtotals
+            .iter()
+            .zip(&line_discounts)
+            .map(|(s, d)| percent_of(s - d, tax_bps))
+            .collect();
+        let shipping_amount = shipping.as_ref().map_or(0, |o| o.amount);
+        let shipping_tax = percent_of(shipping_amount, tax_bps);
+        let tax = line_taxes.iter().sum::<i64>() + shipping_tax;
+        let total = subtotal - discount + shipping_amount + tax;
+        if total <= 0 {
+            return Err(SimError::InvalidRequest(format!(
+                "the total after the discount is {total}; the simulator does not model sessions that need no payment"
+            )));
+        }
+        Ok(Priced {
+            shipping,
+            shipping_tax,
+            promotion,
+            line_discounts,
+            line_taxes,
+            discount,
+            tax,
+            total,
+        })
+    }
+
     pub fn create_session(&mut self, new: &NewSession, now: i64, public_base: &str) -> Value {
         let id = new_id("cs_test_a1", 56);
         let url = format!("{}/sim/stripe/checkout/{id}", public_base.trim_end_matches('/'));
@@ -167,10 +386,17 @@ impl State {
         input: &BuyerInput,
         change: &Change,
     ) -> Result<Outbox, SimError> {
+        let priced = {
+            let record = self.session(id).ok_or_else(|| SimError::NotFound {
+                object: "checkout.session",
+                id: id.to_string(),
+            })?;
+            require_open(&record.object, "paid")?;
+            self.price(record, input)?
+        };
         let record = self.session_mut(id)?;
         let session = &record.object;
-        require_open(session, "paid")?;
-        let amount = session["amount_total"].as_i64().unwrap_or(0);
+        let amount = priced.total;
         let currency = session["currency"].as_str().unwrap_or("eur").to_string();
         let allowed: Vec<String> = session["shipping_address_collection"]["allowed_countries"]
             .as_array()
@@ -191,7 +417,7 @@ impl State {
             Completion::Card => "succeeded",
             Completion::Delayed { .. } => "pending",
         };
-        let charge = objects::charge(
+        let mut charge = objects::charge(
             &charge_id,
             change.now,
             amount,
@@ -225,12 +451,44 @@ impl State {
                 json!({ "address": buyer.address.json(), "name": buyer.address.name })
             },
         });
-        if let Some(rate) = s["shipping_options"][0]["shipping_rate"].as_str() {
-            s["shipping_cost"] =
-                json!({ "amount_subtotal": 0, "amount_tax": 0, "amount_total": 0, "shipping_rate": rate, "taxes": [] });
+        s["amount_total"] = json!(priced.total);
+        s["total_details"] = json!({
+            "amount_discount": priced.discount,
+            "amount_shipping": priced.shipping.as_ref().map_or(0, |o| o.amount),
+            "amount_tax": priced.tax,
+        });
+        if let Some(option) = &priced.shipping {
+            s["shipping_cost"] = objects::shipping_cost(option, priced.shipping_tax);
+        }
+        if s["automatic_tax"]["enabled"] == true {
+            s["automatic_tax"]["status"] = json!("complete");
+        }
+        if let Some((promo, coupon)) = &priced.promotion {
+            s["discounts"] = json!([{ "coupon": coupon, "promotion_code": promo }]);
+        }
+        for ((line, discount), tax) in record
+            .line_items
+            .iter_mut()
+            .zip(&priced.line_discounts)
+            .zip(&priced.line_taxes)
+        {
+            let subtotal = line["amount_subtotal"].as_i64().unwrap_or(0);
+            line["amount_discount"] = json!(discount);
+            line["amount_tax"] = json!(tax);
+            line["amount_total"] = json!(subtotal - discount + tax);
         }
         record.charge_id = Some(charge_id.clone());
         let session_snapshot = record.object.clone();
+        if let Some((promo, _)) = &priced.promotion
+            && let Some(p) = self.promotion_codes.iter_mut().find(|p| p["id"] == promo.as_str())
+        {
+            let redeemed = p["times_redeemed"].as_i64().unwrap_or(0) + 1;
+            p["times_redeemed"] = json!(redeemed);
+            p["promotion"]["coupon"]["times_redeemed"] = json!(redeemed);
+        }
+        if how == Completion::Card {
+            self.book(&mut charge, change.now);
+        }
         self.charges.push(charge.clone());
 
         let mut out = Outbox::new();
@@ -253,7 +511,7 @@ impl State {
         change: &Change,
         out: &mut Outbox,
     ) -> Result<(), SimError> {
-        let charge = self.charge_mut(charge_id).ok_or_else(|| SimError::NotFound {
+        let mut charge = self.charge(charge_id).cloned().ok_or_else(|| SimError::NotFound {
             object: "charge",
             id: charge_id.to_string(),
         })?;
@@ -263,13 +521,13 @@ impl State {
             charge["paid"] = json!(true);
             charge["captured"] = json!(true);
             charge["amount_captured"] = amount;
-            charge["balance_transaction"] = json!(new_id("txn_", 24));
+            self.book(&mut charge, change.now);
         } else {
             charge["status"] = json!("failed");
             charge["failure_code"] = json!("insufficient_funds");
             charge["failure_message"] = json!("The customer's account has insufficient funds to cover this payment.");
         }
-        let charge = charge.clone();
+        *self.charge_mut(charge_id).expect("read above") = charge.clone();
         let record = self.session_mut(id)?;
         if succeeds {
             record.object["payment_status"] = json!("paid");
@@ -380,6 +638,34 @@ impl State {
     }
 }
 
+/// `total` spread over `weights` in proportion, in whole units: each share rounded down, the
+/// units left over going to the largest remainders (the earliest among equals).
+fn spread(total: i64, weights: &[i64]) -> Vec<i64> {
+    let sum: i128 = weights.iter().map(|w| i128::from(*w)).sum();
+    if total == 0 || sum == 0 {
+        return vec![0; weights.len()];
+    }
+    let exact: Vec<(i64, i128)> = weights
+        .iter()
+        .map(|w| {
+            let product = i128::from(total) * i128::from(*w);
+            (i64::try_from(product / sum).unwrap_or(0), product % sum)
+        })
+        .collect();
+    let mut shares: Vec<i64> = exact.iter().map(|(share, _)| *share).collect();
+    let mut left = total - shares.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|a, b| exact[*b].1.cmp(&exact[*a].1).then(a.cmp(b)));
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        shares[i] += 1;
+        left -= 1;
+    }
+    shares
+}
+
 fn require_open(session: &Value, action: &str) -> Result<(), SimError> {
     let status = session["status"].as_str().unwrap_or("unknown");
     if status == "open" {
@@ -425,5 +711,30 @@ fn buyer(input: &BuyerInput, prefilled_email: Option<&str>, allowed_countries: &
             postal_code: pick(&input.postal_code, "10115"),
             country: pick(&input.country, default_country).to_ascii_uppercase(),
         },
+    }
+}
+
+#[cfg(test)]
+mod money_tests {
+    use super::*;
+
+    #[test]
+    fn percentages_round_half_up() {
+        assert_eq!(percent_of(1000, 1900), 190);
+        assert_eq!(percent_of(5, 1000), 1); // 0.5 → 1
+        assert_eq!(percent_of(4, 1000), 0); // 0.4 → 0
+        assert_eq!(percent_of(333, 1500), 50); // 49.95 → 50
+        assert_eq!(Pricing::default().fee(10_000), 175);
+        assert_eq!(Pricing::default().fee(4_533), 93); // 67.995 → 68, + 25
+    }
+
+    #[test]
+    fn a_discount_is_spread_over_the_lines_in_proportion() {
+        assert_eq!(spread(100, &[2500, 2000]), vec![56, 44]);
+        assert_eq!(spread(10, &[1, 1, 1]), vec![4, 3, 3]);
+        assert_eq!(spread(0, &[5, 5]), vec![0, 0]);
+        assert_eq!(spread(7, &[0, 10]), vec![0, 7]);
+        let shares = spread(4501, &[2500, 2000, 1]);
+        assert_eq!(shares.iter().sum::<i64>(), 4501);
     }
 }

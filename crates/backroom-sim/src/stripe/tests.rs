@@ -178,6 +178,49 @@ async fn the_account_survives_a_restart_from_its_state_file() {
 }
 
 #[tokio::test]
+async fn shipping_rates_promotion_codes_and_balance_transactions_survive_a_restart() {
+    let dir = TempDir::new();
+    let file = dir.file();
+    let (sim, client) = start(with_file(&file)).await;
+    let rate = sim
+        .define_shipping_rate(&super::ShippingRateSpec {
+            id: "shr_post".into(),
+            display_name: "Post".into(),
+            amount: 490,
+            currency: "eur".into(),
+            minimum: None,
+            maximum: None,
+        })
+        .unwrap();
+    let promo = sim
+        .define_promotion_code(&super::PromotionCodeSpec {
+            id: None,
+            code: "TEN".into(),
+            off: super::CouponOff::Amount {
+                amount: 1000,
+                currency: "EUR".into(),
+            },
+        })
+        .unwrap();
+    let mut req = request(&sim, OrderId::new_random());
+    req.shipping_rate_ids = vec!["shr_post".into()];
+    let created = client.create_checkout_session(&req).await.unwrap();
+    sim.pay(&created.id, true).await.unwrap();
+    let charge = &sim.events()[0]["data"]["object"];
+    let txn_id = charge["balance_transaction"].as_str().unwrap().to_string();
+    let txn = sim.balance_transaction(&txn_id).unwrap();
+    assert_eq!(txn["amount"], 2500 + 490);
+    drop(sim);
+
+    let (again, _) = start(with_file(&file)).await;
+    again.with_state(|st| {
+        assert_eq!(st.shipping_rate("shr_post"), Some(&rate));
+        assert_eq!(st.promotion_code(promo["id"].as_str().unwrap()), Some(&promo));
+    });
+    assert_eq!(again.balance_transaction(&txn_id), Some(txn));
+}
+
+#[tokio::test]
 async fn a_corrupt_state_file_starts_an_empty_account_and_is_kept_aside() {
     let dir = TempDir::new();
     let file = dir.file();
