@@ -177,6 +177,7 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
                 webhook_secret: webhook_secret.clone(),
                 // The simulated account outlives a restart (or a kill -9) of backroom dev.
                 state_file: Some(data_dir.join("stripe-sim.json")),
+                shipping_rates: dev_shipping_rates(&config.stripe_shipping_rates, &catalog),
                 ..StripeSimConfig::default()
             });
             router = router.nest("/sim/stripe", sim.router());
@@ -255,7 +256,11 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
         checkout: CheckoutSettings {
             storefront_origin: config.storefront_origin.clone().unwrap_or_else(|| base.clone()),
             shipping_countries: config.shipping_countries.clone(),
-            shipping_rate_ids: config.stripe_shipping_rates.clone(),
+            shipping_rate_ids: if config.stripe_shipping_rates.is_empty() && config.stripe_secret_key.is_none() {
+                vec![DEV_SHIPPING_RATE.to_string()]
+            } else {
+                config.stripe_shipping_rates.clone()
+            },
         },
     };
     let ingest = Ingest {
@@ -478,6 +483,40 @@ async fn catch_up_forever(running: Arc<Running>, every: Duration) {
 }
 
 /// One round of both catch-up jobs and the watchdog, as the scheduled functions run them.
+/// The demo shop's shipping rate at the simulated Stripe: a paid flat rate, so a newcomer sees
+/// shipping on the pay page and in the order's total.
+pub const DEV_SHIPPING_RATE: &str = "shr_dev_standard";
+/// What the demo rate charges, in minor units of the catalog's currency.
+pub const DEV_SHIPPING_AMOUNT: i64 = 490;
+
+/// The rates the simulated Stripe knows: the demo rate, and the ids named in
+/// `STRIPE_SHIPPING_RATES` (free, as the simulator cannot know what they cost at Stripe).
+fn dev_shipping_rates(configured: &[String], catalog: &Catalog) -> Vec<backroom_sim::stripe::ShippingRateSpec> {
+    let currency = catalog
+        .products
+        .iter()
+        .flat_map(|p| p.variants.iter())
+        .map(|v| v.currency.stripe_code())
+        .next()
+        .unwrap_or_else(|| "eur".to_string());
+    let rate = |id: &str, name: &str, amount| backroom_sim::stripe::ShippingRateSpec {
+        id: id.to_string(),
+        display_name: name.to_string(),
+        amount,
+        currency: currency.clone(),
+        minimum: Some(("business_day".into(), 3)),
+        maximum: Some(("business_day".into(), 7)),
+    };
+    let mut rates = vec![rate(DEV_SHIPPING_RATE, "Standard shipping", DEV_SHIPPING_AMOUNT)];
+    rates.extend(
+        configured
+            .iter()
+            .filter(|id| id.as_str() != DEV_SHIPPING_RATE)
+            .map(|id| rate(id, id, 0)),
+    );
+    rates
+}
+
 pub async fn catch_up_once(worker: &Worker) {
     match catchup::catch_up_stripe(worker, chrono::Utc::now()).await {
         Ok(r) if r.recovered > 0 => println!(

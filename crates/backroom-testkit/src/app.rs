@@ -55,6 +55,8 @@ pub struct Options {
     pub stripe_retry_backoff: Duration,
     /// The Printful client's longest wait between retries.
     pub printful_max_backoff: Duration,
+    /// Pre-created Stripe shipping rate ids offered at checkout (`STRIPE_SHIPPING_RATES`).
+    pub shipping_rate_ids: Vec<String>,
 }
 
 impl Default for Options {
@@ -65,6 +67,7 @@ impl Default for Options {
             printful_timeout: Duration::from_secs(5),
             stripe_retry_backoff: StripeSimConfig::default().retry_backoff,
             printful_max_backoff: Duration::from_secs(30),
+            shipping_rate_ids: vec![],
         }
     }
 }
@@ -114,7 +117,7 @@ impl TestApp {
             checkout: CheckoutSettings {
                 storefront_origin: ORIGIN.into(),
                 shipping_countries: vec!["DE".into(), "FR".into()],
-                shipping_rate_ids: vec![],
+                shipping_rate_ids: options.shipping_rate_ids.clone(),
             },
         };
         let ingest = Ingest {
