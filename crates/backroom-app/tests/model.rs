@@ -28,13 +28,13 @@ use backroom_app::catchup::{catch_up_printful, catch_up_stripe};
 use backroom_app::queue::LocalQueue;
 use backroom_app::reconcile::{ReconcileOptions, reconcile};
 use backroom_app::worker::Worker;
-use backroom_aws::{SnsSink, aws_config, aws_sdk_sns, aws_sdk_sqs};
+use backroom_aws::{SnsSink, aws_sdk_sns, aws_sdk_sqs};
 use backroom_core::OrderId;
 use backroom_core::machine::Payment;
 use backroom_sim::printful::RandomFaults;
 use backroom_testkit::SeededRng as Rng;
 use backroom_testkit::app::{Options, TestApp};
-use backroom_testkit::{new_queue, shared_aws, subscribe_queue};
+use backroom_testkit::{emulator_sdk, new_queue, subscribe_queue};
 use serde_json::{Value, json};
 
 /// Histories per seed.
@@ -243,24 +243,6 @@ fn spawn_worker(worker: Worker, queue: LocalQueue, stop: Arc<AtomicBool>) -> tok
     })
 }
 
-/// The emulator's SDK configuration, or one reaching it at `through` (the gate).
-async fn emulator(through: Option<String>) -> aws_config::SdkConfig {
-    let endpoint = match through {
-        Some(address) => address,
-        None => tokio::task::spawn_blocking(|| shared_aws().endpoint.clone())
-            .await
-            .unwrap(),
-    };
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await
-}
-
 /// A TCP gate in front of the emulator: open, it forwards; closed, it drops every connection,
 /// as an unreachable SNS would. Only the alert sink goes through it.
 #[derive(Clone)]
@@ -315,7 +297,7 @@ struct Topic {
 
 impl Topic {
     async fn new(seed: u64) -> Topic {
-        let sdk = Box::pin(emulator(None)).await;
+        let sdk = emulator_sdk(None).await;
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -328,7 +310,7 @@ impl Topic {
         subscribe_queue(&sns, &arn, &inbox_arn).await;
         let endpoint = sdk.endpoint_url().expect("the emulator's endpoint").to_string();
         let gate = Gate::new(endpoint).await;
-        let gated = aws_sdk_sns::Client::new(&Box::pin(emulator(Some(gate.address.clone()))).await);
+        let gated = aws_sdk_sns::Client::new(&emulator_sdk(Some(gate.address.clone())).await);
         Topic {
             sns,
             sqs,

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use backroom_app::alerts::{Alerts, Sink};
 use backroom_app::catchup::{catch_up_printful, catch_up_stripe};
-use backroom_aws::{SnsSink, aws_config, aws_sdk_sns, aws_sdk_sqs};
+use backroom_aws::{SnsSink, aws_sdk_sns, aws_sdk_sqs};
 use backroom_core::machine::Fulfillment;
 use backroom_core::ports::{AlertStore, NewAlert, OrderStore, Severity};
 use backroom_core::{OrderId, OrderStatus};
 use backroom_testkit::app::TestApp;
-use backroom_testkit::{new_queue, run_story as run, shared_aws, subscribe_queue};
+use backroom_testkit::{emulator_sdk, new_queue, run_story as run, subscribe_queue};
 use serde_json::Value;
 
 fn printful_orders_for(app: &TestApp, id: OrderId) -> Vec<Value> {
@@ -336,25 +336,11 @@ fn our_own_create_whose_answer_was_lost_is_never_flagged() {
     });
 }
 
-async fn emulator() -> aws_config::SdkConfig {
-    let endpoint = tokio::task::spawn_blocking(|| shared_aws().endpoint.clone())
-        .await
-        .unwrap();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await
-}
-
 #[test]
 fn an_alert_whose_publish_failed_once_still_reaches_the_topic() {
     run(async {
         let app = TestApp::new().await;
-        let sdk = Box::pin(emulator()).await;
+        let sdk = emulator_sdk(None).await;
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let id = uuid::Uuid::new_v4().simple().to_string();

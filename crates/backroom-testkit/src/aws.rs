@@ -153,3 +153,25 @@ pub async fn subscribe_queue(sns: &aws_sdk_sns::Client, topic_arn: &str, queue_a
     .await
     .unwrap_or_else(|e| panic!("subscribe {queue_arn} to {topic_arn}: {e:?}"));
 }
+
+/// The AWS SDK's configuration for the process-wide emulator (test credentials, us-east-1), or
+/// for another endpoint in front of it (`through`, for example a proxy that injects faults).
+pub async fn emulator_sdk(through: Option<String>) -> backroom_aws::aws_config::SdkConfig {
+    use backroom_aws::aws_config;
+    let endpoint = match through {
+        Some(address) => address,
+        None => tokio::task::spawn_blocking(|| shared_aws().endpoint.clone())
+            .await
+            .expect("the emulator starts"),
+    };
+    Box::pin(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .load(),
+    )
+    .await
+}

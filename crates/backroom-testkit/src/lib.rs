@@ -14,7 +14,7 @@ mod error;
 mod process;
 mod rng;
 
-pub use aws::{AwsEmulator, new_queue, queue_arn, shared_aws, subscribe_queue};
+pub use aws::{AwsEmulator, emulator_sdk, new_queue, queue_arn, shared_aws, subscribe_queue};
 pub use binaries::find_postgres_bin_dir;
 pub use cluster::{Cluster, ClusterConfig};
 pub use database::{
