@@ -86,6 +86,13 @@ impl Fulfiller {
                 Ok(done) => advanced = done,
                 Err(e) => return self.work_failed(&order, before, &e.to_string(), now).await,
             }
+            if matches!(advanced, Advanced::Nothing | Advanced::Paused) {
+                // Nothing was done, so the state is as read: no second read.
+                if order.work.attempts > 0 && before.is_none() {
+                    self.store.clear_work_failures(id).await?;
+                }
+                break;
+            }
             let Some(next) = self.store.order(id).await? else {
                 break;
             };

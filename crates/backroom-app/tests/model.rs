@@ -722,16 +722,7 @@ async fn check(seed: u64, app: &TestApp, histories: &[History], topic: &Topic) {
         let ext = pf["external_id"].as_str().unwrap_or_default().to_string();
         at_printful.entry(ext).or_default().push(pf);
     }
-    let alert_keys: HashSet<String> = app
-        .db
-        .connect()
-        .await
-        .query("SELECT dedupe_key FROM alerts", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let alert_keys: HashSet<String> = texts(app, "SELECT dedupe_key FROM alerts").await.into_iter().collect();
     for h in histories {
         let order = app.order(h.id).await;
         let session = app.sim.session(&h.session).expect("the session exists");
@@ -800,15 +791,9 @@ async fn check(seed: u64, app: &TestApp, histories: &[History], topic: &Topic) {
         .iter()
         .flat_map(|h| h.strangers.iter().map(|s| format!("unknown_printful_order:{s}")))
         .collect();
-    let security: Vec<String> = app
-        .db
-        .connect()
+    let security: Vec<String> = texts(app, "SELECT dedupe_key FROM alerts WHERE severity = 'security'")
         .await
-        .query("SELECT dedupe_key FROM alerts WHERE severity = 'security'", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
+        .into_iter()
         .collect();
     for key in &security {
         assert!(
@@ -853,16 +838,7 @@ async fn check(seed: u64, app: &TestApp, histories: &[History], topic: &Topic) {
         "seed {seed}: alerts still waiting to be published"
     );
     let received = topic.received().await;
-    let messages: Vec<String> = app
-        .db
-        .connect()
-        .await
-        .query("SELECT message FROM alerts", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let messages: Vec<String> = texts(app, "SELECT message FROM alerts").await.into_iter().collect();
     for message in messages {
         let head: String = message.chars().take(60).collect();
         assert!(
@@ -870,6 +846,19 @@ async fn check(seed: u64, app: &TestApp, histories: &[History], topic: &Topic) {
             "seed {seed}: alert never reached the topic: {message}"
         );
     }
+}
+
+/// The first column of a query's rows, as text.
+async fn texts(app: &TestApp, sql: &str) -> Vec<String> {
+    app.db
+        .connect()
+        .await
+        .query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// How far the payment got, as a status shows it (`None` for statuses that do not say).

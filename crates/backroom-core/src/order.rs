@@ -166,6 +166,18 @@ impl OrderItem {
     }
 }
 
+/// The record of attempts at an order's owed work (never the source of what is owed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WorkLog {
+    /// Failed attempts since the last success.
+    pub attempts: i32,
+    /// Not before this time: the back-off after the last failure.
+    pub due_at: Option<DateTime<Utc>>,
+    /// When the first failure of the current run of failures happened.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
 /// What the payment provider charged for an order, part by part, in minor units of the
 /// payment's currency: the items' subtotal, less the discount, plus shipping and tax, is the
 /// total.
@@ -223,7 +235,7 @@ pub struct Order {
     /// recorded): anything else is someone else using the Printful token.
     pub submit_started_at: Option<DateTime<Utc>>,
     /// Attempts at the work the order owes (`owed::owed`), for back-off and alerting.
-    pub work: crate::owed::WorkLog,
+    pub work: WorkLog,
     /// What the payment provider charged, part by part, once paid.
     pub charged: Option<Charged>,
     pub created_at: DateTime<Utc>,

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::machine::{Fulfillment, Payment};
 use crate::order::Order;
+pub use crate::order::WorkLog;
 
 /// A piece of work an order owes Printful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -43,18 +44,6 @@ pub const MAX_BACKOFF: Duration = Duration::hours(1);
 
 /// Work that has failed for this long is news: the owner is told.
 pub const ALERT_AFTER: Duration = Duration::hours(1);
-
-/// The record of attempts at an order's owed work (never the source of what is owed).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct WorkLog {
-    /// Failed attempts since the last success.
-    pub attempts: i32,
-    /// Not before this time: the back-off after the last failure.
-    pub due_at: Option<DateTime<Utc>>,
-    /// When the first failure of the current run of failures happened.
-    pub failing_since: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-}
 
 /// What the order owes now. `paused` is `FULFILLMENT_PAUSED`: a paid order then waits until the
 /// owner releases it.
