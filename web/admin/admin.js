@@ -149,9 +149,24 @@
       heading.id = "group-" + status;
       heading.append(el("span", "status-badge", status), el("span", "muted", " " + group.length));
       heading.querySelector(".status-badge").dataset.status = status;
+      // What the order earned: paid (after tax), less Stripe's fee and Printful's bill.
+      const part = (order, key) => {
+        const e = order.earned;
+        if (!e || e[key] === null || e[key] === undefined) return "—";
+        return formatMoney({ amount: e[key], currency: e.currency });
+      };
       const rows = group.map((order) => [
         orderLink(order.order_id, String(order.number)),
         formatMoney(order.total),
+        part(order, "revenue"),
+        part(order, "stripe_fee"),
+        part(order, "printful_cost"),
+        (() => {
+          const margin = el("span", order.earned && order.earned.losses.length ? "loss" : "", part(order, "margin"));
+          margin.setAttribute("data-testid", "admin-margin-" + order.number);
+          if (order.earned && order.earned.losses.length) margin.title = order.earned.losses.join("; ");
+          return margin;
+        })(),
         order.email || "",
         timeEl(order.created_at),
         timeEl(order.updated_at),
@@ -159,7 +174,9 @@
       const groupEl = el("div", "order-group");
       groupEl.setAttribute("data-status", status);
       groupEl.append(heading, table("Orders with status " + status, [
-        { label: "Number" }, { label: "Total", className: "num" }, { label: "Email" },
+        { label: "Number" }, { label: "Items", className: "num" }, { label: "Paid", className: "num" },
+        { label: "Stripe fee", className: "num" }, { label: "Printful", className: "num" },
+        { label: "Margin", className: "num" }, { label: "Email" },
         { label: "Created" }, { label: "Updated" },
       ], rows, "orders-table"));
       parts.push(groupEl);

@@ -329,6 +329,7 @@ impl CheckoutBench {
                 storefront_origin: ORIGIN.into(),
                 shipping_countries: vec!["DE".into(), "FR".into()],
                 shipping_rate_ids: vec![],
+                ..Default::default()
             },
         };
         let router = http::shop_routes(Arc::new(shop));

@@ -1,7 +1,8 @@
 //! `POST /checkout`: the order row first, then the Stripe Checkout Session for it.
 
 use axum::http::StatusCode;
-use backroom_core::ports::{CreateOrderError, NewOrder, OrderStore};
+use backroom_core::ports::{CatalogStore, CreateOrderError, NewOrder, OrderStore};
+use backroom_core::shipping::{ShippingError, country_code, zone_for};
 use backroom_core::{Cause, Email, Fact, NewOrderItem, OrderId, Sku};
 use backroom_db::Store;
 use backroom_stripe::{CheckoutLine, CheckoutRequest, StripeClient, StripeError};
@@ -25,6 +26,9 @@ pub const SESSION_LIFETIME: chrono::Duration = chrono::Duration::minutes(31);
 pub struct CheckoutInput {
     pub items: Vec<NewOrderItem>,
     pub email: Option<Email>,
+    /// Where the order ships (ISO 3166-1 alpha-2), when the storefront names it: the shop's
+    /// shipping zones price by destination.
+    pub country: Option<String>,
 }
 
 /// Parses and checks a request body. Every refusal names the field.
@@ -126,15 +130,39 @@ pub fn parse_checkout(content_type: Option<&str>, body: &[u8]) -> Result<Checkou
         ),
         Some(_) => return Err(ApiError::invalid("invalid_email", "email", "email must be a string")),
     };
-    Ok(CheckoutInput { items: lines, email })
+    let country = match object.get("country") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => {
+            Some(country_code(s).map_err(|e| ApiError::invalid("invalid_country", "country", e.to_string()))?)
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_country",
+                "country",
+                "country must be a string such as \"DE\"",
+            ));
+        }
+    };
+    Ok(CheckoutInput {
+        items: lines,
+        email,
+        country,
+    })
 }
 
 /// What checkout needs to make a session.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct CheckoutSettings {
     pub storefront_origin: String,
+    /// Where addresses are collected when the catalog has no shipping zones.
     pub shipping_countries: Vec<String>,
+    /// Pre-created Stripe shipping rates, offered when the catalog has no shipping zones.
     pub shipping_rate_ids: Vec<String>,
+    /// `STRIPE_AUTOMATIC_TAX=true`: Stripe Tax adds the tax for the buyer's address.
+    pub automatic_tax: bool,
+    /// `STRIPE_PROMOTION_CODES=true`: the payment page takes promotion codes made at Stripe.
+    pub allow_promotion_codes: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -145,13 +173,21 @@ pub struct CheckoutCreated {
 
 /// Writes the order (holding stock), then creates its Checkout Session. When Stripe fails the
 /// order is marked failed and its stock released before answering: 422 when Stripe refused the
-/// session (400 or 402, with its reason), else 502.
+/// session (400 or 402, with its reason), else 502. With shipping zones in the catalog the
+/// destination's zone prices shipping and bounds the addresses Stripe collects; a destination
+/// the shop does not ship to is refused before anything is written.
 pub async fn checkout(
     store: &Store,
     stripe: &StripeClient,
     settings: &CheckoutSettings,
     input: CheckoutInput,
 ) -> Result<CheckoutCreated, ApiError> {
+    let zones = store.shipping_zones().await.map_err(|e| ApiError::internal(&e))?;
+    let zone = if zones.is_empty() {
+        None
+    } else {
+        Some(zone_for(&zones, input.country.as_deref()).map_err(shipping_refusal)?)
+    };
     let id = OrderId::new_random();
     let order = store
         .create_order(NewOrder {
@@ -161,6 +197,20 @@ pub async fn checkout(
         })
         .await
         .map_err(refusal)?;
+    let (shipping_countries, shipping_rate_ids, shipping_options) = match zone {
+        None => (
+            settings.shipping_countries.clone(),
+            settings.shipping_rate_ids.clone(),
+            Vec::new(),
+        ),
+        Some(zone) => match zone.options(order.total) {
+            Ok(options) => (zone.countries.clone(), Vec::new(), options),
+            Err(e) => {
+                fail_order(store, id).await;
+                return Err(shipping_refusal(e));
+            }
+        },
+    };
     let expires = Utc::now() + SESSION_LIFETIME;
     let request = CheckoutRequest {
         order_id: id,
@@ -181,8 +231,11 @@ pub async fn checkout(
         customer_email: input.email,
         success_url: format!("{}/success.html?order_id={id}", settings.storefront_origin),
         cancel_url: format!("{}/?canceled={id}", settings.storefront_origin),
-        shipping_countries: settings.shipping_countries.clone(),
-        shipping_rate_ids: settings.shipping_rate_ids.clone(),
+        shipping_countries,
+        shipping_rate_ids,
+        shipping_options,
+        automatic_tax: settings.automatic_tax,
+        allow_promotion_codes: settings.allow_promotion_codes,
         expires_at: expires.timestamp(),
     };
     let session = match stripe.create_checkout_session(&request).await {
@@ -193,12 +246,7 @@ pub async fn checkout(
             } else {
                 tracing::error!(order_id = %id, error = %e, "could not create the checkout session");
             }
-            if let Err(e) = store
-                .apply_fact(id, &Fact::CheckoutFailed, &Cause::Checkout, None)
-                .await
-            {
-                tracing::error!(order_id = %id, error = %e, "could not mark the order failed");
-            }
+            fail_order(store, id).await;
             return Err(provider_failure(&e));
         }
     };
@@ -211,6 +259,27 @@ pub async fn checkout(
         order_id: id,
         checkout_url: session.url,
     })
+}
+
+/// Marks an order whose session will not be made as failed, which releases its stock.
+async fn fail_order(store: &Store, id: OrderId) {
+    if let Err(e) = store
+        .apply_fact(id, &Fact::CheckoutFailed, &Cause::Checkout, None)
+        .await
+    {
+        tracing::error!(order_id = %id, error = %e, "could not mark the order failed");
+    }
+}
+
+/// The answer when the shop cannot ship the order where the buyer asked.
+fn shipping_refusal(e: ShippingError) -> ApiError {
+    let code = match e {
+        ShippingError::NotShipped(_) => "not_shipped_there",
+        ShippingError::CountryNeeded => "missing_country",
+        ShippingError::BadCountry(_) => "invalid_country",
+        ShippingError::CurrencyMismatch { .. } => "shipping_unavailable",
+    };
+    ApiError::invalid(code, "country", e.to_string())
 }
 
 /// Stripe refused this session (HTTP 400 or 402: an invalid parameter, an address or country it
@@ -293,6 +362,15 @@ mod tests {
         assert_eq!(input.items.len(), 2);
         assert_eq!(input.items[0].quantity, 2);
         assert_eq!(input.email.unwrap().as_str(), "a@b.co");
+        assert_eq!(input.country, None);
+        let to = |c: &str| {
+            parse_checkout(
+                JSON,
+                format!(r#"{{"items":[{{"sku":"A","quantity":1}}],"country":{c}}}"#).as_bytes(),
+            )
+        };
+        assert_eq!(to("\"fr\"").unwrap().country.as_deref(), Some("FR"));
+        assert_eq!(to("null").unwrap().country, None);
         assert!(
             parse_checkout(JSON, br#"{"items":[{"sku":"A","quantity":1}],"email":null}"#)
                 .unwrap()
@@ -342,5 +420,9 @@ mod tests {
             code(JSON, r#"{"items":[{"sku":"A","quantity":1}],"email":7}"#),
             (422, "invalid_email", f("email"))
         );
+        for c in ["\"France\"", "7", "\"D1\""] {
+            let body = format!(r#"{{"items":[{{"sku":"A","quantity":1}}],"country":{c}}}"#);
+            assert_eq!(code(JSON, &body), (422, "invalid_country", f("country")), "{c}");
+        }
     }
 }

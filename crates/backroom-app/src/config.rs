@@ -22,8 +22,12 @@ pub struct Config {
     /// Newest first; more than one while a rotated secret is still in use.
     pub stripe_webhook_secrets: Vec<SecretString>,
     pub stripe_api_base: Option<String>,
-    /// Shipping rate ids offered at checkout.
+    /// Shipping rate ids offered at checkout when the catalog has no shipping zones.
     pub stripe_shipping_rates: Vec<String>,
+    /// `STRIPE_AUTOMATIC_TAX=true`: Stripe Tax computes tax at checkout (set up at Stripe first).
+    pub stripe_automatic_tax: bool,
+    /// `STRIPE_PROMOTION_CODES=true`: the payment page takes promotion codes.
+    pub stripe_promotion_codes: bool,
     pub shipping_countries: Vec<String>,
     /// The storefront's origin: the only origin allowed by CORS, and where Stripe sends the
     /// buyer back.
@@ -234,6 +238,8 @@ impl Config {
                 .collect(),
             stripe_api_base: get("STRIPE_API_BASE")?,
             stripe_shipping_rates: list("STRIPE_SHIPPING_RATES")?,
+            stripe_automatic_tax: flag("STRIPE_AUTOMATIC_TAX")?,
+            stripe_promotion_codes: flag("STRIPE_PROMOTION_CODES")?,
             shipping_countries,
             storefront_origin,
             events_queue_url: get("EVENTS_QUEUE_URL")?,

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use backroom_core::cost::{Workload, estimate};
+use backroom_core::earnings::{PeriodEarnings, period};
 use backroom_core::ports::{AlertOutcome, NewAlert, Severity, StoreError};
 use backroom_core::{Cents, Currency, Money, OrderStatus};
 use backroom_db::store::status::CurrencySum;
@@ -109,6 +110,9 @@ pub struct Digest {
     pub paid_orders: i64,
     /// Per currency: the paid orders and their total.
     pub revenue: Vec<Amount>,
+    /// What the paid orders (not refunded) earned after tax, Stripe's fees and Printful's
+    /// bills, per currency, and the orders sold at a loss.
+    pub earnings: PeriodEarnings,
     /// Checkouts in the period that were never paid.
     pub unpaid_checkouts: i64,
     /// Refunded in full in the period, per currency.
@@ -151,6 +155,7 @@ pub async fn gather(
     let sales = store.sales_between(start, now).await?;
     let paid_orders: i64 = sales.iter().map(|s| s.orders).sum();
     let unpaid_checkouts = store.unpaid_between(start, now).await?;
+    let earnings = period(store.paid_accounts_between(start, now).await?);
     let (refunds, partial_refunds) = store.refunds_between(start, now).await?;
     let disputes = store.count_alerts_created("dispute", start, now).await?;
     let counts: HashMap<OrderStatus, i64> = store.order_counts().await?.into_iter().collect();
@@ -191,6 +196,7 @@ pub async fn gather(
         dedupe_key: dedupe_key(now, days),
         paid_orders,
         revenue: amounts(&sales)?,
+        earnings,
         unpaid_checkouts,
         refunds: amounts(&refunds)?,
         partial_refunds,
@@ -248,6 +254,29 @@ impl Digest {
                 "Orders: {} paid, {} in all.",
                 plural(self.paid_orders, "order", "orders"),
                 list(&self.revenue)
+            );
+        }
+        for c in &self.earnings.by_currency {
+            let _ = writeln!(out, "Earned: {}.", c.sentence());
+        }
+        if !self.earnings.at_a_loss.is_empty() {
+            let named: Vec<String> = self
+                .earnings
+                .at_a_loss
+                .iter()
+                .take(10)
+                .map(|a| format!("#{} ({})", a.number, a.earned.losses.join("; ")))
+                .collect();
+            let more = self.earnings.at_a_loss.len().saturating_sub(named.len());
+            let _ = writeln!(
+                out,
+                "Sold at a loss: {}{}. Check the shipping zones' rates and the prices in catalog.toml against Printful's.",
+                named.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             );
         }
         if self.unpaid_checkouts > 0 {

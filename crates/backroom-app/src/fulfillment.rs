@@ -8,7 +8,7 @@ use backroom_core::machine::{Fulfillment as Stage, Payment, PrintfulStatus};
 use backroom_core::ports::{Applied, ApplyError, NewAlert, OrderStore, Severity, ShipmentRecord};
 use backroom_core::{Cause, Fact, Money, Order, OrderId, owed};
 use backroom_db::Store;
-use backroom_printful::{NewItem, NewOrder, PrintfulClient, PrintfulError, Recipient, Status};
+use backroom_printful::{NewItem, NewOrder, PrintfulClient, PrintfulError, Recipient, RetailCosts, Status};
 use backroom_stripe::ShippingDetails;
 
 use crate::alerts::Alerts;
@@ -247,6 +247,9 @@ impl Fulfiller {
         for s in &pf.shipments {
             self.store.record_shipment(id, &shipment_record(s)).await?;
         }
+        if pf.costs.is_some() {
+            self.store.record_earnings(id, None, pf.costs).await?;
+        }
         let Status::Known(status) = pf.status.clone() else {
             tracing::warn!(order_id = %id, status = ?pf.status, "Printful reports a status backroom does not know");
             return Ok(None);
@@ -379,6 +382,13 @@ impl Fulfiller {
                 })
                 .collect(),
             currency: currency.code().to_string(),
+            retail_costs: order.charged.map(|c| RetailCosts {
+                subtotal: decimal(Money::new(c.subtotal, currency)),
+                discount: decimal(Money::new(c.discount, currency)),
+                shipping: decimal(Money::new(c.shipping, currency)),
+                tax: decimal(Money::new(c.tax, currency)),
+                total: decimal(Money::new(c.total, currency)),
+            }),
         })
     }
 }

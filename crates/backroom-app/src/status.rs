@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use backroom_aws::cloudwatch::{AlarmState, CloudWatchAlarms};
 use backroom_core::OrderStatus;
+use backroom_core::earnings::{PeriodEarnings, period};
 use backroom_core::ports::{Alert, ReconcileRun};
 use backroom_db::store::status::{StuckCutoffs, StuckRow};
 use backroom_db::{DbError, Store};
@@ -203,12 +204,17 @@ pub struct Status {
     pub dead_letters: DeadLetters,
     pub orders_total: i64,
     pub orders: Vec<StatusCount>,
+    /// What the paid orders of the last [`EARNINGS_DAYS`] days earned, and which lost money.
+    pub earnings: PeriodEarnings,
     pub stuck: Vec<StuckOrder>,
     pub catchup: Vec<CatchupCursor>,
     /// The newest runs first.
     pub reconcile_runs: Vec<RunSummary>,
     pub open_alerts: OpenAlerts,
 }
+
+/// The period `backroom status` sums earnings over.
+pub const EARNINGS_DAYS: i64 = 30;
 
 fn std_to_chrono(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
@@ -275,6 +281,11 @@ pub async fn gather(
         .map(|(status, count)| StatusCount { status, count })
         .collect();
     let stuck = stuck_orders(store, deadlines, now, 100).await?;
+    let earnings = period(
+        store
+            .paid_accounts_between(now - chrono::Duration::days(EARNINGS_DAYS), now)
+            .await?,
+    );
     let catchup = store
         .cursors()
         .await?
@@ -296,6 +307,7 @@ pub async fn gather(
         dead_letters,
         orders_total: orders.iter().map(|c| c.count).sum(),
         orders,
+        earnings,
         stuck,
         catchup,
         reconcile_runs: runs.iter().map(RunSummary::from).collect(),
@@ -385,6 +397,23 @@ pub fn render(s: &Status) -> String {
     } else {
         let parts: Vec<String> = s.orders.iter().map(|c| format!("{} {}", c.count, c.status)).collect();
         let _ = writeln!(out, "{} in all: {}", s.orders_total, parts.join(", "));
+    }
+
+    let _ = write!(out, "Earned ({EARNINGS_DAYS} d)  ");
+    if s.earnings.by_currency.is_empty() {
+        let _ = writeln!(out, "no paid orders");
+    } else {
+        let lines: Vec<String> = s.earnings.by_currency.iter().map(|c| c.sentence()).collect();
+        let _ = writeln!(out, "{}", lines.join("\n               "));
+        for a in s.earnings.at_a_loss.iter().take(SHOWN as usize) {
+            let _ = writeln!(
+                out,
+                "  #{:<6} at a loss: {}  {}",
+                a.number,
+                a.earned.losses.join("; "),
+                a.order_id
+            );
+        }
     }
 
     let _ = write!(out, "Stuck orders   ");

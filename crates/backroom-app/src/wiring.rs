@@ -40,6 +40,8 @@ pub fn checkout_settings(config: &Config) -> anyhow::Result<CheckoutSettings> {
         storefront_origin: config.require_storefront_origin()?.to_string(),
         shipping_countries: config.shipping_countries.clone(),
         shipping_rate_ids: config.stripe_shipping_rates.clone(),
+        automatic_tax: config.stripe_automatic_tax,
+        allow_promotion_codes: config.stripe_promotion_codes,
     })
 }
 

@@ -5,7 +5,7 @@ use backroom_core::ports::{
     Applied, ApplyError, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, QueueMessage, Severity,
     ShipmentRecord,
 };
-use backroom_core::{Cause, Fact, OrderId, OrderStatus};
+use backroom_core::{Cause, Fact, Money, OrderId, OrderStatus};
 use backroom_db::Store;
 use backroom_stripe::webhook::{Envelope, parse_envelope};
 use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClient, StripeError};
@@ -236,10 +236,12 @@ impl Worker {
                         session.id
                     )));
                 };
-                if self.store.order(order_id).await?.is_some() {
-                    self.store
-                        .record_payment_details(order_id, &payment_details(session))
-                        .await?;
+                if let Some(order) = self.store.order(order_id).await? {
+                    let mut details = payment_details(session);
+                    if order.stripe_fee.is_none() {
+                        details.stripe_fee = self.payment_fee(session).await;
+                    }
+                    self.store.record_payment_details(order_id, &details).await?;
                 }
                 Fact::PaymentSucceeded { amount, currency }
             }
@@ -279,6 +281,19 @@ impl Worker {
                 .await?;
         }
         Ok(applied)
+    }
+
+    /// Stripe's fee for the session's payment, when Stripe has booked it. Only for the owner's
+    /// accounts: a failure to read it is logged and never holds the order back.
+    async fn payment_fee(&self, session: &CheckoutSession) -> Option<Money> {
+        let pi = session.payment_intent.as_deref()?;
+        match self.stripe.payment_fee(pi).await {
+            Ok(fee) => fee.map(|f| Money::new(f.amount, f.currency)),
+            Err(e) => {
+                tracing::warn!(session = %session.id, error = %e, "could not read Stripe's fee for the payment");
+                None
+            }
+        }
     }
 
     async fn apply(
@@ -537,6 +552,7 @@ fn payment_details(session: &CheckoutSession) -> PaymentDetails {
             .and_then(|e| backroom_core::Email::parse(e).ok()),
         shipping: session.shipping.as_ref().and_then(|s| serde_json::to_value(s).ok()),
         charged: session.charged,
+        stripe_fee: None,
     }
 }
 

@@ -439,6 +439,7 @@ async fn when_stripe_fails_the_order_is_marked_failed_and_its_stock_released() {
             storefront_origin: support::ORIGIN.into(),
             shipping_countries: vec!["DE".into()],
             shipping_rate_ids: vec![],
+            ..Default::default()
         },
     };
     let router = http::shop_routes(Arc::new(shop));
@@ -484,6 +485,7 @@ async fn checkout_with(app: &TestApp, stripe: backroom_stripe::StripeClient) -> 
             storefront_origin: support::ORIGIN.into(),
             shipping_countries: vec!["DE".into()],
             shipping_rate_ids: vec![],
+            ..Default::default()
         },
     };
     let router = http::shop_routes(Arc::new(shop));

@@ -68,6 +68,7 @@ impl Shop1 {
                 storefront_origin: ORIGIN.into(),
                 shipping_countries: vec!["DE".into(), "FR".into()],
                 shipping_rate_ids: vec![],
+                ..Default::default()
             },
         };
         let router = http::shop_routes(Arc::new(shop));

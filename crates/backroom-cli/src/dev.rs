@@ -178,6 +178,20 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
                 // The simulated account outlives a restart (or a kill -9) of backroom dev.
                 state_file: Some(data_dir.join("stripe-sim.json")),
                 shipping_rates: dev_shipping_rates(&config.stripe_shipping_rates, &catalog),
+                promotion_codes: if config.stripe_promotion_codes {
+                    vec![backroom_sim::stripe::PromotionCodeSpec {
+                        id: None,
+                        code: DEV_PROMOTION_CODE.into(),
+                        off: backroom_sim::stripe::CouponOff::Percent(10.0),
+                    }]
+                } else {
+                    Vec::new()
+                },
+                tax_rate_bps: if config.stripe_automatic_tax {
+                    DEV_TAX_RATE_BPS
+                } else {
+                    0
+                },
                 ..StripeSimConfig::default()
             });
             router = router.nest("/sim/stripe", sim.router());
@@ -256,11 +270,9 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
         checkout: CheckoutSettings {
             storefront_origin: config.storefront_origin.clone().unwrap_or_else(|| base.clone()),
             shipping_countries: config.shipping_countries.clone(),
-            shipping_rate_ids: if config.stripe_shipping_rates.is_empty() && config.stripe_secret_key.is_none() {
-                vec![DEV_SHIPPING_RATE.to_string()]
-            } else {
-                config.stripe_shipping_rates.clone()
-            },
+            shipping_rate_ids: config.stripe_shipping_rates.clone(),
+            automatic_tax: config.stripe_automatic_tax,
+            allow_promotion_codes: config.stripe_promotion_codes,
         },
     };
     let ingest = Ingest {
@@ -483,14 +495,14 @@ async fn catch_up_forever(running: Arc<Running>, every: Duration) {
 }
 
 /// One round of both catch-up jobs and the watchdog, as the scheduled functions run them.
-/// The demo shop's shipping rate at the simulated Stripe: a paid flat rate, so a newcomer sees
-/// shipping on the pay page and in the order's total.
-pub const DEV_SHIPPING_RATE: &str = "shr_dev_standard";
-/// What the demo rate charges, in minor units of the catalog's currency.
-pub const DEV_SHIPPING_AMOUNT: i64 = 490;
+/// The code the simulated Stripe takes (10 % off) when `STRIPE_PROMOTION_CODES=true`.
+pub const DEV_PROMOTION_CODE: &str = "WELCOME10";
+/// The simulated Stripe Tax rate when `STRIPE_AUTOMATIC_TAX=true`: 19 %.
+pub const DEV_TAX_RATE_BPS: u32 = 1900;
 
-/// The rates the simulated Stripe knows: the demo rate, and the ids named in
-/// `STRIPE_SHIPPING_RATES` (free, as the simulator cannot know what they cost at Stripe).
+/// The rates the simulated Stripe knows: the ids named in `STRIPE_SHIPPING_RATES` (free, as
+/// the simulator cannot know what they cost at Stripe). The demo shop prices shipping with the
+/// catalog's zones instead.
 fn dev_shipping_rates(configured: &[String], catalog: &Catalog) -> Vec<backroom_sim::stripe::ShippingRateSpec> {
     let currency = catalog
         .products
@@ -507,14 +519,7 @@ fn dev_shipping_rates(configured: &[String], catalog: &Catalog) -> Vec<backroom_
         minimum: Some(("business_day".into(), 3)),
         maximum: Some(("business_day".into(), 7)),
     };
-    let mut rates = vec![rate(DEV_SHIPPING_RATE, "Standard shipping", DEV_SHIPPING_AMOUNT)];
-    rates.extend(
-        configured
-            .iter()
-            .filter(|id| id.as_str() != DEV_SHIPPING_RATE)
-            .map(|id| rate(id, id, 0)),
-    );
-    rates
+    configured.iter().map(|id| rate(id, id, 0)).collect()
 }
 
 pub async fn catch_up_once(worker: &Worker) {
@@ -673,6 +678,7 @@ async fn admin_orders(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): Stat
             "order_id": o.id, "number": o.number, "status": o.status(),
             "total": {"amount": o.total.amount.get(), "currency": o.total.currency.code()},
             "email": o.email.as_ref().map(|e| e.as_str()), "created_at": o.created_at, "updated_at": o.updated_at,
+            "earned": backroom_core::earnings::earned(o),
         })).collect::<Vec<_>>() }))
         .into_response(),
         Err(e) => internal(e),

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, bail};
 use backroom_app::worker::Worker;
+use backroom_core::earnings::signed;
 use backroom_core::ports::{OrderFilter, OrderStore};
 use backroom_core::{Money, Order, OrderId, OrderStatus, TimelineEntry};
 use backroom_db::Store;
@@ -148,6 +149,8 @@ struct OrderView<'a> {
     printful_order_id: Option<i64>,
     /// What Stripe charged, part by part (minor units), once paid.
     charged: Option<backroom_core::order::Charged>,
+    /// Paid (after tax), Stripe's fee, Printful's bill and the margin, in signed minor units.
+    earned: Option<backroom_core::earnings::Earned>,
     /// Attempts at the work the order owes Printful, when some failed.
     work: &'a backroom_core::owed::WorkLog,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -183,6 +186,7 @@ impl<'a> OrderView<'a> {
             },
             email: o.email.as_ref().map(|e| e.as_str()),
             charged: o.charged,
+            earned: backroom_core::earnings::earned(o),
             work: &o.work,
             items: o
                 .items
@@ -241,6 +245,28 @@ fn print_order(o: &Order, timeline: &[TimelineEntry]) {
         println!("printful: {p}");
     }
     println!("placed:   {}", o.created_at.format("%Y-%m-%d %H:%M:%S UTC"));
+    let currency = o.total.currency;
+    if let Some(c) = o.charged {
+        let m = |c| Money::new(c, currency);
+        println!(
+            "charged:  {} = items {} - discount {} + shipping {} + tax {}",
+            m(c.total),
+            m(c.subtotal),
+            m(c.discount),
+            m(c.shipping),
+            m(c.tax)
+        );
+    }
+    if let Some(e) = backroom_core::earnings::earned(o) {
+        let show = |v: Option<i64>| v.map_or("not known yet".to_string(), |v| signed(v, currency));
+        println!("earned:   paid after tax {}", signed(e.revenue, currency));
+        println!("          Stripe fee     {}", show(e.stripe_fee));
+        println!("          Printful cost  {}", show(e.printful_cost));
+        println!("          margin         {}", show(e.margin));
+        for loss in &e.losses {
+            println!("          at a loss: {loss}");
+        }
+    }
     println!("items:");
     for i in &o.items {
         let price = Money::new(i.unit_price, o.total.currency);

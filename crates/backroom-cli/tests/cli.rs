@@ -103,6 +103,27 @@ async fn a_bad_catalog_names_the_product_and_field_and_writes_nothing() {
         &backroom(Some(&t.url), &["catalog", "sync", bad.to_str().unwrap()]),
         "product \"lighthouse-print\", variants[0].max_per_order: must be between 1 and 100 (units of one variant in one order)",
     );
+    let overlapping = std::fs::read_to_string(workspace().join("catalog.toml"))
+        .unwrap()
+        .replace(
+            "delivery_days = [3, 7]",
+            "delivery_days = [3, 7]\n\n[[shipping_zones]]\nname = \"Far\"\ncountries = [\"US\", \"de\"]\nrate = 1290",
+        );
+    std::fs::write(&bad, overlapping).unwrap();
+    assert_one_line_error(
+        &backroom(Some(&t.url), &["catalog", "sync", bad.to_str().unwrap()]),
+        "shipping zone \"Far\", shipping_zones[1].countries: DE is already in zone \"Standard\"",
+    );
+    for table in ["products", "shipping_zones"] {
+        let rows: i64 = t
+            .connect()
+            .await
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(rows, 0, "{table}");
+    }
     assert_one_line_error(
         &backroom(Some(&t.url), &["catalog", "sync", "/nonexistent.toml"]),
         "cannot read /nonexistent.toml",

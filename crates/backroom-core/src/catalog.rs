@@ -9,11 +9,15 @@ use serde::{Deserialize, Serialize};
 use crate::ids::Sku;
 use crate::money::{Cents, Currency};
 use crate::order::MAX_PER_ORDER_BOUND;
+use crate::shipping::{ShippingZone, country_code};
 
-/// A validated catalog: unique SKUs, positive prices, known currencies.
+/// A validated catalog: unique SKUs, positive prices, known currencies, and shipping zones whose
+/// countries do not overlap.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Catalog {
     pub products: Vec<Product>,
+    /// Empty when the shop prices shipping with pre-created Stripe rates (or not at all).
+    pub shipping_zones: Vec<ShippingZone>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -41,10 +45,12 @@ pub struct Variant {
     pub active: bool,
 }
 
-/// A catalog error names the product and the field, so the owner can find the line to fix.
+/// A catalog error names the product (or shipping zone) and the field, so the owner can find
+/// the line to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("product {product:?}, {field}: {message}")]
+#[error("{} {product:?}, {field}: {message}", if field.starts_with("shipping_zones") { "shipping zone" } else { "product" })]
 pub struct CatalogError {
+    /// The product's slug, or the shipping zone's name.
     pub product: String,
     pub field: String,
     pub message: String,
@@ -65,6 +71,23 @@ impl CatalogError {
 struct RawCatalog {
     #[serde(default)]
     products: Vec<RawProduct>,
+    #[serde(default)]
+    shipping_zones: Vec<RawZone>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    name: String,
+    #[serde(default)]
+    countries: Vec<String>,
+    /// Minor units; 0 ships free.
+    rate: i64,
+    /// Defaults to the products' currency when they all share one.
+    currency: Option<String>,
+    free_above: Option<i64>,
+    /// `[min, max]` business days.
+    delivery_days: Option<Vec<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +130,85 @@ fn max_per_order(n: i64) -> Result<u32, String> {
         .ok()
         .filter(|n| (1..=MAX_PER_ORDER_BOUND).contains(n))
         .ok_or_else(|| format!("must be between 1 and {MAX_PER_ORDER_BOUND} (units of one variant in one order)"))
+}
+
+/// Validates the zones: named, unique names, known countries in at most one zone, a rate of 0
+/// or more in a currency the products are priced in, a positive threshold, a sane estimate.
+fn shipping_zones(raw: Vec<RawZone>, products: &[Product]) -> Result<Vec<ShippingZone>, CatalogError> {
+    let mut currencies: Vec<Currency> = products
+        .iter()
+        .flat_map(|p| p.variants.iter().map(|v| v.currency))
+        .collect();
+    currencies.sort_by_key(|c| c.code());
+    currencies.dedup();
+    let mut zones: Vec<ShippingZone> = Vec::with_capacity(raw.len());
+    for (i, z) in raw.into_iter().enumerate() {
+        let field = |name: &str| format!("shipping_zones[{i}].{name}");
+        let name = z.name.trim().to_string();
+        let err = |f: &str, m: &dyn fmt::Display| CatalogError::new(&name, field(f), m);
+        if name.is_empty() {
+            return Err(err("name", &"must not be empty"));
+        }
+        if zones.iter().any(|other| other.name == name) {
+            return Err(err("name", &"is used by another shipping zone"));
+        }
+        if z.countries.is_empty() {
+            return Err(err(
+                "countries",
+                &"list at least one country (two-letter codes such as DE)",
+            ));
+        }
+        let mut countries = Vec::with_capacity(z.countries.len());
+        for raw_code in &z.countries {
+            let code = country_code(raw_code).map_err(|e| err("countries", &e))?;
+            if countries.contains(&code) {
+                return Err(err("countries", &format!("{code} is listed twice")));
+            }
+            if let Some(other) = zones.iter().find(|o| o.countries.contains(&code)) {
+                return Err(err("countries", &format!("{code} is already in zone {:?}", other.name)));
+            }
+            countries.push(code);
+        }
+        let rate = Cents::new(z.rate).map_err(|e| err("rate", &e))?;
+        let currency = match z.currency.as_deref() {
+            Some(code) => Currency::parse(code).map_err(|e| err("currency", &e))?,
+            None => match currencies.as_slice() {
+                [one] => *one,
+                _ => {
+                    return Err(err(
+                        "currency",
+                        &"set the zone's currency: the products use more than one",
+                    ));
+                }
+            },
+        };
+        if !currencies.contains(&currency) {
+            return Err(err("currency", &format!("no product is priced in {}", currency.code())));
+        }
+        let free_above = z
+            .free_above
+            .map(|n| Cents::positive(n).map_err(|e| err("free_above", &e)))
+            .transpose()?;
+        let delivery_days = match z.delivery_days.as_deref() {
+            None => None,
+            Some(&[min, max]) if 1 <= min && min <= max && max <= 365 => Some((min as u32, max as u32)),
+            Some(_) => {
+                return Err(err(
+                    "delivery_days",
+                    &"write [min, max] business days, 1 <= min <= max <= 365",
+                ));
+            }
+        };
+        zones.push(ShippingZone {
+            name,
+            countries,
+            rate,
+            currency,
+            free_above,
+            delivery_days,
+        });
+    }
+    Ok(zones)
 }
 
 impl Catalog {
@@ -189,7 +291,11 @@ impl Catalog {
                 variants,
             });
         }
-        Ok(Catalog { products })
+        let shipping_zones = shipping_zones(raw.shipping_zones, &products)?;
+        Ok(Catalog {
+            products,
+            shipping_zones,
+        })
     }
 
     /// Every variant with the product it belongs to.
@@ -290,5 +396,69 @@ mod tests {
         let e = error_of("[[products]]\nslug = \"x\"\nname = \"X\"\nprice = 1\n");
         assert_eq!(e.field, "syntax");
         assert_eq!(error_of("").field, "products");
+    }
+
+    const ZONES: &str = r#"
+        [[shipping_zones]]
+        name = "EU"
+        countries = ["DE", "fr"]
+        rate = 490
+        free_above = 7500
+        delivery_days = [3, 7]
+
+        [[shipping_zones]]
+        name = "World"
+        countries = ["US"]
+        rate = 1290
+        currency = "EUR"
+    "#;
+
+    #[test]
+    fn shipping_zones_parse_with_the_products_currency() {
+        let c = Catalog::from_toml(&format!("{GOOD}{ZONES}")).unwrap();
+        assert_eq!(c.shipping_zones.len(), 2);
+        let eu = &c.shipping_zones[0];
+        assert_eq!(eu.countries, ["DE", "FR"]);
+        assert_eq!((eu.rate.get(), eu.currency.code()), (490, "EUR"));
+        assert_eq!(eu.free_above.map(Cents::get), Some(7500));
+        assert_eq!(eu.delivery_days, Some((3, 7)));
+        assert_eq!(c.shipping_zones[1].free_above, None);
+        assert!(Catalog::from_toml(GOOD).unwrap().shipping_zones.is_empty());
+    }
+
+    #[test]
+    fn a_bad_shipping_zone_names_the_zone_and_the_field() {
+        let bad = |from: &str, to: &str| {
+            let text = format!("{GOOD}{}", ZONES.replacen(from, to, 1));
+            let e = error_of(&text);
+            (e.product.clone(), e.field.clone(), e.to_string())
+        };
+        let (zone, field, text) = bad("countries = [\"US\"]", "countries = [\"FR\"]");
+        assert_eq!(
+            (zone.as_str(), field.as_str()),
+            ("World", "shipping_zones[1].countries")
+        );
+        assert!(text.starts_with("shipping zone \"World\""), "{text}");
+        assert!(text.contains("FR is already in zone \"EU\""), "{text}");
+        assert_eq!(bad("\"fr\"", "\"France\"").1, "shipping_zones[0].countries");
+        assert_eq!(bad("\"fr\"", "\"DE\"").1, "shipping_zones[0].countries");
+        assert_eq!(
+            bad("countries = [\"US\"]", "countries = []").1,
+            "shipping_zones[1].countries"
+        );
+        assert_eq!(bad("rate = 490", "rate = -1").1, "shipping_zones[0].rate");
+        assert_eq!(
+            bad("free_above = 7500", "free_above = 0").1,
+            "shipping_zones[0].free_above"
+        );
+        assert_eq!(bad("[3, 7]", "[7, 3]").1, "shipping_zones[0].delivery_days");
+        assert_eq!(bad("[3, 7]", "[3]").1, "shipping_zones[0].delivery_days");
+        assert_eq!(
+            bad("currency = \"EUR\"", "currency = \"USD\"").1,
+            "shipping_zones[1].currency"
+        );
+        assert_eq!(bad("name = \"World\"", "name = \"EU\"").1, "shipping_zones[1].name");
+        assert_eq!(bad("name = \"World\"", "name = \" \"").1, "shipping_zones[1].name");
+        assert_eq!(bad("rate = 490", "rate = 490\nprice = 1").1, "syntax");
     }
 }

@@ -4,15 +4,18 @@
 
 pub mod catalog;
 pub mod cost;
+pub mod earnings;
 pub mod ids;
 pub mod machine;
 pub mod money;
 pub mod order;
 pub mod owed;
 pub mod ports;
+pub mod shipping;
 
 pub use catalog::{Catalog, CatalogError, Product, Variant};
 pub use ids::{Email, OrderId, Sku};
 pub use machine::{Cause, Decision, Fact, OrderState, PrintfulStatus, Refusal, Transition};
 pub use money::{Cents, Currency, Money, MoneyError};
 pub use order::{NewOrderItem, Order, OrderItem, OrderStatus, TimelineEntry};
+pub use shipping::{ShippingError, ShippingOption, ShippingZone};

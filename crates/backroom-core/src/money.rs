@@ -177,6 +177,27 @@ impl Money {
     }
 }
 
+impl Money {
+    /// Reads a decimal amount as providers write it (`"28.00"`, `"28.5"`, `"28"`, or the same
+    /// as a JSON number's text) into minor units, exactly: no floats, and more decimal places
+    /// than the currency has, a sign or anything else is refused.
+    pub fn parse_decimal(text: &str, currency: Currency) -> Result<Money, String> {
+        let t = text.trim();
+        let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
+        let exp = usize::from(currency.exponent);
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > exp {
+            return Err(format!(
+                "{text:?} is not an amount of {} with at most {exp} decimals",
+                currency.code()
+            ));
+        }
+        let padded = format!("{whole}{fraction:0<exp$}");
+        let minor: i64 = padded.parse().map_err(|_| format!("{text:?} is too large an amount"))?;
+        Ok(Money::new(Cents(minor), currency))
+    }
+}
+
 impl fmt::Display for Money {
     /// "12.50 EUR", "1500 JPY", "1.250 KWD".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -232,5 +253,30 @@ mod tests {
         assert_eq!(Cents::new(7).unwrap().checked_mul(3).unwrap().get(), 21);
         assert_eq!(Cents::new(-1), Err(MoneyError::Negative));
         assert_eq!(Cents::positive(0), Err(MoneyError::NotPositive));
+    }
+
+    #[test]
+    fn decimal_amounts_read_exactly_or_not_at_all() {
+        let eur = Currency::parse("EUR").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        let read = |t: &str, c| Money::parse_decimal(t, c).map(|m| m.amount.get());
+        assert_eq!(read("28.00", eur), Ok(2800));
+        assert_eq!(read("28.5", eur), Ok(2850));
+        assert_eq!(read(" 7 ", eur), Ok(700));
+        assert_eq!(read("0.07", eur), Ok(7));
+        assert_eq!(read("1500", jpy), Ok(1500));
+        for bad in [
+            "",
+            ".5",
+            "28.001",
+            "-1.00",
+            "1,00",
+            "1e3",
+            "abc",
+            "99999999999999999999",
+        ] {
+            assert!(read(bad, eur).is_err(), "{bad}");
+        }
+        assert!(read("15.5", jpy).is_err());
     }
 }

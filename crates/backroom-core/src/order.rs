@@ -238,6 +238,10 @@ pub struct Order {
     pub work: WorkLog,
     /// What the payment provider charged, part by part, once paid.
     pub charged: Option<Charged>,
+    /// Stripe's fee for the payment, in the account's settlement currency, once booked.
+    pub stripe_fee: Option<Money>,
+    /// What Printful bills, once it has priced the order.
+    pub printful_costs: Option<crate::earnings::PrintfulCosts>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

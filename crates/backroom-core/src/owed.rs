@@ -134,6 +134,8 @@ mod tests {
             submit_started_at: None,
             work: WorkLog::default(),
             charged: None,
+            stripe_fee: None,
+            printful_costs: None,
             created_at: at(0),
             updated_at: at(0),
         }

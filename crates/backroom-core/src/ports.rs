@@ -138,6 +138,13 @@ pub trait OrderStore: Send + Sync {
         id: OrderId,
         details: &PaymentDetails,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores Stripe's fee and Printful's bill as they become known; `None` keeps what is stored.
+    fn record_earnings(
+        &self,
+        id: OrderId,
+        stripe_fee: Option<crate::Money>,
+        printful_costs: Option<crate::earnings::PrintfulCosts>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The order paid through this payment intent, if any.
     fn order_by_payment_intent(
@@ -290,12 +297,16 @@ pub struct SyncReport {
     pub unchanged: usize,
     /// SKUs in the store but not in the file: deactivated, never deleted (orders refer to them).
     pub deactivated: usize,
+    /// Shipping zones written or removed (zones are the file's, whole: no order refers to them).
+    pub shipping_zones_changed: usize,
 }
 
 pub trait CatalogStore: Send + Sync {
     fn sync_catalog(&self, catalog: &Catalog) -> impl Future<Output = Result<SyncReport, StoreError>> + Send;
     /// In catalog order, active and inactive.
     fn catalog(&self) -> impl Future<Output = Result<Vec<CatalogEntry>, StoreError>> + Send;
+    /// The shipping zones, in catalog order; empty when the catalog has none.
+    fn shipping_zones(&self) -> impl Future<Output = Result<Vec<crate::ShippingZone>, StoreError>> + Send;
 }
 
 /// A provider event on its way from a webhook function to the worker.
@@ -332,6 +343,8 @@ pub struct PaymentDetails {
     pub shipping: Option<serde_json::Value>,
     /// What was charged, part by part.
     pub charged: Option<crate::order::Charged>,
+    /// Stripe's fee for the payment, when it was booked.
+    pub stripe_fee: Option<crate::Money>,
 }
 
 /// What the three-way comparison of Stripe, the database and Printful can find.
@@ -710,6 +723,8 @@ mod order_event_tests {
             submit_started_at: None,
             work: crate::owed::WorkLog::default(),
             charged: None,
+            stripe_fee: None,
+            printful_costs: None,
             created_at: at,
             updated_at: at,
         }

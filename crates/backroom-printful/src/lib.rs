@@ -25,7 +25,8 @@ pub mod webhook;
 pub use client::{DEFAULT_API_BASE, PrintfulClient, PrintfulSettings};
 pub use error::PrintfulError;
 pub use model::{
-    NewItem, NewOrder, Order, OrderItem, OrderPage, RateLimit, Recipient, Shipment, Status, WebhookConfig,
+    Costs, NewItem, NewOrder, Order, OrderItem, OrderPage, RateLimit, Recipient, RetailCosts, Shipment, Status,
+    WebhookConfig, costs_from_json,
 };
 
 /// The v1 webhook event types backroom subscribes to: every one that says something about an

@@ -20,6 +20,50 @@ pub struct NewOrder {
     pub items: Vec<NewItem>,
     /// The currency of the retail prices (`retail_costs.currency`), e.g. `"EUR"`.
     pub currency: String,
+    /// What the buyer paid (`retail_costs`), printed on the packing slip; `None` sends only
+    /// the currency.
+    pub retail_costs: Option<RetailCosts>,
+}
+
+/// `retail_costs` of a new order: decimal strings with the currency's places, e.g. `"4.90"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetailCosts {
+    pub subtotal: String,
+    pub discount: String,
+    pub shipping: String,
+    pub tax: String,
+    pub total: String,
+}
+
+/// What Printful bills for an order (`costs`), read from its decimal strings into minor units;
+/// `vat` is counted with `tax`.
+pub use backroom_core::earnings::PrintfulCosts as Costs;
+
+/// Reads an order's `costs` object; `None` when it is absent, not priced yet (Printful sends
+/// nulls for a draft it has not costed) or malformed.
+pub fn costs_from_json(v: &Value) -> Option<Costs> {
+    let currency = backroom_core::Currency::parse(&lenient::text(&v["currency"])?).ok()?;
+    // The totals must be there; a part Printful leaves null (no discount, no VAT) is zero.
+    let amount = |key: &str| -> Option<backroom_core::Cents> {
+        let text = match &v[key] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Null if !matches!(key, "subtotal" | "total") => return Some(backroom_core::Cents::ZERO),
+            _ => return None,
+        };
+        backroom_core::Money::parse_decimal(&text, currency)
+            .ok()
+            .map(|m| m.amount)
+    };
+    let tax = amount("tax")?.checked_add(amount("vat")?).ok()?;
+    Some(Costs {
+        currency,
+        subtotal: amount("subtotal")?,
+        discount: amount("discount")?,
+        shipping: amount("shipping")?,
+        tax,
+        total: amount("total")?,
+    })
 }
 
 /// Where the order goes. Its `Debug` shows only the country, so that an address never reaches
@@ -70,6 +114,8 @@ pub struct Order {
     pub updated: i64,
     pub shipments: Vec<Shipment>,
     pub items: Vec<OrderItem>,
+    /// What Printful bills, once it has priced the order.
+    pub costs: Option<Costs>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -166,7 +212,17 @@ impl NewOrder {
             "external_id": self.external_id,
             "recipient": recipient,
             "items": items,
-            "retail_costs": { "currency": self.currency },
+            "retail_costs": match &self.retail_costs {
+                None => json!({ "currency": self.currency }),
+                Some(r) => json!({
+                    "currency": self.currency,
+                    "subtotal": r.subtotal,
+                    "discount": r.discount,
+                    "shipping": r.shipping,
+                    "tax": r.tax,
+                    "total": r.total,
+                }),
+            },
         })
     }
 }
@@ -255,6 +311,7 @@ impl Order {
             updated: lenient::unix_time(&v["updated"]).unwrap_or(0),
             shipments,
             items,
+            costs: costs_from_json(&v["costs"]),
         })
     }
 }
@@ -350,6 +407,7 @@ mod tests {
                 external_id: "0123456789abcdef0123456789abcdef-0".into(),
             }],
             currency: "EUR".into(),
+            retail_costs: None,
         };
         let body = order.to_json();
         assert_eq!(body["recipient"].get("address2"), None);
@@ -360,5 +418,28 @@ mod tests {
         assert_eq!(body["retail_costs"]["currency"], "EUR");
         // The address must not leak through Debug.
         assert!(!format!("{:?}", order.recipient).contains("Main St"));
+    }
+
+    #[test]
+    fn costs_read_exactly_with_vat_as_tax_and_unpriced_as_none() {
+        let costs = costs_from_json(&json!({
+            "currency": "EUR", "subtotal": "21.95", "discount": "0.00", "shipping": "4.99",
+            "digitization": "0.00", "additional_fee": "0.00", "fulfillment_fee": "0.00",
+            "tax": "1.00", "vat": "4.22", "total": "32.16"
+        }))
+        .unwrap();
+        let c = |n: i64| backroom_core::Cents::new(n).unwrap();
+        assert_eq!(
+            (costs.subtotal, costs.shipping, costs.tax, costs.total, costs.discount),
+            (c(2195), c(499), c(522), c(3216), c(0))
+        );
+        assert_eq!(costs.currency.code(), "EUR");
+        let unpriced = json!({"currency": "EUR", "subtotal": null, "total": null, "shipping": null});
+        assert_eq!(costs_from_json(&unpriced), None);
+        assert_eq!(costs_from_json(&Value::Null), None);
+        assert_eq!(
+            costs_from_json(&json!({"currency": "EUR", "subtotal": "1.001", "total": "1"})),
+            None
+        );
     }
 }

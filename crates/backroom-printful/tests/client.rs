@@ -86,6 +86,7 @@ fn new_order() -> NewOrder {
             external_id: format!("{EXTERNAL_ID}-0"),
         }],
         currency: "EUR".into(),
+        retail_costs: None,
     }
 }
 

@@ -12,12 +12,20 @@ use backroom_core::{Cents, Currency, OrderId};
 use secrecy::{ExposeSecret, SecretString};
 use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionShippingAddressCollection,
-    CreateCheckoutSessionShippingAddressCollectionAllowedCountries, CreateCheckoutSessionShippingOptions,
-    ListCheckoutSession, ListLineItemsCheckoutSession, ProductData, RetrieveCheckoutSession,
+    CreateCheckoutSession, CreateCheckoutSessionAutomaticTax, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionPaymentIntentData,
+    CreateCheckoutSessionShippingAddressCollection, CreateCheckoutSessionShippingAddressCollectionAllowedCountries,
+    CreateCheckoutSessionShippingOptions, CreateCheckoutSessionShippingOptionsShippingRateData,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimate,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximum,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximumUnit,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMinimum,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMinimumUnit,
+    CreateCheckoutSessionShippingOptionsShippingRateDataFixedAmount,
+    CreateCheckoutSessionShippingOptionsShippingRateDataType, ListCheckoutSession, ListLineItemsCheckoutSession,
+    ProductData, RetrieveCheckoutSession,
 };
-use stripe_core::charge::RetrieveCharge;
+use stripe_core::charge::{ListCharge, RetrieveCharge};
 use stripe_core::dispute::RetrieveDispute;
 use stripe_core::event::ListEvent;
 use stripe_misc::webhook_endpoint::{
@@ -28,8 +36,8 @@ use stripe_types::{Expandable, RangeQueryTs};
 
 use crate::error::StripeError;
 use crate::types::{
-    Charge, CheckoutRequest, CheckoutSession, CreatedSession, Dispute, EventSummary, PaymentStatus, SessionLineItem,
-    SessionStatus, ShippingDetails, WebhookEndpoint,
+    Charge, CheckoutRequest, CheckoutSession, CreatedSession, Dispute, EventSummary, Fee, PaymentStatus,
+    SessionLineItem, SessionStatus, ShippingDetails, WebhookEndpoint,
 };
 
 /// Stripe's largest page size; fewer round trips for catch-up and the reconciler.
@@ -382,6 +390,30 @@ impl StripeClient {
         })
     }
 
+    /// Stripe's fee for a payment: its succeeded charge's balance transaction
+    /// (`GET /v1/charges?payment_intent=…&expand[]=data.balance_transaction`). `None` while
+    /// there is no succeeded charge or Stripe has not booked it yet.
+    #[tracing::instrument(skip(self))]
+    pub async fn payment_fee(&self, payment_intent: &str) -> Result<Option<Fee>, StripeError> {
+        check_id(payment_intent, "payment_intent")?;
+        let call = format!("GET /v1/charges?payment_intent={payment_intent}");
+        let list = ListCharge::new()
+            .payment_intent(payment_intent)
+            .expand(vec!["data.balance_transaction".to_string()]);
+        let page = self.inner.send(list, None, &call).await?;
+        let charge = page
+            .data
+            .into_iter()
+            .find(|c| c.status == stripe_shared::ChargeStatus::Succeeded);
+        let Some(Expandable::Object(txn)) = charge.and_then(|c| c.balance_transaction) else {
+            return Ok(None);
+        };
+        Ok(Some(Fee {
+            amount: cents(txn.fee, &call, "balance_transaction.fee")?,
+            currency: currency(&txn.currency, &call)?,
+        }))
+    }
+
     #[tracing::instrument(skip(self))]
     pub async fn dispute(&self, id: &str) -> Result<Dispute, StripeError> {
         check_id(id, "dispute")?;
@@ -479,17 +511,50 @@ fn build_create_request(req: &CheckoutRequest) -> CreateCheckoutSession {
             .collect();
         create = create.shipping_address_collection(CreateCheckoutSessionShippingAddressCollection::new(countries));
     }
-    if !req.shipping_rate_ids.is_empty() {
-        let options: Vec<CreateCheckoutSessionShippingOptions> = req
-            .shipping_rate_ids
-            .iter()
-            .map(|rate| {
-                let mut option = CreateCheckoutSessionShippingOptions::new();
-                option.shipping_rate = Some(rate.clone());
-                option
-            })
-            .collect();
+    let mut options: Vec<CreateCheckoutSessionShippingOptions> = req
+        .shipping_rate_ids
+        .iter()
+        .map(|rate| {
+            let mut option = CreateCheckoutSessionShippingOptions::new();
+            option.shipping_rate = Some(rate.clone());
+            option
+        })
+        .collect();
+    options.extend(req.shipping_options.iter().map(|o| {
+        let mut data = CreateCheckoutSessionShippingOptionsShippingRateData::new(o.display_name.clone());
+        data.type_ = Some(CreateCheckoutSessionShippingOptionsShippingRateDataType::FixedAmount);
+        data.fixed_amount = Some(CreateCheckoutSessionShippingOptionsShippingRateDataFixedAmount::new(
+            o.amount.amount.get(),
+            stripe_currency(o.amount.currency),
+        ));
+        if let Some((min, max)) = o.delivery_days {
+            data.delivery_estimate = Some(CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimate {
+                minimum: Some(
+                    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMinimum::new(
+                        CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMinimumUnit::BusinessDay,
+                        i64::from(min),
+                    ),
+                ),
+                maximum: Some(
+                    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximum::new(
+                        CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximumUnit::BusinessDay,
+                        i64::from(max),
+                    ),
+                ),
+            });
+        }
+        let mut option = CreateCheckoutSessionShippingOptions::new();
+        option.shipping_rate_data = Some(data);
+        option
+    }));
+    if !options.is_empty() {
         create = create.shipping_options(options);
+    }
+    if req.automatic_tax {
+        create = create.automatic_tax(CreateCheckoutSessionAutomaticTax::new(true));
+    }
+    if req.allow_promotion_codes {
+        create = create.allow_promotion_codes(true);
     }
     create
 }
@@ -706,6 +771,13 @@ mod tests {
             cancel_url: "https://shop.example/cart".into(),
             shipping_countries: vec!["de".into(), "FR".into()],
             shipping_rate_ids: vec!["shr_1".into()],
+            shipping_options: vec![backroom_core::ShippingOption {
+                display_name: "Shipping (EU)".into(),
+                amount: backroom_core::Money::new(Cents::new(490).unwrap(), eur),
+                delivery_days: Some((3, 7)),
+            }],
+            automatic_tax: true,
+            allow_promotion_codes: true,
             expires_at: 1_900_000_000,
         };
         let body = build_create_request(&req).build().body.unwrap();
@@ -725,6 +797,16 @@ mod tests {
         assert_eq!(get("shipping_address_collection[allowed_countries][0]"), Some("DE"));
         assert_eq!(get("shipping_address_collection[allowed_countries][1]"), Some("FR"));
         assert_eq!(get("shipping_options[0][shipping_rate]"), Some("shr_1"));
+        let rate = |k: &str| get(&format!("shipping_options[1][shipping_rate_data]{k}"));
+        assert_eq!(rate("[display_name]"), Some("Shipping (EU)"));
+        assert_eq!(rate("[type]"), Some("fixed_amount"));
+        assert_eq!(rate("[fixed_amount][amount]"), Some("490"));
+        assert_eq!(rate("[fixed_amount][currency]"), Some("eur"));
+        assert_eq!(rate("[delivery_estimate][minimum][unit]"), Some("business_day"));
+        assert_eq!(rate("[delivery_estimate][minimum][value]"), Some("3"));
+        assert_eq!(rate("[delivery_estimate][maximum][value]"), Some("7"));
+        assert_eq!(get("automatic_tax[enabled]"), Some("true"));
+        assert_eq!(get("allow_promotion_codes"), Some("true"));
         assert_eq!(
             get("success_url"),
             Some("https://shop.example/ok?s={CHECKOUT_SESSION_ID}")

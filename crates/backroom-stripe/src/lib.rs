@@ -13,7 +13,7 @@ pub mod webhook;
 pub use client::{StripeClient, StripeSettings, idempotency_key};
 pub use error::StripeError;
 pub use types::{
-    Charge, CheckoutLine, CheckoutRequest, CheckoutSession, CreatedSession, Dispute, EventSummary, PaymentStatus,
+    Charge, CheckoutLine, CheckoutRequest, CheckoutSession, CreatedSession, Dispute, EventSummary, Fee, PaymentStatus,
     SessionLineItem, SessionStatus, ShippingDetails, WebhookEndpoint,
 };
 

@@ -16,8 +16,22 @@ pub struct CheckoutRequest {
     /// ISO 3166-1 alpha-2 codes; empty means no shipping address is collected.
     pub shipping_countries: Vec<String>,
     pub shipping_rate_ids: Vec<String>,
+    /// Inline `shipping_rate_data` options, offered after the pre-created rates.
+    pub shipping_options: Vec<backroom_core::ShippingOption>,
+    /// `automatic_tax[enabled]`: Stripe Tax computes the tax from the buyer's address.
+    pub automatic_tax: bool,
+    /// `allow_promotion_codes`: the payment page takes the codes made at Stripe.
+    pub allow_promotion_codes: bool,
     /// Unix seconds; Stripe accepts 30 minutes to 24 hours after creation.
     pub expires_at: i64,
+}
+
+/// Stripe's processing fee for a payment, from its charge's balance transaction, in the
+/// account's settlement currency (which can differ from the charge's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fee {
+    pub amount: Cents,
+    pub currency: Currency,
 }
 
 /// One priced line of a checkout, sent as inline `price_data`.

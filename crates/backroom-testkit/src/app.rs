@@ -57,6 +57,13 @@ pub struct Options {
     pub printful_max_backoff: Duration,
     /// Pre-created Stripe shipping rate ids offered at checkout (`STRIPE_SHIPPING_RATES`).
     pub shipping_rate_ids: Vec<String>,
+    /// Keep the shop catalog's shipping zones (the default); `false` drops them, so that
+    /// checkout offers `shipping_rate_ids` instead.
+    pub shipping_zones: bool,
+    /// `STRIPE_AUTOMATIC_TAX`: sessions ask Stripe Tax (the simulator's `tax_rate_bps`).
+    pub automatic_tax: bool,
+    /// `STRIPE_PROMOTION_CODES`: sessions take promotion codes.
+    pub allow_promotion_codes: bool,
 }
 
 impl Default for Options {
@@ -68,6 +75,9 @@ impl Default for Options {
             stripe_retry_backoff: StripeSimConfig::default().retry_backoff,
             printful_max_backoff: Duration::from_secs(30),
             shipping_rate_ids: vec![],
+            shipping_zones: true,
+            automatic_tax: false,
+            allow_promotion_codes: false,
         }
     }
 }
@@ -81,10 +91,11 @@ impl TestApp {
         let db = TestDatabase::new().await;
         let store = Store::new(Db::new(DbConfig::Url(db.url.clone().into()), 8));
         let catalog = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog.toml")).unwrap();
-        store
-            .sync_catalog(&Catalog::from_toml(&catalog).unwrap())
-            .await
-            .unwrap();
+        let mut catalog = Catalog::from_toml(&catalog).unwrap();
+        if !options.shipping_zones {
+            catalog.shipping_zones.clear();
+        }
+        store.sync_catalog(&catalog).await.unwrap();
 
         let (sim, api_base) = StripeSim::serve_loopback(StripeSimConfig {
             webhook_secret: WEBHOOK_SECRET.into(),
@@ -118,6 +129,8 @@ impl TestApp {
                 storefront_origin: ORIGIN.into(),
                 shipping_countries: vec!["DE".into(), "FR".into()],
                 shipping_rate_ids: options.shipping_rate_ids.clone(),
+                automatic_tax: options.automatic_tax,
+                allow_promotion_codes: options.allow_promotion_codes,
             },
         };
         let ingest = Ingest {

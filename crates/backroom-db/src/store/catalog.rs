@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use backroom_core::ports::{CatalogEntry, CatalogStore, StoreError, SyncReport};
-use backroom_core::{Catalog, Cents, Currency, Sku, Variant};
+use backroom_core::{Catalog, Cents, Currency, ShippingZone, Sku, Variant};
 use tokio_postgres::Row;
 
 use super::{Store, store_err};
@@ -49,9 +49,18 @@ impl CatalogStore for Store {
             })
             .collect();
         let wanted = std::sync::Arc::new(wanted);
+        let zones = std::sync::Arc::new(
+            catalog
+                .shipping_zones
+                .iter()
+                .enumerate()
+                .map(|(i, z)| zone_columns(i, z))
+                .collect::<Vec<_>>(),
+        );
         self.db
             .with_retry(|tx| {
                 let wanted = wanted.clone();
+                let zones = zones.clone();
                 Box::pin(async move {
                     let rows = sql::query(
                             tx,
@@ -110,6 +119,7 @@ impl CatalogStore for Store {
                         report.deactivated = sql::execute(tx, "UPDATE products SET active = false, updated_at = now() WHERE sku = ANY($1)", &[&missing])
                             .await? as usize;
                     }
+                    report.shipping_zones_changed = sync_zones(tx, &zones).await?;
                     Ok(report)
                 })
             })
@@ -137,6 +147,127 @@ impl CatalogStore for Store {
             })
             .await?)
     }
+
+    async fn shipping_zones(&self) -> Result<Vec<ShippingZone>, StoreError> {
+        Ok(self
+            .db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = sql::query(
+                        c,
+                        &format!("SELECT {ZONE_COLUMNS} FROM shipping_zones ORDER BY position, name"),
+                        &[],
+                    )
+                    .await?;
+                    rows.iter().map(zone).collect()
+                })
+            })
+            .await?)
+    }
+}
+
+/// A zone's row: name, position, countries, rate, currency, threshold, estimate.
+#[derive(Debug, PartialEq)]
+struct ZoneColumns {
+    name: String,
+    position: i32,
+    countries: serde_json::Value,
+    rate_cents: i64,
+    currency: String,
+    free_above_cents: Option<i64>,
+    min_days: Option<i32>,
+    max_days: Option<i32>,
+}
+
+fn zone_columns(i: usize, z: &ShippingZone) -> ZoneColumns {
+    let days = |d: u32| i32::try_from(d).unwrap_or(i32::MAX);
+    ZoneColumns {
+        name: z.name.clone(),
+        position: i32::try_from(i).unwrap_or(i32::MAX),
+        countries: serde_json::json!(z.countries),
+        rate_cents: z.rate.get(),
+        currency: z.currency.code().to_string(),
+        free_above_cents: z.free_above.map(Cents::get),
+        min_days: z.delivery_days.map(|(min, _)| days(min)),
+        max_days: z.delivery_days.map(|(_, max)| days(max)),
+    }
+}
+
+const ZONE_COLUMNS: &str = "name, position, countries, rate_cents, currency, free_above_cents, min_days, max_days";
+
+fn zone_row(r: &Row) -> ZoneColumns {
+    ZoneColumns {
+        name: r.get(0),
+        position: r.get(1),
+        countries: r.get(2),
+        rate_cents: r.get(3),
+        currency: r.get(4),
+        free_above_cents: r.get(5),
+        min_days: r.get(6),
+        max_days: r.get(7),
+    }
+}
+
+/// Makes the stored zones the file's: writes the changed ones, deletes the ones gone. Returns
+/// how many rows changed.
+async fn sync_zones(tx: &tokio_postgres::Transaction<'_>, wanted: &[ZoneColumns]) -> Result<usize, DbError> {
+    let rows = sql::query(tx, &format!("SELECT {ZONE_COLUMNS} FROM shipping_zones"), &[]).await?;
+    let stored: Vec<ZoneColumns> = rows.iter().map(zone_row).collect();
+    let mut changed = 0;
+    for z in wanted {
+        if stored.iter().any(|s| s == z) {
+            continue;
+        }
+        sql::execute(
+            tx,
+            &format!(
+                "INSERT INTO shipping_zones ({ZONE_COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) \
+                 ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, countries = EXCLUDED.countries, \
+                 rate_cents = EXCLUDED.rate_cents, currency = EXCLUDED.currency, \
+                 free_above_cents = EXCLUDED.free_above_cents, min_days = EXCLUDED.min_days, \
+                 max_days = EXCLUDED.max_days, updated_at = now()"
+            ),
+            &[
+                &z.name,
+                &z.position,
+                &z.countries,
+                &z.rate_cents,
+                &z.currency,
+                &z.free_above_cents,
+                &z.min_days,
+                &z.max_days,
+            ],
+        )
+        .await?;
+        changed += 1;
+    }
+    let gone: Vec<&String> = stored
+        .iter()
+        .map(|s| &s.name)
+        .filter(|name| !wanted.iter().any(|w| &w.name == *name))
+        .collect();
+    if !gone.is_empty() {
+        changed += sql::execute(tx, "DELETE FROM shipping_zones WHERE name = ANY($1)", &[&gone]).await? as usize;
+    }
+    Ok(changed)
+}
+
+fn zone(r: &Row) -> Result<ShippingZone, DbError> {
+    let c = zone_row(r);
+    let corrupt = |what: &str| DbError::Corrupt(format!("shipping zone {}: {what}", c.name));
+    let countries: Vec<String> = serde_json::from_value(c.countries.clone()).map_err(|_| corrupt("countries"))?;
+    let days = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok());
+    Ok(ShippingZone {
+        countries,
+        rate: Cents::new(c.rate_cents).map_err(|_| corrupt("rate"))?,
+        currency: Currency::parse(&c.currency).map_err(|_| corrupt("currency"))?,
+        free_above: c
+            .free_above_cents
+            .map(|n| Cents::positive(n).map_err(|_| corrupt("free_above")))
+            .transpose()?,
+        delivery_days: days(c.min_days).zip(days(c.max_days)),
+        name: c.name,
+    })
 }
 
 fn columns(r: &Row) -> Columns {

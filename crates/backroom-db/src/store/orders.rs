@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use backroom_core::earnings::PrintfulCosts;
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
 use backroom_core::order::{quantities_per_sku, total_of};
 use backroom_core::owed::WorkLog;
@@ -22,7 +23,8 @@ use crate::sql;
 
 const ORDER_COLUMNS: &str = "id, number, payment, fulfillment, printful_mark, printful_mark_at, amount_mismatch, \
      total_cents, currency, email, stripe_session_id, stripe_payment_intent_id, printful_order_id, created_at, updated_at, \
-     fulfillment_released_at, shipping, submit_started_at, work_attempts, work_due_at, work_failing_since, work_error, amount_accepted, charged";
+     fulfillment_released_at, shipping, submit_started_at, work_attempts, work_due_at, work_failing_since, work_error, amount_accepted, charged, \
+     stripe_fee, printful_costs";
 
 const ITEM_COLUMNS: &str = "order_id, sku, name, size, quantity, unit_price_cents, printful_sync_variant_id";
 
@@ -155,14 +157,43 @@ impl OrderStore for Store {
                         tx,
                         "UPDATE orders SET stripe_payment_intent_id = coalesce($2, stripe_payment_intent_id), \
                          email = coalesce($3, email), shipping = coalesce($4, shipping), charged = coalesce($5, charged), \
-                         updated_at = now() WHERE id = $1",
+                         stripe_fee = coalesce($6, stripe_fee), updated_at = now() WHERE id = $1",
                         &[
                             &id.uuid(),
                             &details.payment_intent_id,
                             &details.email.as_ref().map(Email::as_str),
                             &details.shipping,
                             &details.charged.map(|c| serde_json::to_value(c).unwrap_or_default()),
+                            &details.stripe_fee.map(|f| serde_json::to_value(f).unwrap_or_default()),
                         ],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(store_err)
+    }
+
+    async fn record_earnings(
+        &self,
+        id: OrderId,
+        stripe_fee: Option<Money>,
+        printful_costs: Option<PrintfulCosts>,
+    ) -> Result<(), StoreError> {
+        let fee = stripe_fee.map(|f| serde_json::to_value(f).unwrap_or_default());
+        let costs = printful_costs.map(|c| serde_json::to_value(c).unwrap_or_default());
+        self.db
+            .with_retry(|tx| {
+                let (fee, costs) = (fee.clone(), costs.clone());
+                Box::pin(async move {
+                    sql::execute(
+                        tx,
+                        "UPDATE orders SET stripe_fee = coalesce($2, stripe_fee), \
+                         printful_costs = coalesce($3, printful_costs), updated_at = now() \
+                         WHERE id = $1 AND (stripe_fee IS DISTINCT FROM coalesce($2, stripe_fee) \
+                         OR printful_costs IS DISTINCT FROM coalesce($3, printful_costs))",
+                        &[&id.uuid(), &fee, &costs],
                     )
                     .await?;
                     Ok(())
@@ -539,6 +570,8 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         submit_started_at: None,
         work: WorkLog::default(),
         charged: None,
+        stripe_fee: None,
+        printful_costs: None,
         created_at: row.get(1),
         updated_at: row.get(2),
     })
@@ -618,7 +651,16 @@ fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
             .map(serde_json::from_value)
             .transpose()
             .map_err(|_| DbError::Corrupt("order charged amounts".into()))?,
+        stripe_fee: json_column(r, 24, "order Stripe fee")?,
+        printful_costs: json_column(r, 25, "order Printful costs")?,
     })
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(r: &Row, at: usize, what: &str) -> Result<Option<T>, DbError> {
+    r.get::<_, Option<serde_json::Value>>(at)
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|_| DbError::Corrupt(what.into()))
 }
 
 /// Reads payment, fulfillment, mark, mark time and mismatch from five columns starting at `at`.

@@ -2,6 +2,7 @@
 //! query is plain SQL that Aurora DSQL runs (no temporary tables, no sequences): counts grouped in
 //! the database, sums cast back to `bigint` (a sum that would not fit is an error, never a wrap).
 
+use backroom_core::earnings::{OrderAccount, earned_from};
 use backroom_core::ports::{Alert, ReconcileRun, Severity};
 use backroom_core::{Currency, OrderId, OrderStatus};
 use chrono::{DateTime, Utc};
@@ -282,6 +283,54 @@ impl Store {
                     )
                     .await?;
                     sums(&rows)
+                })
+            })
+            .await
+    }
+
+    /// The accounts of the orders placed in `[since, until)` that are paid and not refunded,
+    /// oldest first: what they were charged, Stripe's fee and Printful's bill as far as known.
+    pub async fn paid_accounts_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<OrderAccount>, DbError> {
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = sql::query(
+                        c,
+                        "SELECT id, number, currency, charged, stripe_fee, printful_costs FROM orders \
+                         WHERE created_at >= $1 AND created_at < $2 AND payment = 'paid' AND charged IS NOT NULL \
+                         ORDER BY created_at, id",
+                        &[&since, &until],
+                    )
+                    .await?;
+                    rows.iter()
+                        .map(|r| {
+                            let id = OrderId::from_uuid(r.get(0));
+                            let corrupt = |what: &str| DbError::Corrupt(format!("order {id}: {what}"));
+                            let code: String = r.get(2);
+                            let currency = Currency::parse(&code).map_err(|_| corrupt("currency"))?;
+                            let json = |at: usize| r.get::<_, Option<serde_json::Value>>(at);
+                            let charged = json(3)
+                                .and_then(|v| serde_json::from_value(v).ok())
+                                .ok_or_else(|| corrupt("charged amounts"))?;
+                            let fee = json(4)
+                                .map(serde_json::from_value)
+                                .transpose()
+                                .map_err(|_| corrupt("Stripe fee"))?;
+                            let costs = json(5)
+                                .map(serde_json::from_value)
+                                .transpose()
+                                .map_err(|_| corrupt("Printful costs"))?;
+                            Ok(OrderAccount {
+                                order_id: id,
+                                number: r.get(1),
+                                earned: earned_from(charged, currency, fee, costs),
+                            })
+                        })
+                        .collect()
                 })
             })
             .await

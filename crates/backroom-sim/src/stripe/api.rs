@@ -236,6 +236,7 @@ fn serve(sim: &StripeSim, method: &Method, uri: &Uri, headers: &HeaderMap, body:
                 Ok((endpoint.clone(), Outbox::new()))
             })
         }
+        ("GET", ["charges"]) => list_charges(sim, &p),
         ("GET", ["charges", id]) => {
             p.only(&["expand"])?;
             let expand = read_expand(&p, &["balance_transaction"])?;
@@ -1121,6 +1122,27 @@ fn list_events(sim: &StripeSim, p: &Params<'_>) -> Result<Reply, ApiError> {
     };
     let (data, has_more) = paging.page(&items, keep, "event")?;
     Ok(Reply::ok(objects::list("/v1/events", data, has_more)))
+}
+
+/// `GET /v1/charges`, newest first, optionally of one payment intent, with
+/// `expand[]=data.balance_transaction` as Stripe offers it.
+fn list_charges(sim: &StripeSim, p: &Params<'_>) -> Result<Reply, ApiError> {
+    p.only(&["payment_intent", "limit", "starting_after", "ending_before", "expand"])?;
+    let paging = Paging::read(p)?;
+    let expand = read_expand(p, &["data.balance_transaction"])?;
+    let payment_intent = p.str("payment_intent")?;
+    let account = sim.lock();
+    let items: Vec<Value> = account.charges.iter().rev().cloned().collect();
+    let keep = |c: &Value| payment_intent.is_none_or(|pi| c["payment_intent"] == pi);
+    let (mut data, has_more) = paging.page(&items, keep, "charge")?;
+    if !expand.is_empty() {
+        for charge in &mut data {
+            if let Some(txn) = charge["balance_transaction"].as_str() {
+                charge["balance_transaction"] = account.balance_transaction(txn, sim.now()).unwrap_or(Value::Null);
+            }
+        }
+    }
+    Ok(Reply::ok(objects::list("/v1/charges", data, has_more)))
 }
 
 /// `type` accepts one `*` wildcard, as in `checkout.session.*`.
