@@ -149,6 +149,9 @@ async fn unknown_stripe_session_naming_an_order_backroom_does_not_have_is_a_secu
             cancel_url: format!("{ORIGIN}/cart"),
             shipping_countries: vec![],
             shipping_rate_ids: vec![],
+            shipping_options: vec![],
+            automatic_tax: false,
+            allow_promotion_codes: false,
             expires_at: Utc::now().timestamp() + 3600,
         })
         .await

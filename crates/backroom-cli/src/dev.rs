@@ -230,6 +230,16 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
                     .printful_webhook_secret
                     .as_ref()
                     .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string()),
+                // Printful bills in the store's currency: the demo's, so that the owner page
+                // shows each order's margin.
+                costs: backroom_sim::printful::PrintfulCosts {
+                    currency: catalog
+                        .variants()
+                        .map(|(_, v)| v.currency.code().to_string())
+                        .next()
+                        .unwrap_or_else(|| "EUR".into()),
+                    ..backroom_sim::printful::PrintfulCosts::default()
+                },
                 ..PrintfulSimConfig::default()
             });
             router = router.nest("/sim/printful", sim.router());

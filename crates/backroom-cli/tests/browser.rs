@@ -464,10 +464,21 @@ async fn a_buyer_pays_in_the_browser_and_watches_the_order_ship() {
     // The demo shop's zone charges shipping below its free-shipping threshold, and the page
     // shows it as charged.
     assert_eq!(api["shipping"]["amount"], 490, "{api}");
-    let shipping = browser.text(r#"[data-testid="order-shipping"]"#).await.unwrap_or_default();
+    let shipping = browser
+        .text(r#"[data-testid="order-shipping"]"#)
+        .await
+        .unwrap_or_default();
     let shipping_digits: String = shipping.chars().filter(char::is_ascii_digit).collect();
-    assert_eq!(shipping_digits.trim_start_matches('0'), "490", "the page's shipping {shipping:?}");
-    assert_eq!(api["total"]["amount"], api["subtotal"]["amount"].as_i64().unwrap() + 490, "{api}");
+    assert_eq!(
+        shipping_digits.trim_start_matches('0'),
+        "490",
+        "the page's shipping {shipping:?}"
+    );
+    assert_eq!(
+        api["total"]["amount"],
+        api["subtotal"]["amount"].as_i64().unwrap() + 490,
+        "{api}"
+    );
     browser.screenshot("success.png").await;
 
     // The Printful simulator makes and ships the order; the page keeps up on its own.

@@ -82,6 +82,7 @@ fn new_order(external_id: &str) -> NewOrder {
             },
         ],
         currency: "EUR".into(),
+        retail_costs: None,
     }
 }
 

@@ -81,6 +81,9 @@ fn request(sim: &StripeSim, order_id: OrderId, lines: Vec<CheckoutLine>) -> Chec
         cancel_url: "http://shop.test/cart".into(),
         shipping_countries: vec!["DE".into(), "FR".into()],
         shipping_rate_ids: vec!["shr_standard".into()],
+        shipping_options: vec![],
+        automatic_tax: false,
+        allow_promotion_codes: false,
         expires_at: sim.now() + 3600,
     }
 }

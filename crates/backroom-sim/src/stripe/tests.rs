@@ -40,6 +40,9 @@ fn request(sim: &StripeSim, order_id: OrderId) -> CheckoutRequest {
         cancel_url: "http://shop.test/cart".into(),
         shipping_countries: vec!["DE".into()],
         shipping_rate_ids: vec![],
+        shipping_options: vec![],
+        automatic_tax: false,
+        allow_promotion_codes: false,
         expires_at: sim.now() + 3600,
     }
 }
