@@ -9,6 +9,9 @@ use std::time::Duration;
 use backroom_core::ports::{AlertOutcome, AlertSink, AlertStore, NewAlert, Severity, StoreError};
 use backroom_db::Store;
 
+/// The alert kind under which the weekly digest is recorded and sent.
+pub const DIGEST_KIND: &str = "weekly_digest";
+
 /// How long a repeat of the same alert stays quiet.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(6 * 3600);
 /// The catch-up leaves alone alerts younger than this: their raiser is probably publishing them.

@@ -21,8 +21,7 @@ use crate::alerts::Alerts;
 use crate::status::{self, RunSummary};
 use crate::watchdog::Deadlines;
 
-/// The alert kind under which a digest is recorded and sent.
-pub const DIGEST_KIND: &str = "weekly_digest";
+pub use crate::alerts::DIGEST_KIND;
 /// The longest period a digest covers.
 pub const MAX_DAYS: u32 = 366;
 

@@ -8,12 +8,12 @@ use backroom_core::machine::{Fulfillment as Stage, Payment, PrintfulStatus};
 use backroom_core::ports::{Applied, ApplyError, NewAlert, OrderStore, Severity, ShipmentRecord};
 use backroom_core::{Cause, Fact, Money, Order, OrderId, owed};
 use backroom_db::Store;
-use backroom_printful::{NewItem, NewOrder, PrintfulClient, PrintfulError, Recipient, RetailCosts, Status};
+use backroom_printful::{NewItem, NewOrder, PrintfulClient, Recipient, RetailCosts, Status};
 use backroom_stripe::ShippingDetails;
 
 use crate::alerts::Alerts;
 use crate::events::Events;
-use crate::worker::ProcessError;
+use crate::process::{ProcessError, count_transition};
 
 #[derive(Clone)]
 pub struct Fulfiller {
@@ -41,12 +41,6 @@ pub enum Advanced {
     Alerted(String),
     /// The attempt failed; it is recorded on the order and retried by the scheduled jobs.
     Deferred(String),
-}
-
-impl From<PrintfulError> for ProcessError {
-    fn from(e: PrintfulError) -> Self {
-        ProcessError::Retry(anyhow::Error::new(e))
-    }
 }
 
 impl Fulfiller {
@@ -261,7 +255,7 @@ impl Fulfiller {
             .await
         {
             Ok(applied) => {
-                crate::worker::count_transition(&applied);
+                count_transition(&applied);
                 Box::pin(self.events.after_apply(id, &applied)).await;
                 Ok(Some(applied))
             }

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod events;
 pub mod fulfillment;
 pub mod http;
+pub mod process;
 pub mod queue;
 pub mod queue_port;
 pub mod reconcile;

@@ -16,8 +16,8 @@ use backroom_db::{DbError, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::alerts::DIGEST_KIND;
 use crate::checkout::SESSION_LIFETIME;
-use crate::digest::DIGEST_KIND;
 use crate::watchdog::Deadlines;
 
 /// Alerts raised in this window count as open.

@@ -8,13 +8,14 @@ use backroom_core::ports::{
 use backroom_core::{Cause, Fact, Money, OrderId, OrderStatus};
 use backroom_db::Store;
 use backroom_stripe::webhook::{Envelope, parse_envelope};
-use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClient, StripeError};
+use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClient};
 
 use backroom_aws::emf::Metric;
 use tracing::Instrument as _;
 
 use crate::alerts::Alerts;
 use crate::fulfillment::{Advanced, Fulfiller};
+pub use crate::process::{ProcessError, count_transition};
 use crate::queue::LocalQueue;
 
 /// The time one message may take at most: Stripe's and Printful's timeouts and Printful's
@@ -43,30 +44,6 @@ pub enum Outcome {
     Applied(Applied),
     /// Processed with nothing to change on an order (an alert, a payment still pending…).
     Done(String),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProcessError {
-    /// Worth another try (the provider or the database failed): the message is failed and comes
-    /// back after its visibility timeout, and goes to the dead-letter queue after five tries.
-    #[error("{0:#}")]
-    Retry(anyhow::Error),
-    /// Can never succeed (a message that is not ours): failed, so it ends in the dead-letter
-    /// queue where the owner can look at it.
-    #[error("{0}")]
-    Poison(String),
-}
-
-impl From<StripeError> for ProcessError {
-    fn from(e: StripeError) -> Self {
-        ProcessError::Retry(anyhow::Error::new(e))
-    }
-}
-
-impl From<backroom_core::ports::StoreError> for ProcessError {
-    fn from(e: backroom_core::ports::StoreError) -> Self {
-        ProcessError::Retry(e.0)
-    }
 }
 
 impl Worker {
@@ -479,20 +456,6 @@ impl Worker {
             Box::pin(self.advance(order.id)).await?;
         }
         Ok(Outcome::Done(format!("dispute {} reported", dispute.id)))
-    }
-}
-
-/// The owner's order metrics, counted where the transitions happen.
-pub fn count_transition(applied: &Applied) {
-    let Applied::Transitioned(t) = applied else { return };
-    let metric = match t.to {
-        OrderStatus::Paid => Metric::OrdersPaid,
-        OrderStatus::Submitted => Metric::OrdersSubmitted,
-        OrderStatus::Shipped => Metric::OrdersShipped,
-        _ => return,
-    };
-    if t.from != t.to {
-        backroom_aws::emf::count(metric, 1);
     }
 }
 

@@ -745,8 +745,13 @@ async fn check(seed: u64, app: &TestApp, histories: &[History], topic: &Topic) {
             assert!(!order.state.amount_mismatch, "{story}");
             assert_eq!(
                 Some(order.total.amount.get()),
+                session["amount_subtotal"].as_i64(),
+                "{story}: the items' subtotal"
+            );
+            assert_eq!(
+                order.charged.map(|c| c.total.get()),
                 session["amount_total"].as_i64(),
-                "{story}"
+                "{story}: the total charged, shipping included"
             );
         } else {
             assert!(order.state.payment < Payment::Paid, "{story}: never paid");

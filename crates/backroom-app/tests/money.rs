@@ -66,7 +66,7 @@ fn printful_costs() -> backroom_sim::printful::PrintfulCosts {
 }
 
 fn earned(order: &backroom_core::Order) -> backroom_core::earnings::Earned {
-    backroom_core::earnings::earned(order).expect("a paid order has an account")
+    order.earned().expect("a paid order has an account")
 }
 
 #[test]

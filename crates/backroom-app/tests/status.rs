@@ -215,6 +215,7 @@ async fn the_json_shape_is_stable_story() {
             "alarms",
             "catchup",
             "dead_letters",
+            "earnings",
             "environment",
             "generated_at",
             "open_alerts",
@@ -233,6 +234,7 @@ async fn the_json_shape_is_stable_story() {
     assert_eq!(v["dead_letters"]["error"], "could not read the queue");
     assert_eq!(v["orders"][0]["status"], "submitted");
     assert_eq!(v["orders"][0]["count"], 1);
+    assert_eq!(v["earnings"]["by_currency"][0]["totals"]["orders"], 1, "{v}");
     assert_eq!(v["orders_total"], 1);
     // Three days on, the submitted order is past Printful's 48 hours: stuck.
     let stuck = &v["stuck"][0];

@@ -688,7 +688,7 @@ async fn admin_orders(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): Stat
             "order_id": o.id, "number": o.number, "status": o.status(),
             "total": {"amount": o.total.amount.get(), "currency": o.total.currency.code()},
             "email": o.email.as_ref().map(|e| e.as_str()), "created_at": o.created_at, "updated_at": o.updated_at,
-            "earned": backroom_core::earnings::earned(o),
+            "earned": o.earned(),
         })).collect::<Vec<_>>() }))
         .into_response(),
         Err(e) => internal(e),

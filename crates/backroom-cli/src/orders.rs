@@ -186,7 +186,7 @@ impl<'a> OrderView<'a> {
             },
             email: o.email.as_ref().map(|e| e.as_str()),
             charged: o.charged,
-            earned: backroom_core::earnings::earned(o),
+            earned: o.earned(),
             work: &o.work,
             items: o
                 .items
@@ -257,7 +257,7 @@ fn print_order(o: &Order, timeline: &[TimelineEntry]) {
             m(c.tax)
         );
     }
-    if let Some(e) = backroom_core::earnings::earned(o) {
+    if let Some(e) = o.earned() {
         let show = |v: Option<i64>| v.map_or("not known yet".to_string(), |v| signed(v, currency));
         println!("earned:   paid after tax {}", signed(e.revenue, currency));
         println!("          Stripe fee     {}", show(e.stripe_fee));

@@ -5,7 +5,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::OrderId;
 use crate::money::{Cents, Currency, Money};
-use crate::order::{Charged, Order};
+
+/// What the payment provider charged for an order, part by part, in minor units of the
+/// payment's currency: the items' subtotal, less the discount, plus shipping and tax, is the
+/// total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charged {
+    pub subtotal: Cents,
+    pub discount: Cents,
+    pub shipping: Cents,
+    pub tax: Cents,
+    pub total: Cents,
+}
+
+impl Charged {
+    /// Whether the parts add up to the total.
+    pub fn adds_up(&self) -> bool {
+        let sum = self.subtotal.get() as i128 - self.discount.get() as i128
+            + self.shipping.get() as i128
+            + self.tax.get() as i128;
+        sum == self.total.get() as i128
+    }
+
+    /// The amount to compare with the order's own subtotal: the provider's subtotal when its
+    /// parts add up to what it charged, else the total, which then cannot pass unless nothing
+    /// but the items was charged.
+    pub fn amount_to_check(&self) -> Cents {
+        if self.adds_up() { self.subtotal } else { self.total }
+    }
+}
 
 /// What Printful bills for an order (its `costs`), in minor units of Printful's currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,19 +61,9 @@ pub struct Earned {
     pub losses: Vec<String>,
 }
 
-/// The account of an order that was charged; `None` before payment. A fee or bill in another
+/// The account of an order that was charged, from its stored parts. A fee or bill in another
 /// currency than the order's (a settlement currency differs) is left out, as unknown, rather
 /// than converted at a guessed rate.
-pub fn earned(order: &Order) -> Option<Earned> {
-    Some(earned_from(
-        order.charged?,
-        order.currency(),
-        order.stripe_fee,
-        order.printful_costs,
-    ))
-}
-
-/// [`earned`] from the stored parts of an order.
 pub fn earned_from(
     charged: Charged,
     currency: Currency,

@@ -12,6 +12,7 @@ pub mod order;
 pub mod owed;
 pub mod ports;
 pub mod shipping;
+pub mod status;
 
 pub use catalog::{Catalog, CatalogError, Product, Variant};
 pub use ids::{Email, OrderId, Sku};

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::money::{Cents, Currency, Money};
-use crate::order::OrderStatus;
+use crate::status::OrderStatus;
 
 /// How far the payment got, in the order of precedence: a later variant wins a join.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

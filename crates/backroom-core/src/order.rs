@@ -1,83 +1,15 @@
 //! Orders, their lines and their status names.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use crate::earnings::Charged;
 use crate::ids::{Email, OrderId, Sku};
 use crate::machine::{Cause, OrderState};
 use crate::money::{Cents, Currency, Money, MoneyError};
-
-/// The status an order shows: a view over [`OrderState`], stored for querying.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    PendingPayment,
-    /// The checkout could not create a payment session; nothing was charged.
-    Failed,
-    Expired,
-    PaymentFailed,
-    Paid,
-    Submitted,
-    InProduction,
-    OnHold,
-    PartiallyShipped,
-    Shipped,
-    Delivered,
-    Refunded,
-    Canceled,
-    NeedsAttention,
-}
-
-impl OrderStatus {
-    pub const ALL: [OrderStatus; 14] = [
-        OrderStatus::PendingPayment,
-        OrderStatus::Failed,
-        OrderStatus::Expired,
-        OrderStatus::PaymentFailed,
-        OrderStatus::Paid,
-        OrderStatus::Submitted,
-        OrderStatus::InProduction,
-        OrderStatus::OnHold,
-        OrderStatus::PartiallyShipped,
-        OrderStatus::Shipped,
-        OrderStatus::Delivered,
-        OrderStatus::Refunded,
-        OrderStatus::Canceled,
-        OrderStatus::NeedsAttention,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::PendingPayment => "pending_payment",
-            OrderStatus::Failed => "failed",
-            OrderStatus::Expired => "expired",
-            OrderStatus::PaymentFailed => "payment_failed",
-            OrderStatus::Paid => "paid",
-            OrderStatus::Submitted => "submitted",
-            OrderStatus::InProduction => "in_production",
-            OrderStatus::OnHold => "on_hold",
-            OrderStatus::PartiallyShipped => "partially_shipped",
-            OrderStatus::Shipped => "shipped",
-            OrderStatus::Delivered => "delivered",
-            OrderStatus::Refunded => "refunded",
-            OrderStatus::Canceled => "canceled",
-            OrderStatus::NeedsAttention => "needs_attention",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<OrderStatus> {
-        OrderStatus::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-}
-
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::status::OrderStatus;
 
 /// One line of an order, priced from the catalog when the order was made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -178,35 +110,6 @@ pub struct WorkLog {
     pub last_error: Option<String>,
 }
 
-/// What the payment provider charged for an order, part by part, in minor units of the
-/// payment's currency: the items' subtotal, less the discount, plus shipping and tax, is the
-/// total.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Charged {
-    pub subtotal: Cents,
-    pub discount: Cents,
-    pub shipping: Cents,
-    pub tax: Cents,
-    pub total: Cents,
-}
-
-impl Charged {
-    /// Whether the parts add up to the total.
-    pub fn adds_up(&self) -> bool {
-        let sum = self.subtotal.get() as i128 - self.discount.get() as i128
-            + self.shipping.get() as i128
-            + self.tax.get() as i128;
-        sum == self.total.get() as i128
-    }
-
-    /// The amount to compare with the order's own subtotal: the provider's subtotal when its
-    /// parts add up to what it charged, else the total, which then cannot pass unless nothing
-    /// but the items was charged.
-    pub fn amount_to_check(&self) -> Cents {
-        if self.adds_up() { self.subtotal } else { self.total }
-    }
-}
-
 /// The sum of the lines, or an overflow error: a total never wraps.
 pub fn total_of(items: &[OrderItem]) -> Result<Cents, MoneyError> {
     items
@@ -253,6 +156,16 @@ impl Order {
 
     pub fn currency(&self) -> Currency {
         self.total.currency
+    }
+
+    /// What the order earned, once charged (see [`crate::earnings`]).
+    pub fn earned(&self) -> Option<crate::earnings::Earned> {
+        Some(crate::earnings::earned_from(
+            self.charged?,
+            self.currency(),
+            self.stripe_fee,
+            self.printful_costs,
+        ))
     }
 
     /// Whether backroom itself sent (or started sending) this order to Printful: the test for
