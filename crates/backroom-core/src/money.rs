@@ -182,18 +182,27 @@ impl Money {
     /// as a JSON number's text) into minor units, exactly: no floats, and more decimal places
     /// than the currency has, a sign or anything else is refused.
     pub fn parse_decimal(text: &str, currency: Currency) -> Result<Money, String> {
-        let t = text.trim();
-        let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
-        let exp = usize::from(currency.exponent);
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > exp {
-            return Err(format!(
-                "{text:?} is not an amount of {} with at most {exp} decimals",
-                currency.code()
-            ));
+        let s = text.trim();
+        let exponent = usize::from(currency.exponent);
+        let refuse = |why: &str| format!("{text:?} is not a {} amount: {why}", currency.code());
+        let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(refuse("it must start with digits, with no sign"));
         }
-        let padded = format!("{whole}{fraction:0<exp$}");
-        let minor: i64 = padded.parse().map_err(|_| format!("{text:?} is too large an amount"))?;
+        if s.contains('.') && fraction.is_empty() {
+            return Err(refuse("a decimal point must be followed by digits"));
+        }
+        if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(refuse("only digits may follow the decimal point"));
+        }
+        // Trailing zeros past the currency's places ("15.00" yen) change nothing.
+        let (kept, rest) = fraction.split_at(fraction.len().min(exponent));
+        if rest.bytes().any(|b| b != b'0') {
+            return Err(refuse(&format!("{} has {exponent} decimal places", currency.code())));
+        }
+        let minor: i64 = format!("{whole}{kept:0<exponent$}")
+            .parse()
+            .map_err(|_| refuse("it is too large"))?;
         Ok(Money::new(Cents(minor), currency))
     }
 }
@@ -278,5 +287,6 @@ mod tests {
             assert!(read(bad, eur).is_err(), "{bad}");
         }
         assert!(read("15.5", jpy).is_err());
+        assert_eq!(read("15.00", jpy), Ok(15));
     }
 }

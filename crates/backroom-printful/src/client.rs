@@ -25,7 +25,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::error::PrintfulError;
-use crate::model::{NewOrder, Order, OrderPage, RateLimit, Shipment, WebhookConfig, kind};
+use crate::model::{NewOrder, Order, OrderPage, OrderRef, RateLimit, Shipment, WebhookConfig, kind};
+use crate::products::SyncProduct;
+use crate::v2;
 
 /// Printful's API origin; v1 paths have no version prefix.
 pub const DEFAULT_API_BASE: &str = "https://api.printful.com";
@@ -96,7 +98,10 @@ impl std::fmt::Debug for PrintfulClient {
     }
 }
 
-/// A successful answer: v1's `result` and `paging`.
+/// The largest page Printful serves, for v1 and v2 lists.
+const MAX_PAGE: u32 = 100;
+
+/// A successful answer: v1's `result` (or v2's `data`) and `paging`.
 struct Envelope {
     result: Value,
     paging: Value,
@@ -225,6 +230,69 @@ impl PrintfulClient {
             .call(Method::GET, self.url(&["orders", &id.to_string()], &[]), None)
             .await?;
         Ok(parse_order(&envelope.result)?.shipments)
+    }
+
+    /// `GET /v2/orders/{order}/shipments`, every page: each package of the order with its
+    /// `delivery_status` and `delivered_at`, which v1 does not report. Pages are asked for 100
+    /// at a time and read until `paging.total` is reached, whatever page size Printful chose to
+    /// answer with. An unknown order is an `Api` 404 error.
+    #[tracing::instrument(skip_all, fields(order = %order))]
+    pub async fn order_shipments(&self, order: &OrderRef) -> Result<Vec<v2::Shipment>, PrintfulError> {
+        let reference = order.to_string();
+        let mut shipments = Vec::new();
+        let mut offset: u32 = 0;
+        loop {
+            let query = [("limit", MAX_PAGE.to_string()), ("offset", offset.to_string())];
+            let url = self.url(&["v2", "orders", &reference, "shipments"], &query);
+            let envelope = self.call(Method::GET, url, None).await?;
+            let list = page_items(&envelope, "the shipment list")?;
+            for s in list {
+                shipments.push(v2::Shipment::from_json(s).map_err(PrintfulError::Parse)?);
+            }
+            if !next_page(&envelope, list.len(), &mut offset) {
+                return Ok(shipments);
+            }
+        }
+    }
+
+    /// The store's products with all their variants: every page of `GET /store/products`,
+    /// then `GET /store/products/{id}` for each. A product deleted between the two reads is
+    /// left out; a variant whose price is not an exact amount in its currency fails the whole
+    /// read with a `Parse` error naming it, since importing it would sell at a wrong price.
+    #[tracing::instrument(skip_all)]
+    pub async fn sync_products(&self) -> Result<Vec<SyncProduct>, PrintfulError> {
+        let mut ids = Vec::new();
+        let mut offset: u32 = 0;
+        loop {
+            let query = [("offset", offset.to_string()), ("limit", MAX_PAGE.to_string())];
+            let envelope = self
+                .call(Method::GET, self.url(&["store", "products"], &query), None)
+                .await?;
+            let list = page_items(&envelope, "the product list")?;
+            for p in list {
+                let id = crate::lenient::int(&p["id"])
+                    .ok_or_else(|| PrintfulError::Parse(format!("a sync product has no usable id: {}", p["id"])))?;
+                ids.push(id);
+            }
+            if !next_page(&envelope, list.len(), &mut offset) {
+                break;
+            }
+        }
+        let mut products = Vec::with_capacity(ids.len());
+        for id in ids {
+            let url = self.url(&["store", "products", &id.to_string()], &[]);
+            match self.call(Method::GET, url, None).await {
+                Ok(envelope) => products.push(SyncProduct::from_json(&envelope.result).map_err(PrintfulError::Parse)?),
+                Err(e) if e.is_not_found() => {
+                    tracing::info!(
+                        sync_product_id = id,
+                        "a sync product was deleted while the products were read"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(products)
     }
 
     /// `GET /webhooks`: where the store's v1 webhooks go.
@@ -461,6 +529,30 @@ fn interpret(status: u16, body: &[u8]) -> Result<Envelope, PrintfulError> {
         .ok_or_else(|| PrintfulError::Parse(format!("HTTP {status} without a `result`")))?;
     let paging = map.remove("paging").unwrap_or(Value::Null);
     Ok(Envelope { result, paging })
+}
+
+/// A page's items: the envelope's array.
+fn page_items<'a>(envelope: &'a Envelope, what: &str) -> Result<&'a Vec<Value>, PrintfulError> {
+    match &envelope.result {
+        Value::Array(list) => Ok(list),
+        other => Err(PrintfulError::Parse(format!("{what} is {}, not an array", kind(other)))),
+    }
+}
+
+/// Moves `offset` past a page of `got` items and says whether another page is due:
+/// while `paging.total` is not reached, and never after an empty page (so that a total that
+/// overstates cannot loop). Without a total, a full page of [`MAX_PAGE`] means there may be more.
+fn next_page(envelope: &Envelope, got: usize, offset: &mut u32) -> bool {
+    let got = u32::try_from(got).unwrap_or(u32::MAX);
+    if got == 0 {
+        return false;
+    }
+    let start = crate::lenient::uint(&envelope.paging["offset"]).unwrap_or(*offset);
+    *offset = start.saturating_add(got);
+    match crate::lenient::uint(&envelope.paging["total"]) {
+        Some(total) => *offset < total,
+        None => got >= MAX_PAGE,
+    }
 }
 
 fn parse_order(v: &Value) -> Result<Order, PrintfulError> {

@@ -13,6 +13,10 @@
 //! That is why the client never repeats a POST or a DELETE by itself: only GETs, and any request
 //! refused with 429 (which Printful did not carry out), are retried.
 //!
+//! Two reads go beyond v1's orders: [`PrintfulClient::order_shipments`] reads v2's shipments,
+//! the only place Printful says whether a package was delivered or came back, and
+//! [`PrintfulClient::sync_products`] reads the store's products (v1), prices in minor units.
+//!
 //! Webhooks: [`webhook`] checks the secret URL token (v1 webhooks carry no signature) and the v2
 //! `x-pf-webhook-signature`, and reads both payload shapes into one [`webhook::WebhookEvent`].
 
@@ -20,14 +24,17 @@ mod client;
 mod error;
 mod lenient;
 mod model;
+mod products;
+pub mod v2;
 pub mod webhook;
 
 pub use client::{DEFAULT_API_BASE, PrintfulClient, PrintfulSettings};
 pub use error::PrintfulError;
 pub use model::{
-    Costs, NewItem, NewOrder, Order, OrderItem, OrderPage, RateLimit, Recipient, RetailCosts, Shipment, Status,
-    WebhookConfig, costs_from_json,
+    Costs, NewItem, NewOrder, Order, OrderItem, OrderPage, OrderRef, RateLimit, Recipient, RetailCosts, Shipment,
+    Status, WebhookConfig, costs_from_json,
 };
+pub use products::{Availability, SyncProduct, SyncVariant, parse_price};
 
 /// The v1 webhook event types backroom subscribes to: every one that says something about an
 /// order or its packages. Each is only a hint; the worker re-reads the order.

@@ -125,6 +125,22 @@ pub struct OrderItem {
     pub quantity: u32,
 }
 
+/// An order as a path names it: Printful's id, or our `external_id` (written `@external_id`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum OrderRef {
+    Id(i64),
+    External(String),
+}
+
+impl fmt::Display for OrderRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OrderRef::Id(id) => write!(f, "{id}"),
+            OrderRef::External(ext) => write!(f, "@{ext}"),
+        }
+    }
+}
+
 /// An order's status. Values Printful adds later are kept as they came, so that they can be
 /// logged and alerted on rather than failing the parse.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

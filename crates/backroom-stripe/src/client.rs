@@ -26,7 +26,7 @@ use stripe_checkout::checkout_session::{
     ProductData, RetrieveCheckoutSession,
 };
 use stripe_core::charge::{ListCharge, RetrieveCharge};
-use stripe_core::dispute::RetrieveDispute;
+use stripe_core::dispute::{ListDispute, RetrieveDispute, UpdateDispute, UpdateDisputeEvidence};
 use stripe_core::event::ListEvent;
 use stripe_misc::webhook_endpoint::{
     CreateWebhookEndpoint, CreateWebhookEndpointEnabledEvents, ListWebhookEndpoint, UpdateWebhookEndpoint,
@@ -36,7 +36,7 @@ use stripe_types::{Expandable, RangeQueryTs};
 
 use crate::error::StripeError;
 use crate::types::{
-    Charge, CheckoutRequest, CheckoutSession, CreatedSession, Dispute, EventSummary, Fee, PaymentStatus,
+    Charge, CheckoutRequest, CheckoutSession, CreatedSession, Dispute, EventSummary, Evidence, Fee, PaymentStatus,
     SessionLineItem, SessionStatus, ShippingDetails, WebhookEndpoint,
 };
 
@@ -414,21 +414,70 @@ impl StripeClient {
         }))
     }
 
+    /// `GET /v1/disputes/{id}`, with the evidence staged or submitted so far.
     #[tracing::instrument(skip(self))]
     pub async fn dispute(&self, id: &str) -> Result<Dispute, StripeError> {
         check_id(id, "dispute")?;
         let call = format!("GET /v1/disputes/{id}");
         let d = self.inner.send(RetrieveDispute::new(id), None, &call).await?;
-        Ok(Dispute {
-            charge: expandable_id(&d.charge),
-            payment_intent: d.payment_intent.as_ref().map(expandable_id),
-            amount: cents(d.amount, &call, "amount")?,
-            currency: currency(&d.currency, &call)?,
-            reason: d.reason,
-            status: d.status.as_str().to_string(),
-            created: d.created,
-            id: d.id.to_string(),
-        })
+        map_dispute(d, &call)
+    }
+
+    /// Stages evidence on a dispute without submitting it: `POST /v1/disputes/{id}` with the
+    /// given `evidence[...]` fields and `submit=false` (Stripe submits when `submit` is left out,
+    /// so it is always sent). Fields left `None` keep what Stripe has. Stripe refuses this once
+    /// the evidence was submitted or `due_by` has passed. Answers with the dispute as it now is.
+    #[tracing::instrument(skip(self, evidence))]
+    pub async fn draft_dispute_evidence(&self, id: &str, evidence: &Evidence) -> Result<Dispute, StripeError> {
+        check_id(id, "dispute")?;
+        let call = format!("POST /v1/disputes/{id} (draft)");
+        let d = self.inner.send(build_draft_request(id, evidence), None, &call).await?;
+        map_dispute(d, &call)
+    }
+
+    /// Submits the evidence staged on a dispute to the bank: `POST /v1/disputes/{id}` with
+    /// `submit=true` and no evidence. Stripe takes one submission; the dispute is then
+    /// `under_review` and a second submission is refused (400). Sent with the idempotency key
+    /// `dispute-submit-{id}`, so a retry after a timeout gets the first answer rather than that
+    /// refusal.
+    #[tracing::instrument(skip(self))]
+    pub async fn submit_dispute(&self, id: &str) -> Result<Dispute, StripeError> {
+        check_id(id, "dispute")?;
+        let call = format!("POST /v1/disputes/{id} (submit)");
+        let key = IdempotencyKey::new(format!("dispute-submit-{id}"))
+            .map_err(|e| StripeError::Transport(format!("{call}: {e}")))?;
+        let req = UpdateDispute::new(id).submit(true);
+        let d = self.inner.send(req, Some(key), &call).await?;
+        map_dispute(d, &call)
+    }
+
+    /// Every dispute not yet decided ([`Dispute::is_open`]: waiting for a response or under
+    /// review), newest first as Stripe lists them, from every page of `GET /v1/disputes`.
+    /// Stripe's list has no status filter, so closed disputes are read and left out here.
+    #[tracing::instrument(skip(self))]
+    pub async fn open_disputes(&self) -> Result<Vec<Dispute>, StripeError> {
+        const CALL: &str = "GET /v1/disputes";
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut req = ListDispute::new().limit(PAGE_SIZE);
+            if let Some(after) = cursor.take() {
+                req = req.starting_after(after);
+            }
+            let page = self.inner.send(req, None, CALL).await?;
+            let last = page.data.last().map(|d| d.id.to_string());
+            for d in page.data {
+                let dispute = map_dispute(d, CALL)?;
+                if dispute.is_open() {
+                    out.push(dispute);
+                }
+            }
+            match last {
+                Some(last) if page.has_more => cursor = Some(last),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -687,6 +736,93 @@ fn map_webhook_endpoint(e: stripe_misc::WebhookEndpoint) -> WebhookEndpoint {
     }
 }
 
+fn map_dispute(d: stripe_shared::Dispute, call: &str) -> Result<Dispute, StripeError> {
+    let e = &d.evidence;
+    let file = |f: &Option<Expandable<stripe_shared::File>>| f.as_ref().map(expandable_id);
+    let evidence = Evidence {
+        access_activity_log: e.access_activity_log.clone(),
+        billing_address: e.billing_address.clone(),
+        cancellation_policy: file(&e.cancellation_policy),
+        cancellation_policy_disclosure: e.cancellation_policy_disclosure.clone(),
+        cancellation_rebuttal: e.cancellation_rebuttal.clone(),
+        customer_communication: file(&e.customer_communication),
+        customer_email_address: e.customer_email_address.clone(),
+        customer_name: e.customer_name.clone(),
+        customer_purchase_ip: e.customer_purchase_ip.clone(),
+        customer_signature: file(&e.customer_signature),
+        duplicate_charge_documentation: file(&e.duplicate_charge_documentation),
+        duplicate_charge_explanation: e.duplicate_charge_explanation.clone(),
+        duplicate_charge_id: e.duplicate_charge_id.clone(),
+        product_description: e.product_description.clone(),
+        receipt: file(&e.receipt),
+        refund_policy: file(&e.refund_policy),
+        refund_policy_disclosure: e.refund_policy_disclosure.clone(),
+        refund_refusal_explanation: e.refund_refusal_explanation.clone(),
+        service_date: e.service_date.clone(),
+        service_documentation: file(&e.service_documentation),
+        shipping_address: e.shipping_address.clone(),
+        shipping_carrier: e.shipping_carrier.clone(),
+        shipping_date: e.shipping_date.clone(),
+        shipping_documentation: file(&e.shipping_documentation),
+        shipping_tracking_number: e.shipping_tracking_number.clone(),
+        uncategorized_file: file(&e.uncategorized_file),
+        uncategorized_text: e.uncategorized_text.clone(),
+    };
+    Ok(Dispute {
+        charge: expandable_id(&d.charge),
+        payment_intent: d.payment_intent.as_ref().map(expandable_id),
+        amount: cents(d.amount, call, "amount")?,
+        currency: currency(&d.currency, call)?,
+        reason: d.reason,
+        status: d.status.as_str().to_string(),
+        created: d.created,
+        evidence,
+        due_by: d.evidence_details.due_by,
+        submission_count: d.evidence_details.submission_count,
+        has_evidence: d.evidence_details.has_evidence,
+        past_due: d.evidence_details.past_due,
+        id: d.id.to_string(),
+    })
+}
+
+/// A draft: the evidence and `submit=false`, always, since Stripe submits when it is left out.
+fn build_draft_request(id: &str, evidence: &Evidence) -> UpdateDispute {
+    UpdateDispute::new(id).evidence(update_evidence(evidence)).submit(false)
+}
+
+/// The `evidence[...]` parameters: every field that is set, as given.
+fn update_evidence(e: &Evidence) -> UpdateDisputeEvidence {
+    let mut u = UpdateDisputeEvidence::new();
+    u.access_activity_log = e.access_activity_log.clone();
+    u.billing_address = e.billing_address.clone();
+    u.cancellation_policy = e.cancellation_policy.clone();
+    u.cancellation_policy_disclosure = e.cancellation_policy_disclosure.clone();
+    u.cancellation_rebuttal = e.cancellation_rebuttal.clone();
+    u.customer_communication = e.customer_communication.clone();
+    u.customer_email_address = e.customer_email_address.clone();
+    u.customer_name = e.customer_name.clone();
+    u.customer_purchase_ip = e.customer_purchase_ip.clone();
+    u.customer_signature = e.customer_signature.clone();
+    u.duplicate_charge_documentation = e.duplicate_charge_documentation.clone();
+    u.duplicate_charge_explanation = e.duplicate_charge_explanation.clone();
+    u.duplicate_charge_id = e.duplicate_charge_id.clone();
+    u.product_description = e.product_description.clone();
+    u.receipt = e.receipt.clone();
+    u.refund_policy = e.refund_policy.clone();
+    u.refund_policy_disclosure = e.refund_policy_disclosure.clone();
+    u.refund_refusal_explanation = e.refund_refusal_explanation.clone();
+    u.service_date = e.service_date.clone();
+    u.service_documentation = e.service_documentation.clone();
+    u.shipping_address = e.shipping_address.clone();
+    u.shipping_carrier = e.shipping_carrier.clone();
+    u.shipping_date = e.shipping_date.clone();
+    u.shipping_documentation = e.shipping_documentation.clone();
+    u.shipping_tracking_number = e.shipping_tracking_number.clone();
+    u.uncategorized_file = e.uncategorized_file.clone();
+    u.uncategorized_text = e.uncategorized_text.clone();
+    u
+}
+
 fn expandable_id<T: stripe_types::Object>(e: &Expandable<T>) -> String
 where
     T::Id: std::fmt::Display,
@@ -841,6 +977,27 @@ mod tests {
         let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
         assert_eq!(get("disabled"), Some("false"));
         assert_eq!(get("enabled_events[0]"), Some("charge.refunded"));
+    }
+
+    #[test]
+    fn a_draft_says_submit_false_and_sends_only_the_fields_set() {
+        let evidence = Evidence {
+            shipping_carrier: Some("USPS".into()),
+            shipping_tracking_number: Some("9400 1".into()),
+            customer_name: Some(String::new()),
+            ..Evidence::default()
+        };
+        let pairs = form_pairs(&build_draft_request("dp_1", &evidence).build().body.unwrap());
+        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("submit"), Some("false"));
+        assert_eq!(get("evidence[shipping_carrier]"), Some("USPS"));
+        assert_eq!(get("evidence[shipping_tracking_number]"), Some("9400 1"));
+        // An empty field is sent, so that it clears what Stripe has.
+        assert_eq!(get("evidence[customer_name]"), Some(""));
+        assert_eq!(pairs.len(), 4, "{pairs:?}");
+        // The customer's details stay out of Debug output.
+        let shown = format!("{evidence:?}");
+        assert!(shown.contains("shipping_carrier") && !shown.contains("USPS"), "{shown}");
     }
 
     fn form_pairs(body: &str) -> Vec<(String, String)> {

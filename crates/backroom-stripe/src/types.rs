@@ -189,4 +189,121 @@ pub struct Dispute {
     /// Stripe's words, for example `needs_response`, `won` or `lost`.
     pub status: String,
     pub created: i64,
+    /// The evidence staged or submitted so far (`evidence`).
+    pub evidence: Evidence,
+    /// `evidence_details.due_by`: Unix seconds by which evidence must be submitted; `None` when
+    /// no response is possible.
+    pub due_by: Option<i64>,
+    /// `evidence_details.submission_count`: how many times evidence was submitted (Stripe takes
+    /// one submission).
+    pub submission_count: u64,
+    /// `evidence_details.has_evidence`.
+    pub has_evidence: bool,
+    /// `evidence_details.past_due`: `due_by` passed before evidence was submitted.
+    pub past_due: bool,
+}
+
+/// Dispute statuses that are final: the bank has decided, or the inquiry was closed.
+const CLOSED_DISPUTE_STATUSES: [&str; 4] = ["won", "lost", "warning_closed", "prevented"];
+
+impl Dispute {
+    /// Not yet decided: waiting for a response or under review.
+    pub fn is_open(&self) -> bool {
+        !CLOSED_DISPUTE_STATUSES.contains(&self.status.as_str())
+    }
+
+    /// Evidence can still be staged and submitted (`needs_response` or
+    /// `warning_needs_response`).
+    pub fn needs_response(&self) -> bool {
+        matches!(self.status.as_str(), "needs_response" | "warning_needs_response")
+    }
+}
+
+/// A dispute's evidence, with Stripe's field names (`evidence[...]` of `POST /v1/disputes/{id}`).
+/// Text fields are free text, as Stripe takes them (`shipping_date` in "a clear human-readable
+/// format", `shipping_address` as one text); the file fields hold ids of file uploads
+/// (`file_…`). When drafting, a `None` field is not sent and keeps what Stripe has; `Some("")`
+/// clears it. `Debug` names only the fields that are set, so that a customer's name, email or
+/// address never reaches a log line by way of `{:?}`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub access_activity_log: Option<String>,
+    pub billing_address: Option<String>,
+    pub cancellation_policy: Option<String>,
+    pub cancellation_policy_disclosure: Option<String>,
+    pub cancellation_rebuttal: Option<String>,
+    pub customer_communication: Option<String>,
+    pub customer_email_address: Option<String>,
+    pub customer_name: Option<String>,
+    pub customer_purchase_ip: Option<String>,
+    pub customer_signature: Option<String>,
+    pub duplicate_charge_documentation: Option<String>,
+    pub duplicate_charge_explanation: Option<String>,
+    pub duplicate_charge_id: Option<String>,
+    pub product_description: Option<String>,
+    pub receipt: Option<String>,
+    pub refund_policy: Option<String>,
+    pub refund_policy_disclosure: Option<String>,
+    pub refund_refusal_explanation: Option<String>,
+    pub service_date: Option<String>,
+    pub service_documentation: Option<String>,
+    pub shipping_address: Option<String>,
+    pub shipping_carrier: Option<String>,
+    pub shipping_date: Option<String>,
+    pub shipping_documentation: Option<String>,
+    pub shipping_tracking_number: Option<String>,
+    pub uncategorized_file: Option<String>,
+    pub uncategorized_text: Option<String>,
+}
+
+impl Evidence {
+    /// Every field with its Stripe name, in Stripe's (alphabetical) order.
+    pub fn fields(&self) -> [(&'static str, &Option<String>); 27] {
+        [
+            ("access_activity_log", &self.access_activity_log),
+            ("billing_address", &self.billing_address),
+            ("cancellation_policy", &self.cancellation_policy),
+            ("cancellation_policy_disclosure", &self.cancellation_policy_disclosure),
+            ("cancellation_rebuttal", &self.cancellation_rebuttal),
+            ("customer_communication", &self.customer_communication),
+            ("customer_email_address", &self.customer_email_address),
+            ("customer_name", &self.customer_name),
+            ("customer_purchase_ip", &self.customer_purchase_ip),
+            ("customer_signature", &self.customer_signature),
+            ("duplicate_charge_documentation", &self.duplicate_charge_documentation),
+            ("duplicate_charge_explanation", &self.duplicate_charge_explanation),
+            ("duplicate_charge_id", &self.duplicate_charge_id),
+            ("product_description", &self.product_description),
+            ("receipt", &self.receipt),
+            ("refund_policy", &self.refund_policy),
+            ("refund_policy_disclosure", &self.refund_policy_disclosure),
+            ("refund_refusal_explanation", &self.refund_refusal_explanation),
+            ("service_date", &self.service_date),
+            ("service_documentation", &self.service_documentation),
+            ("shipping_address", &self.shipping_address),
+            ("shipping_carrier", &self.shipping_carrier),
+            ("shipping_date", &self.shipping_date),
+            ("shipping_documentation", &self.shipping_documentation),
+            ("shipping_tracking_number", &self.shipping_tracking_number),
+            ("uncategorized_file", &self.uncategorized_file),
+            ("uncategorized_text", &self.uncategorized_text),
+        ]
+    }
+
+    /// True when no field is set.
+    pub fn is_empty(&self) -> bool {
+        self.fields().iter().all(|(_, v)| v.is_none())
+    }
+}
+
+impl std::fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set: Vec<&str> = self
+            .fields()
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(name, _)| *name)
+            .collect();
+        f.debug_struct("Evidence").field("set", &set).finish_non_exhaustive()
+    }
 }

@@ -14,13 +14,16 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::state::{ApiError, Draw, EVENT_TYPES, OrderRef, RateReading};
-use super::{PrintfulSim, RecordedRequest, SimError, now};
+use super::{PrintfulSim, RecordedRequest, SimError, now, products};
 
 pub(super) fn router(sim: PrintfulSim) -> Router {
     let api = Router::new()
         .route("/orders", get(list_orders).post(create_order))
         .route("/orders/{id}", get(get_order).delete(cancel_order))
         .route("/orders/{id}/confirm", post(confirm_order))
+        .route("/v2/orders/{id}/shipments", get(list_shipments))
+        .route("/store/products", get(list_products))
+        .route("/store/products/{id}", get(get_product))
         .route(
             "/webhooks",
             get(get_webhooks).post(set_webhooks).delete(delete_webhooks),
@@ -29,6 +32,12 @@ pub(super) fn router(sim: PrintfulSim) -> Router {
     let control = Router::new()
         .route("/orders/{id}/advance", post(advance))
         .route("/orders/{id}/status", post(set_status))
+        .route("/orders/{id}/shipments/delivery", post(set_delivery))
+        .route(
+            "/control/sync_variants/{id}",
+            post(control_sync_variant).delete(remove_sync_variant),
+        )
+        .route("/control/paging", post(control_paging))
         .route("/control/orders", post(control_order))
         .route("/control/faults", post(control_faults))
         .route("/control/webhooks", post(control_webhooks))
@@ -394,14 +403,196 @@ async fn delete_webhooks(State(sim): State<PrintfulSim>) -> Response {
     ok(webhook_info(&sim))
 }
 
-async fn advance(State(sim): State<PrintfulSim>, Path(id): Path<String>) -> Response {
+/// `POST /orders/{id}/advance[?partial=true]`.
+async fn advance(
+    State(sim): State<PrintfulSim>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let partial = match flag(&q, "partial") {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     let moved = OrderRef::parse(&id)
         .ok_or_else(|| SimError::NotFound(id.clone()))
-        .and_then(|r| sim.advance_ref(&r));
+        .and_then(|r| sim.advance_ref(&r, partial));
     match moved {
         Ok(order) => ok(order),
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// `POST /orders/{id}/shipments/delivery` `{"delivery_status": "return_to_sender",
+/// "shipment_id": 300000001, "reason": "…"}` (`shipment_id` and `reason` optional): answers
+/// with the shipment as v2 shows it.
+async fn set_delivery(State(sim): State<PrintfulSim>, Path(id): Path<String>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let changed = OrderRef::parse(&id)
+        .ok_or_else(|| SimError::NotFound(id.clone()))
+        .and_then(|r| {
+            let status = body["delivery_status"]
+                .as_str()
+                .ok_or_else(|| SimError::InvalidRequest("the body needs a \"delivery_status\"".into()))?;
+            let shipment_id = match &body["shipment_id"] {
+                Value::Null => None,
+                v => Some(v.as_i64().ok_or_else(|| {
+                    SimError::InvalidRequest(format!("shipment_id must be a shipment's id, not {v}"))
+                })?),
+            };
+            sim.set_delivery_ref(&r, shipment_id, status, body["reason"].as_str())
+        });
+    match changed {
+        Ok(shipment) => ok(shipment),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// A v2 `limit`: 1 to 100, 20 when absent.
+fn v2_limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
+    match number(q, "limit", 20)? {
+        n @ 1..=100 => Ok(n),
+        n => Err(ApiError::bad_request(format!(
+            "Invalid limit parameter: {n} (it must be between 1 and 100)"
+        ))),
+    }
+}
+
+/// `GET /v2/orders/{id}/shipments?limit&offset`: v2's `{data, paging, _links}`.
+async fn list_shipments(
+    State(sim): State<PrintfulSim>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let listed = (|| {
+        let r = reference(&id)?;
+        let offset = number(&q, "offset", 0)?;
+        let asked = v2_limit(&q)?;
+        let public_base = sim.inner.config.public_base.trim_end_matches('/').to_string();
+        let st = sim.lock();
+        let limit = asked.min(st.max_page);
+        let (data, total) = st
+            .shipments_v2(&r, offset, limit, &public_base)
+            .ok_or_else(ApiError::not_found)?;
+        let href = |at: usize| json!({ "href": format!("{public_base}/sim/printful/v2/orders/{id}/shipments?limit={limit}&offset={at}") });
+        let last = total.saturating_sub(1) / limit * limit;
+        let mut links = json!({ "self": href(offset), "first": href(0), "last": href(last) });
+        if offset + limit < total {
+            links["next"] = href(offset + limit);
+        }
+        if offset > 0 {
+            links["previous"] = href(offset.saturating_sub(limit));
+        }
+        Ok::<_, ApiError>(json!({
+            "data": data,
+            "paging": { "total": total, "offset": offset, "limit": limit },
+            "_links": links,
+        }))
+    })();
+    match listed {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /store/products?offset&limit`: v1's paged list of sync products, in the store's order.
+async fn list_products(State(sim): State<PrintfulSim>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let listed = (|| {
+        let offset = number(&q, "offset", 0)?;
+        let st = sim.lock();
+        // v1 brings the limit into its range rather than refusing it, as for orders.
+        let limit = match number(&q, "limit", 20)? {
+            0 => 20,
+            n => n.min(100),
+        }
+        .min(st.max_page);
+        let total = st.sync_products.len();
+        let page: Vec<Value> = st
+            .sync_products
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(products::product_json)
+            .collect();
+        Ok::<_, ApiError>(json!({
+            "code": 200,
+            "result": page,
+            "paging": { "total": total, "offset": offset, "limit": limit },
+        }))
+    })();
+    match listed {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /store/products/{id}`, `{id}` the sync product id or `@external_id`:
+/// `{sync_product, sync_variants}`.
+async fn get_product(State(sim): State<PrintfulSim>, Path(id): Path<String>) -> Response {
+    let st = sim.lock();
+    let found = match id.strip_prefix('@') {
+        Some(ext) => st.sync_products.iter().find(|p| p.external_id == ext),
+        None => id
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| st.sync_products.iter().find(|p| p.id == n)),
+    };
+    match found {
+        Some(p) => ok(json!({
+            "sync_product": products::product_json(p),
+            "sync_variants": p.variants.iter().map(|v| products::variant_json(p, v)).collect::<Vec<_>>(),
+        })),
+        None => ApiError::not_found().into_response(),
+    }
+}
+
+/// `POST /control/sync_variants/{id}` `{"availability_status": "out_of_stock"}`.
+async fn control_sync_variant(State(sim): State<PrintfulSim>, Path(id): Path<String>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let set = id
+        .parse::<i64>()
+        .map_err(|_| SimError::NotFound(format!("sync variant {id}")))
+        .and_then(|id| {
+            let status = body["availability_status"]
+                .as_str()
+                .ok_or_else(|| SimError::InvalidRequest("the body needs an \"availability_status\"".into()))?;
+            sim.set_sync_variant_availability(id, status)?;
+            Ok(id)
+        });
+    match set {
+        Ok(id) => ok(json!({ "id": id, "availability_status": body["availability_status"] })),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `DELETE /control/sync_variants/{id}`: the variant is no longer in its product.
+async fn remove_sync_variant(State(sim): State<PrintfulSim>, Path(id): Path<String>) -> Response {
+    let removed = id
+        .parse::<i64>()
+        .map_err(|_| SimError::NotFound(format!("sync variant {id}")))
+        .and_then(|n| sim.remove_sync_variant(n).map(|()| n));
+    match removed {
+        Ok(n) => ok(json!({ "id": n, "removed": true })),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `POST /control/paging` `{"max_limit": 2}`: see [`PrintfulSim::set_max_page`].
+async fn control_paging(State(sim): State<PrintfulSim>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let Some(n) = body["max_limit"].as_u64().and_then(|n| usize::try_from(n).ok()) else {
+        return ApiError::bad_request("max_limit must be a number from 1 to 100").into_response();
+    };
+    sim.set_max_page(n);
+    ok(json!({ "max_limit": sim.lock().max_page }))
 }
 
 async fn set_status(State(sim): State<PrintfulSim>, Path(id): Path<String>, body: Bytes) -> Response {

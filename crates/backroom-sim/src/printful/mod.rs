@@ -1,6 +1,6 @@
-//! A stateful, in-memory Printful: the v1 Orders and Webhook API routes backroom uses, order
-//! progress driven by the test or the developer (confirm, production, shipment, hold, failure,
-//! cancel), v1 webhooks with optional v2 signatures and Printful's retry behaviour, and fault
+//! A stateful, in-memory Printful: the v1 Orders, Products and Webhook API routes backroom uses,
+//! v2's order shipments, order progress driven by the test or the developer (confirm,
+//! production, shipment, delivery or return, hold, failure, cancel), v1 webhooks with optional v2 signatures and Printful's retry behaviour, and fault
 //! injection (429 storms, 5xx, a create whose answer is lost). `backroom dev` mounts
 //! [`PrintfulSim::router`] under `/sim/printful`; tests start it alone with
 //! [`PrintfulSim::serve_loopback`].
@@ -12,9 +12,26 @@
 //! - `GET /orders/{id}`, `DELETE /orders/{id}` (cancel), `POST /orders/{id}/confirm`, where
 //!   `{id}` is the Printful id or `@external_id`
 //! - `GET /webhooks`, `POST /webhooks` (`{url, types}`), `DELETE /webhooks`
+//! - `GET /store/products?offset&limit` (v1 paging: 20 by default, at most 100) and
+//!   `GET /store/products/{id}` (`{id}` or `@external_id`): `SyncProduct`s and
+//!   `{sync_product, sync_variants}` from [`PrintfulSimConfig::sync_products`], each variant
+//!   with v1's fields plus `size`, `color` and `availability_status`
+//! - v2: `GET /v2/orders/{id}/shipments?limit&offset` (`limit` 1 to 100, 20 by default):
+//!   `{data, paging, _links}` of v2 `Shipment`s, oldest first, with `delivery_status`,
+//!   `delivered_at`, `shipped_at` (RFC 3339), `tracking_number`, `tracking_url`, `carrier`,
+//!   `shipment_items`, `tracking_events` and `estimated_delivery`
 //!
 //! Control routes (no token, not counted as API calls):
-//! - `POST /orders/{id}/advance`: pending → inprocess → fulfilled (with a shipment)
+//! - `POST /orders/{id}/advance[?partial=true]`: pending → inprocess → fulfilled (with a
+//!   shipment; with `partial=true` one line per shipment, `partial` until the last) →
+//!   delivered (every shipment still on its way gets `delivery_status: delivered`)
+//! - `POST /orders/{id}/shipments/delivery` `{"delivery_status": "return_to_sender",
+//!   "shipment_id": …, "reason": "…"}`: one shipment's delivery status (the latest when no id
+//!   is given), one of v2's values; a return sends `package_returned`
+//! - `POST /control/sync_variants/{id}` `{"availability_status": "out_of_stock"}`,
+//!   `DELETE /control/sync_variants/{id}` (the variant leaves its product)
+//! - `POST /control/paging` `{"max_limit": 2}`: the largest page the products and v2 shipment
+//!   lists answer with, so that tests can make clients walk pages
 //! - `POST /orders/{id}/status` `{"status": "onhold", "reason": "…"}`
 //! - `POST /control/orders` `{"external_id": "…"}` or `{}`: an order nobody here placed. The
 //!   real `POST /orders` stays what Printful has (authorized, with recipient and items), so the
@@ -47,6 +64,7 @@
 
 mod api;
 mod deliver;
+mod products;
 mod state;
 
 use std::collections::BTreeMap;
@@ -57,6 +75,7 @@ use axum::Router;
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub use products::{SyncProductSpec, SyncVariantSpec, demo_sync_products, sync_products_from_catalog};
 use state::{OrderRef, State};
 
 /// How the simulator behaves. [`Default`] suits `backroom dev`.
@@ -78,6 +97,9 @@ pub struct PrintfulSimConfig {
     pub drop_delay: Duration,
     /// What Printful charges the store, for orders' `costs`.
     pub costs: PrintfulCosts,
+    /// The store's products, for `GET /store/products`; by default the demo catalog's
+    /// ([`demo_sync_products`]). [`sync_products_from_catalog`] makes them for another catalog.
+    pub sync_products: Vec<SyncProductSpec>,
 }
 
 /// What Printful charges the store: per unit of each item and a flat shipping price per order,
@@ -119,6 +141,7 @@ impl Default for PrintfulSimConfig {
             store_id: 10,
             drop_delay: Duration::from_secs(30),
             costs: PrintfulCosts::default(),
+            sync_products: demo_sync_products(),
         }
     }
 }
@@ -216,6 +239,7 @@ impl PrintfulSim {
     pub fn new(config: PrintfulSimConfig) -> PrintfulSim {
         let mut state = State::new(config.store_id, config.webhook_url.clone());
         state.costs = config.costs.clone();
+        state.sync_products = config.sync_products.clone();
         PrintfulSim {
             inner: Arc::new(Inner {
                 config,
@@ -264,9 +288,82 @@ impl PrintfulSim {
 
     /// Moves an order one step through production: `pending` → `inprocess` (`order_updated`),
     /// then `inprocess` (or `partial`) → `fulfilled` with one shipment of everything not yet
-    /// shipped (`package_shipped`, `order_updated`). Returns the order as the API shows it.
+    /// shipped (`package_shipped`, `order_updated`), then, on a `fulfilled` order, the carrier
+    /// delivers every shipment still on its way (v2 `delivery_status` `delivered` with
+    /// `delivered_at`; the v1 order does not change and no webhook is sent, as v1 has no event
+    /// for it). Refused once nothing is left to do. Returns the order as the API shows it.
     pub async fn advance(&self, external_id: &str) -> Result<Value, SimError> {
-        self.advance_ref(&OrderRef::External(external_id.to_string()))
+        self.advance_ref(&OrderRef::External(external_id.to_string()), false)
+    }
+
+    /// Like [`advance`](PrintfulSim::advance), except that an order in production ships only
+    /// its first line with units left, and stays `partial` while other lines wait: one
+    /// shipment per call.
+    pub async fn advance_partly(&self, external_id: &str) -> Result<Value, SimError> {
+        self.advance_ref(&OrderRef::External(external_id.to_string()), true)
+    }
+
+    /// The carrier reports one shipment's `delivery_status` (the order's latest shipment when
+    /// `shipment_id` is `None`): one of v2's values (`delivered`, `return_to_sender`,
+    /// `failure`, `in_transit`, …; anything else is refused). `delivered` sets `delivered_at`;
+    /// turning to `return_to_sender` sends v1's `package_returned` with the shipment and
+    /// `reason`. Returns the shipment as v2 shows it.
+    pub async fn set_delivery_status(
+        &self,
+        external_id: &str,
+        shipment_id: Option<i64>,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<Value, SimError> {
+        self.set_delivery_ref(
+            &OrderRef::External(external_id.to_string()),
+            shipment_id,
+            status,
+            reason,
+        )
+    }
+
+    /// The store's products as they are now.
+    pub fn sync_products(&self) -> Vec<SyncProductSpec> {
+        self.lock().sync_products.clone()
+    }
+
+    /// Takes a sync variant out of its product, as deleting it in the dashboard does.
+    pub fn remove_sync_variant(&self, id: i64) -> Result<(), SimError> {
+        let mut st = self.lock();
+        for product in &mut st.sync_products {
+            if let Some(at) = product.variants.iter().position(|v| v.id == id) {
+                product.variants.remove(at);
+                return Ok(());
+            }
+        }
+        Err(SimError::NotFound(format!("sync variant {id}")))
+    }
+
+    /// Sets a sync variant's `availability_status` (for example `out_of_stock`, or back to
+    /// `active`): lower-case letters and `_`, including values Printful does not have yet.
+    pub fn set_sync_variant_availability(&self, id: i64, status: &str) -> Result<(), SimError> {
+        if status.is_empty() || !status.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(SimError::InvalidRequest(format!(
+                "{status:?} is not an availability_status (lower-case letters and _)"
+            )));
+        }
+        let mut st = self.lock();
+        let variant = st
+            .sync_products
+            .iter_mut()
+            .flat_map(|p| p.variants.iter_mut())
+            .find(|v| v.id == id)
+            .ok_or_else(|| SimError::NotFound(format!("sync variant {id}")))?;
+        variant.availability_status = status.to_string();
+        Ok(())
+    }
+
+    /// The largest page `GET /v2/orders/{id}/shipments` and `GET /store/products` answer with,
+    /// whatever `limit` asks for (Printful's, and the default, is 100). Tests lower it to make
+    /// a client walk several pages.
+    pub fn set_max_page(&self, n: usize) {
+        self.lock().max_page = n.clamp(1, state::MAX_PAGE);
     }
 
     /// Sets an order's status as Printful's staff or systems would, with the webhooks that go
@@ -374,9 +471,24 @@ impl PrintfulSim {
         let _ = rx.wait_for(|n| *n == 0).await;
     }
 
-    fn advance_ref(&self, order: &OrderRef) -> Result<Value, SimError> {
+    fn advance_ref(&self, order: &OrderRef, one_line: bool) -> Result<Value, SimError> {
         let public_base = self.inner.config.public_base.clone();
-        let (json, events) = self.lock().advance(order, now(), &public_base)?;
+        let (json, events) = self.lock().advance(order, now(), &public_base, one_line)?;
+        self.send(events);
+        Ok(json)
+    }
+
+    fn set_delivery_ref(
+        &self,
+        order: &OrderRef,
+        shipment_id: Option<i64>,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<Value, SimError> {
+        let public_base = self.inner.config.public_base.clone();
+        let (json, events) = self
+            .lock()
+            .set_delivery(order, shipment_id, status, reason, now(), &public_base)?;
         self.send(events);
         Ok(json)
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::{FaultCounts, PrintfulCosts, RandomFaults, RecordedRequest, SimError, WebhookDelivery};
+use super::{FaultCounts, PrintfulCosts, RandomFaults, RecordedRequest, SimError, SyncProductSpec, WebhookDelivery};
 
 /// v1's rate limit: 120 requests in a fixed window that refills every minute.
 pub(crate) const RATE_LIMIT: u32 = 120;
@@ -23,6 +23,31 @@ pub(crate) const EVENT_TYPES: [&str; 8] = [
     "order_put_hold",
     "order_remove_hold",
     "package_returned",
+];
+
+/// Printful's largest page, for v1 and v2 lists.
+pub(crate) const MAX_PAGE: usize = 100;
+
+/// v2's `delivery_status` values, as the OpenAPI document lists them.
+pub(crate) const DELIVERY_STATUSES: [&str; 9] = [
+    "unknown",
+    "delivered",
+    "pre_transit",
+    "in_transit",
+    "out_for_delivery",
+    "available_for_pickup",
+    "return_to_sender",
+    "failure",
+    "canceled",
+];
+
+/// Delivery statuses of a shipment still on its way, which `advance` delivers.
+const ON_ITS_WAY: [&str; 5] = [
+    "unknown",
+    "pre_transit",
+    "in_transit",
+    "out_for_delivery",
+    "available_for_pickup",
 ];
 
 /// Statuses from which v1 `DELETE /orders/{id}` cancels.
@@ -258,6 +283,17 @@ struct SimOrder {
     shipments: Vec<Value>,
     /// Units shipped so far per item id.
     shipped: BTreeMap<i64, u32>,
+    /// Where each shipment is, by shipment id, as v2 reports it.
+    delivery: BTreeMap<i64, Delivery>,
+}
+
+/// A shipment's way to the buyer, as the carrier reports it (v2's `delivery_status`).
+struct Delivery {
+    status: String,
+    /// Unix seconds, when delivered.
+    delivered_at: Option<i64>,
+    /// `(unix seconds, description)`, oldest first: v2's `tracking_events`.
+    events: Vec<(i64, String)>,
 }
 
 pub(crate) struct State {
@@ -274,6 +310,11 @@ pub(crate) struct State {
     pub events: Vec<Value>,
     pub deliveries: Vec<WebhookDelivery>,
     pub costs: PrintfulCosts,
+    /// The store's products, for `GET /store/products`.
+    pub sync_products: Vec<SyncProductSpec>,
+    /// The largest page the new list routes answer with (Printful's is 100); tests lower it
+    /// to make clients walk several pages.
+    pub max_page: usize,
 }
 
 /// A change's answer: the order as the API shows it, and the webhook events it caused.
@@ -304,6 +345,8 @@ impl State {
             events: Vec::new(),
             deliveries: Vec::new(),
             costs: PrintfulCosts::default(),
+            sync_products: Vec::new(),
+            max_page: MAX_PAGE,
         }
     }
 
@@ -371,6 +414,7 @@ impl State {
             costs_currency: self.costs.currency.clone(),
             shipments: Vec::new(),
             shipped: BTreeMap::new(),
+            delivery: BTreeMap::new(),
         };
         self.orders.insert(id, order);
         let order = &self.orders[&id];
@@ -449,8 +493,15 @@ impl State {
         Ok((self.order_json(order), events))
     }
 
-    /// One production step; see [`super::PrintfulSim::advance`].
-    pub(crate) fn advance(&mut self, r: &OrderRef, now: i64, public_base: &str) -> Result<Changed, SimError> {
+    /// One production step; see [`super::PrintfulSim::advance`]. With `one_line`, an order in
+    /// production ships only its first line with units left (`partial` while others remain).
+    pub(crate) fn advance(
+        &mut self,
+        r: &OrderRef,
+        now: i64,
+        public_base: &str,
+        one_line: bool,
+    ) -> Result<Changed, SimError> {
         let id = self.find(r).ok_or_else(|| SimError::NotFound(r.describe()))?;
         let shipment_id = self.next_shipment_id;
         let order = self.orders.get_mut(&id).expect("found");
@@ -472,7 +523,8 @@ impl State {
                 for item in &order.items {
                     let shipped = order.shipped.entry(item.id).or_insert(0);
                     let left = item.quantity.saturating_sub(*shipped);
-                    if left > 0 {
+                    // With `one_line`, only the first line with units left ships.
+                    if left > 0 && (!one_line || lines.is_empty()) {
                         *shipped += left;
                         lines.push(json!({ "item_id": item.id, "quantity": left, "picked": 1, "printed": 1 }));
                     }
@@ -490,7 +542,19 @@ impl State {
                     "items": lines,
                 });
                 order.shipments.push(shipment.clone());
-                order.status = "fulfilled".into();
+                order.delivery.insert(
+                    shipment_id,
+                    Delivery {
+                        status: "in_transit".into(),
+                        delivered_at: None,
+                        events: vec![(at, "Shipment picked up by the carrier".into())],
+                    },
+                );
+                let everything = order
+                    .items
+                    .iter()
+                    .all(|i| order.shipped.get(&i.id).copied().unwrap_or(0) >= i.quantity);
+                order.status = if everything { "fulfilled" } else { "partial" }.into();
                 self.next_shipment_id += 1;
                 let order = &self.orders[&id];
                 let events = vec![
@@ -499,15 +563,174 @@ impl State {
                 ];
                 Ok((self.order_json(order), events))
             }
+            "fulfilled" => {
+                // The carrier delivers every package still on its way. v1 has no event for a
+                // delivery, and the v1 order does not change: only v2's shipments show it.
+                // Never before the shipment: stamps of changes in the same second run ahead
+                // of the clock (see `tick`).
+                let at = now.max(order.updated);
+                let mut delivered = 0;
+                for delivery in order.delivery.values_mut() {
+                    if ON_ITS_WAY.contains(&delivery.status.as_str()) {
+                        delivery.status = "delivered".into();
+                        delivery.delivered_at = Some(at);
+                        delivery.events.push((at, "Delivered".into()));
+                        delivered += 1;
+                    }
+                }
+                if delivered == 0 {
+                    return Err(SimError::InvalidState(format!(
+                        "order {} is fulfilled and none of its shipments is still on its way",
+                        r.describe()
+                    )));
+                }
+                let order = &self.orders[&id];
+                Ok((self.order_json(order), Vec::new()))
+            }
             "draft" => Err(SimError::InvalidState(format!(
                 "order {} is a draft: confirm it before it can go into production",
                 r.describe()
             ))),
             other => Err(SimError::InvalidState(format!(
-                "order {} is {other}; only pending, inprocess and partial orders advance",
+                "order {} is {other}; only pending, inprocess, partial and fulfilled orders advance",
                 r.describe()
             ))),
         }
+    }
+
+    /// Sets one shipment's `delivery_status` (the latest shipment when `shipment_id` is
+    /// `None`), as the carrier would report it. `delivered` sets `delivered_at`; turning to
+    /// `return_to_sender` sends v1's `package_returned` with the shipment and `reason`.
+    /// Answers with the shipment as v2 shows it.
+    pub(crate) fn set_delivery(
+        &mut self,
+        r: &OrderRef,
+        shipment_id: Option<i64>,
+        status: &str,
+        reason: Option<&str>,
+        now: i64,
+        public_base: &str,
+    ) -> Result<Changed, SimError> {
+        if !DELIVERY_STATUSES.contains(&status) {
+            return Err(SimError::InvalidRequest(format!(
+                "{status:?} is not a delivery_status; Printful's are {}",
+                DELIVERY_STATUSES.join(", ")
+            )));
+        }
+        let id = self.find(r).ok_or_else(|| SimError::NotFound(r.describe()))?;
+        let order = self.orders.get_mut(&id).expect("found");
+        let shipment = match shipment_id {
+            Some(s) => order
+                .shipments
+                .iter()
+                .find(|v| v["id"] == s)
+                .ok_or_else(|| SimError::NotFound(format!("shipment {s} of order {}", r.describe())))?,
+            None => order
+                .shipments
+                .last()
+                .ok_or_else(|| SimError::InvalidState(format!("order {} has no shipments yet", r.describe())))?,
+        };
+        let shipment = shipment.clone();
+        let sid = shipment["id"].as_i64().expect("shipments have ids");
+        let delivery = order.delivery.get_mut(&sid).expect("every shipment has a delivery");
+        if delivery.status == status {
+            let order = &self.orders[&id];
+            return Ok((self.shipment_v2_json(order, &shipment, public_base), Vec::new()));
+        }
+        let returned = status == "return_to_sender";
+        let reported = now.max(order.updated);
+        delivery.status = status.to_string();
+        delivery.delivered_at = (status == "delivered").then_some(reported);
+        delivery.events.push((reported, delivery_description(status).into()));
+        let mut events = Vec::new();
+        if returned {
+            let at = tick(order, now);
+            let order = &self.orders[&id];
+            let reason = reason.unwrap_or("The carrier returned the package to the fulfillment facility");
+            events.push(self.event("package_returned", at, order, Some(&shipment), Some(reason)));
+        }
+        let order = &self.orders[&id];
+        Ok((self.shipment_v2_json(order, &shipment, public_base), events))
+    }
+
+    /// `GET /v2/orders/{id}/shipments`: one page of the order's shipments, oldest first, and
+    /// how many there are.
+    pub(crate) fn shipments_v2(
+        &self,
+        r: &OrderRef,
+        offset: usize,
+        limit: usize,
+        public_base: &str,
+    ) -> Option<(Vec<Value>, usize)> {
+        let order = &self.orders[&self.find(r)?];
+        let page = order
+            .shipments
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|s| self.shipment_v2_json(order, s, public_base))
+            .collect();
+        Some((page, order.shipments.len()))
+    }
+
+    /// A v2 Shipment, from the v1 shipment and its delivery. `tracking_number` is not in the
+    /// v2 beta document's Shipment schema but is in v2's shipment webhooks and v1; it is kept.
+    fn shipment_v2_json(&self, order: &SimOrder, shipment: &Value, public_base: &str) -> Value {
+        let sid = shipment["id"].as_i64().unwrap_or_default();
+        let base = format!("{}/sim/printful/v2", public_base.trim_end_matches('/'));
+        let delivery = order.delivery.get(&sid);
+        let status = delivery.map_or("unknown", |d| d.status.as_str());
+        let shipped_at = shipment["shipped_at"].as_i64().unwrap_or(order.updated);
+        let items: Vec<Value> = shipment["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(n, line)| {
+                let item_id = line["item_id"].as_i64().unwrap_or_default();
+                let item = order.items.iter().find(|i| i.id == item_id);
+                json!({
+                    "id": sid * 1000 + i64::try_from(n).unwrap_or(0) + 1,
+                    "order_item_id": item_id,
+                    "order_item_external_id": item.and_then(|i| i.external_id.clone()),
+                    "order_item_name": item.map(|i| i.name.clone()),
+                    "quantity": line["quantity"],
+                    "_links": { "order_item": { "href": format!("{base}/orders/{}/order-items/{item_id}", order.id) } },
+                })
+            })
+            .collect();
+        json!({
+            "id": sid,
+            "order_id": order.id,
+            "order_external_id": order.external_id,
+            "carrier": shipment["carrier"],
+            "service": shipment["service"],
+            "shipment_status": match status {
+                "return_to_sender" => "returned",
+                "canceled" => "canceled",
+                _ => "shipped",
+            },
+            "shipped_at": rfc3339(shipped_at),
+            "delivery_status": status,
+            "delivered_at": delivery.and_then(|d| d.delivered_at).map(rfc3339),
+            "departure_address": { "country_name": "United States", "country_code": "US", "state_code": "CA" },
+            "is_reshipment": shipment["reshipment"],
+            "tracking_number": shipment["tracking_number"],
+            "tracking_url": shipment["tracking_url"],
+            "tracking_events": delivery
+                .map(|d| d.events.iter().map(|(t, text)| json!({ "triggered_at": rfc3339(*t), "description": text })).collect::<Vec<_>>())
+                .unwrap_or_default(),
+            "estimated_delivery": {
+                "from_date": civil_date(shipped_at + 3 * 86_400),
+                "to_date": civil_date(shipped_at + 7 * 86_400),
+                "calculated_at": rfc3339(shipped_at),
+            },
+            "shipment_items": items,
+            "_links": {
+                "self": { "href": format!("{base}/shipments/{sid}") },
+                "order": { "href": format!("{base}/orders/{}", order.id) },
+            },
+        })
     }
 
     /// See [`super::PrintfulSim::set_status`]. Setting the status an order already has
@@ -1003,6 +1226,33 @@ fn money(cents: i64) -> String {
     format!("{sign}{}.{:02}", (cents / 100).abs(), (cents % 100).abs())
 }
 
+/// What a carrier's tracking says when a shipment reaches `status`.
+fn delivery_description(status: &str) -> &'static str {
+    match status {
+        "delivered" => "Delivered",
+        "pre_transit" => "Label created",
+        "in_transit" => "In transit",
+        "out_for_delivery" => "Out for delivery",
+        "available_for_pickup" => "Available for pickup",
+        "return_to_sender" => "Returned to sender",
+        "failure" => "Delivery failed",
+        "canceled" => "Shipment canceled",
+        _ => "Status unknown",
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (UTC) of a Unix time, as v2 writes its times.
+pub(crate) fn rfc3339(unix: i64) -> String {
+    let secs = unix.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        civil_date(unix),
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// `YYYY-MM-DD` (UTC) of a Unix time, by the days-from-civil algorithm in reverse.
 fn civil_date(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
@@ -1027,6 +1277,12 @@ mod tests {
         assert_eq!(civil_date(0), "1970-01-01");
         assert_eq!(civil_date(1588716060), "2020-05-05");
         assert_eq!(civil_date(951_782_400), "2000-02-29");
+    }
+
+    #[test]
+    fn times_are_written_as_v2_writes_them() {
+        assert_eq!(rfc3339(1588716060), "2020-05-05T22:01:00Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
 
     #[test]

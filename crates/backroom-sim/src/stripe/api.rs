@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use super::disputes;
 use super::error::ApiError;
 use super::ids::new_id;
 use super::objects::{self, Cause, NewLine, NewSession, NewShippingRate, ShippingOption};
@@ -302,6 +303,7 @@ fn serve(sim: &StripeSim, method: &Method, uri: &Uri, headers: &HeaderMap, body:
             }
             Ok(Reply::ok(promo))
         }
+        ("GET", ["disputes"]) => list_disputes(sim, &p),
         ("GET", ["disputes", id]) => {
             p.only(&["expand"])?;
             read_expand(&p, &[])?;
@@ -309,7 +311,16 @@ fn serve(sim: &StripeSim, method: &Method, uri: &Uri, headers: &HeaderMap, body:
             let dispute = account
                 .dispute(id)
                 .ok_or_else(|| ApiError::no_such("dispute", id, "dispute"))?;
-            Ok(Reply::ok(dispute.clone()))
+            Ok(Reply::ok(disputes::view(dispute, sim.now())))
+        }
+        ("POST", ["disputes", id]) => {
+            let update = disputes::read_update(&p)?;
+            read_expand(&p, &[])?;
+            let id = id.to_string();
+            idempotent(sim, idempotency_key, method, path, &params, |account, change| {
+                let (dispute, out) = account.update_dispute(&id, &update, change)?;
+                Ok((disputes::view(&dispute, change.now), out))
+            })
         }
         _ => Err(unrecognized()),
     }
@@ -1066,6 +1077,34 @@ fn list_sessions(sim: &StripeSim, p: &Params<'_>) -> Result<Reply, ApiError> {
     };
     let (data, has_more) = paging.page(&items, keep, "checkout.session")?;
     Ok(Reply::ok(objects::list("/v1/checkout/sessions", data, has_more)))
+}
+
+/// `GET /v1/disputes`: newest first, filtered by `charge`, `payment_intent` and `created`.
+fn list_disputes(sim: &StripeSim, p: &Params<'_>) -> Result<Reply, ApiError> {
+    p.only(&[
+        "charge",
+        "payment_intent",
+        "created",
+        "limit",
+        "starting_after",
+        "ending_before",
+        "expand",
+    ])?;
+    read_expand(p, &[])?;
+    let paging = Paging::read(p)?;
+    let created = RangeFilter::read(p, "created")?;
+    let charge = p.str("charge")?;
+    let payment_intent = p.str("payment_intent")?;
+    let now = sim.now();
+    let account = sim.lock();
+    let items: Vec<Value> = account.disputes.iter().rev().map(|d| disputes::view(d, now)).collect();
+    let keep = |d: &Value| {
+        charge.is_none_or(|c| d["charge"] == c)
+            && payment_intent.is_none_or(|pi| d["payment_intent"] == pi)
+            && created.contains(d["created"].as_i64().unwrap_or(0))
+    };
+    let (data, has_more) = paging.page(&items, keep, "dispute")?;
+    Ok(Reply::ok(objects::list("/v1/disputes", data, has_more)))
 }
 
 fn list_events(sim: &StripeSim, p: &Params<'_>) -> Result<Reply, ApiError> {

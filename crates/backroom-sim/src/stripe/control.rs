@@ -179,6 +179,37 @@ pub(crate) async fn dispute(
     json_or_error(result)
 }
 
+/// `POST /disputes/{dispute_id}/resolve?outcome=won|lost[&deliver=false]`: the bank decides;
+/// answers with the dispute.
+pub(crate) async fn resolve_dispute(
+    State(sim): State<StripeSim>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    sim.ensure_sweeper();
+    sim.expire_due();
+    let result = (|| {
+        let parsed = params::parse(query.as_deref().unwrap_or("").as_bytes())?;
+        let q = Params::root(&parsed);
+        q.only(&["outcome", "deliver"])?;
+        let won = match q.required_str("outcome")? {
+            "won" => true,
+            "lost" => false,
+            other => {
+                return Err(ApiError::invalid(
+                    format!("outcome must be won or lost, not {other:?}."),
+                    "outcome",
+                ));
+            }
+        };
+        let change = sim.change(Cause::default(), q.bool("deliver")?.unwrap_or(true));
+        let (dispute, out) = sim.mutate(|st| st.resolve_dispute(&id, won, &change))?;
+        sim.send(out);
+        Ok::<_, ApiError>(dispute)
+    })();
+    json_or_error(result)
+}
+
 /// `POST /control/shipping_rates`: a form with `POST /v1/shipping_rates`'s parameters
 /// (`display_name`, `fixed_amount[amount]`, `fixed_amount[currency]`,
 /// `delivery_estimate[minimum|maximum][unit|value]`, …) and optionally the `id` to give it;

@@ -48,12 +48,27 @@
 //!   `net` = amount − fee, `pending` until `available_on`, 7 days after the charge. Refunds and
 //!   disputes make no balance transactions.
 //!
+//! Disputes (`POST /payments/{session_id}/dispute` or [`StripeSim::dispute`] opens one, with
+//! `evidence_details.due_by` 7 days later):
+//! - `GET /v1/disputes/{id}`; `GET /v1/disputes?charge=&payment_intent=&created=` newest first,
+//!   with Stripe's cursors (`limit`, `starting_after`, `ending_before`).
+//! - `POST /v1/disputes/{id}` with `evidence[...]` (the text fields; file fields name uploads the
+//!   simulator does not have, so they are refused as `resource_missing`; 20,000 characters a
+//!   field, 150,000 in all), `metadata[...]` and `submit` (`true` when left out, as on Stripe):
+//!   `submit=false` stages the evidence; `submit=true` raises `evidence_details.submission_count`
+//!   and moves `needs_response` to `under_review`. Once under review, closed, or past `due_by`
+//!   (`evidence_details.past_due`), the dispute refuses any update with a 400. Each change is a
+//!   `charge.dispute.updated` event.
+//! - `POST /disputes/{id}/resolve?outcome=won|lost` (or [`StripeSim::resolve_dispute`]): the
+//!   bank decides, with `charge.dispute.closed`.
+//!
 //! With [`StripeSimConfig::state_file`] the account survives restarts: a change, and anything
 //! read after it, is answered only once it is on disk (see `persist.rs`).
 
 mod api;
 mod control;
 mod deliver;
+mod disputes;
 mod error;
 mod ids;
 mod objects;
@@ -309,6 +324,7 @@ impl StripeSim {
             .route("/checkout/{id}/expire", post(control::expire))
             .route("/payments/{id}/refund", post(control::refund))
             .route("/payments/{id}/dispute", post(control::dispute))
+            .route("/disputes/{id}/resolve", post(control::resolve_dispute))
             .route("/control/shipping_rates", post(control::create_shipping_rate))
             .route("/control/promotion_codes", post(control::create_promotion_code))
             .route("/control/pricing", post(control::set_pricing))
@@ -486,6 +502,24 @@ impl StripeSim {
         let (_, out) = self.mutate(|st| st.dispute_charge(session_id, &change))?;
         self.send(out);
         Ok(())
+    }
+
+    /// The bank decides a dispute (`dp_…`): `won` or `lost` (`warning_closed` for an inquiry),
+    /// with `charge.dispute.closed`. Refused for a dispute already closed.
+    pub async fn resolve_dispute(&self, dispute_id: &str, won: bool, deliver: bool) -> Result<(), SimError> {
+        self.expire_due();
+        let change = self.change(Cause::default(), deliver);
+        let (_, out) = self
+            .mutate(|st| st.resolve_dispute(dispute_id, won, &change))
+            .map_err(|e| SimError::InvalidState(e.message))?;
+        self.send(out);
+        Ok(())
+    }
+
+    /// Every dispute as the API would return it, oldest first.
+    pub fn disputes(&self) -> Vec<Value> {
+        let now = self.now();
+        self.with_state(|st| st.disputes.iter().map(|d| disputes::view(d, now)).collect())
     }
 
     /// A session made "outside backroom" (no `client_reference_id`, no metadata), as if

@@ -182,7 +182,14 @@ impl State {
     }
 
     /// Records an event and returns it for sending when it is meant for the endpoint.
-    fn emit(&mut self, change: &Change, event_type: &str, object: Value, previous: Option<Value>, out: &mut Outbox) {
+    pub(crate) fn emit(
+        &mut self,
+        change: &Change,
+        event_type: &str,
+        object: Value,
+        previous: Option<Value>,
+        out: &mut Outbox,
+    ) {
         let for_endpoint = change.endpoint && backroom_stripe::HANDLED_EVENT_TYPES.contains(&event_type);
         let will_send = for_endpoint && change.deliver;
         let id = new_id("evt_", 24);
