@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::events::Published;
 use crate::fulfillment::Advanced;
-use crate::http::STRIPE_EVENT_TYPES;
+use backroom_stripe::HANDLED_EVENT_TYPES;
 use crate::worker::{Outcome, ProcessError, Worker};
 
 /// The cursor of the Stripe catch-up job.
@@ -59,7 +59,7 @@ async fn catch_up_stripe_events(worker: &Worker, now: DateTime<Utc>) -> Result<S
     }
     let events = worker
         .stripe
-        .list_events(&STRIPE_EVENT_TYPES, Some((since - OVERLAP).timestamp()))
+        .list_events(&HANDLED_EVENT_TYPES, Some((since - OVERLAP).timestamp()))
         .await?;
     let mut report = StripeCatchup {
         mode: "events",
@@ -130,7 +130,7 @@ async fn catch_up_sessions(worker: &Worker, now: DateTime<Utc>) -> Result<Stripe
         let session = worker.stripe.checkout_session(&listed.id).await?;
         match Box::pin(worker.apply_session(
             &session,
-            "checkout.session.completed",
+            backroom_stripe::StripeEventKind::SessionCompleted.as_str(),
             &Cause::Catchup("stripe".into()),
             None,
         ))

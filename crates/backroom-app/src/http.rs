@@ -22,16 +22,6 @@ use crate::api::ApiError;
 use crate::checkout::{self, CheckoutSettings, MAX_BODY_BYTES};
 use crate::queue_port::Queue;
 
-/// The Stripe event types backroom acts on; others are acknowledged and dropped.
-pub const STRIPE_EVENT_TYPES: [&str; 6] = [
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "checkout.session.expired",
-    "charge.refunded",
-    "charge.dispute.created",
-];
-
 /// The largest webhook body accepted (SQS's message limit).
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
 
@@ -315,7 +305,7 @@ async fn stripe_webhook(
             backroom_aws::emf::count(backroom_aws::emf::Metric::WebhooksRejected, 1);
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
         })?;
-    if !STRIPE_EVENT_TYPES.contains(&envelope.event_type.as_str()) {
+    if backroom_stripe::StripeEventKind::parse(&envelope.event_type).is_none() {
         tracing::info!(event_id = %envelope.id, event_type = %envelope.event_type, "ignored a Stripe event type backroom does not handle");
         return Ok(Json(json!({ "received": true, "queued": false })).into_response());
     }

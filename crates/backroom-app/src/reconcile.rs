@@ -14,7 +14,7 @@ use backroom_printful::Status;
 use backroom_printful::webhook::WEBHOOK_PATH;
 use chrono::{DateTime, Utc};
 
-use crate::http::STRIPE_EVENT_TYPES;
+use backroom_stripe::HANDLED_EVENT_TYPES;
 use crate::worker::{ProcessError, Worker};
 
 /// How old a paid order must be before "not at Printful" counts (the worker is normally quicker).
@@ -316,7 +316,7 @@ async fn check_webhooks(worker: &Worker, options: &ReconcileOptions) -> Result<V
     let mut found = vec![];
     let base = options.webhook_base_url.as_deref().map(|b| b.trim_end_matches('/'));
     let endpoints = worker.stripe.list_webhook_endpoints().await?;
-    let wanted: HashSet<&str> = STRIPE_EVENT_TYPES.iter().copied().collect();
+    let wanted: HashSet<&str> = HANDLED_EVENT_TYPES.iter().copied().collect();
     let ours: Vec<_> = endpoints
         .iter()
         .filter(|e| base.is_none_or(|b| e.url == format!("{b}/webhooks/stripe")))

@@ -8,7 +8,7 @@ use backroom_core::ports::{
 use backroom_core::{Cause, Fact, Money, OrderId, OrderStatus};
 use backroom_db::Store;
 use backroom_stripe::webhook::{Envelope, parse_envelope};
-use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClient};
+use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClient, StripeEventKind};
 
 use backroom_aws::emf::Metric;
 use tracing::Instrument as _;
@@ -151,14 +151,17 @@ impl Worker {
         if self.store.is_processed(EventSource::Stripe, &envelope.id).await? {
             return Ok(Outcome::Applied(Applied::AlreadyProcessed));
         }
-        match envelope.event_type.as_str() {
-            t if t.starts_with("checkout.session.") => Box::pin(self.checkout_session_event(&envelope, &claim)).await,
-            "charge.refunded" => Box::pin(self.charge_refunded(&envelope, &claim)).await,
-            "charge.dispute.created" => Box::pin(self.dispute_created(&envelope, &claim)).await,
-            other => {
-                self.store.claim(&claim).await?;
-                Ok(Outcome::Done(format!("ignored event type {other}")))
-            }
+        let Some(kind) = StripeEventKind::parse(&envelope.event_type) else {
+            self.store.claim(&claim).await?;
+            return Ok(Outcome::Done(format!("ignored event type {}", envelope.event_type)));
+        };
+        match kind {
+            StripeEventKind::SessionCompleted
+            | StripeEventKind::AsyncPaymentSucceeded
+            | StripeEventKind::AsyncPaymentFailed
+            | StripeEventKind::SessionExpired => Box::pin(self.checkout_session_event(&envelope, &claim)).await,
+            StripeEventKind::ChargeRefunded => Box::pin(self.charge_refunded(&envelope, &claim)).await,
+            StripeEventKind::DisputeCreated => Box::pin(self.dispute_created(&envelope, &claim)).await,
         }
     }
 
@@ -223,7 +226,7 @@ impl Worker {
                 Fact::PaymentSucceeded { amount, currency }
             }
             (SessionStatus::Complete, PaymentStatus::Unpaid)
-                if event_type == "checkout.session.async_payment_failed" =>
+                if event_type == StripeEventKind::AsyncPaymentFailed.as_str() =>
             {
                 Fact::PaymentFailed
             }

@@ -13,7 +13,7 @@ use anyhow::{Context, anyhow, bail};
 use aws_sdk_ssm::types::ParameterType;
 use backroom_app::Config;
 use backroom_app::config::SecretParams;
-use backroom_app::http::STRIPE_EVENT_TYPES;
+use backroom_stripe::HANDLED_EVENT_TYPES;
 use backroom_app::wiring;
 use backroom_printful::PrintfulClient;
 use backroom_stripe::{StripeClient, WebhookEndpoint};
@@ -404,7 +404,7 @@ async fn webhooks(config: &Config, args: WebhooksArgs) -> anyhow::Result<()> {
 /// Whether an endpoint sends every event type backroom handles.
 fn listens(e: &WebhookEndpoint) -> bool {
     e.enabled_events.iter().any(|t| t == "*")
-        || STRIPE_EVENT_TYPES
+        || HANDLED_EVENT_TYPES
             .iter()
             .all(|wanted| e.enabled_events.iter().any(|t| t == wanted))
 }
@@ -416,7 +416,7 @@ async fn stripe_webhook(stripe: &StripeClient, base: &str, secrets_param: &str) 
         .await
         .context("could not list Stripe's webhook endpoints")?;
     let ours: Vec<&WebhookEndpoint> = endpoints.iter().filter(|e| e.url == url).collect();
-    let n = STRIPE_EVENT_TYPES.len();
+    let n = HANDLED_EVENT_TYPES.len();
     if let Some(good) = ours.iter().find(|e| e.enabled && listens(e)) {
         println!(
             "Stripe: the webhook endpoint {} for {url} is enabled and sends the {n} event types backroom handles: unchanged",
@@ -428,7 +428,7 @@ async fn stripe_webhook(stripe: &StripeClient, base: &str, secrets_param: &str) 
     if let Some(e) = ours.first() {
         // Event types the owner added are kept; only the missing ones are added.
         let mut events: Vec<&str> = e.enabled_events.iter().map(String::as_str).collect();
-        for wanted in STRIPE_EVENT_TYPES {
+        for wanted in HANDLED_EVENT_TYPES {
             if !events.contains(&wanted) {
                 events.push(wanted);
             }
@@ -450,7 +450,7 @@ async fn stripe_webhook(stripe: &StripeClient, base: &str, secrets_param: &str) 
         return Ok(());
     }
     let (created, secret) = stripe
-        .create_webhook_endpoint(&url, &STRIPE_EVENT_TYPES, backroom_stripe::API_VERSION)
+        .create_webhook_endpoint(&url, &HANDLED_EVENT_TYPES, backroom_stripe::API_VERSION)
         .await
         .with_context(|| format!("could not create the Stripe webhook endpoint for {url}"))?;
     println!(
