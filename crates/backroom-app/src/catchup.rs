@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::events::Published;
 use crate::fulfillment::Advanced;
-use backroom_stripe::HANDLED_EVENT_TYPES;
 use crate::worker::{Outcome, ProcessError, Worker};
+use backroom_stripe::HANDLED_EVENT_TYPES;
 
 /// The cursor of the Stripe catch-up job.
 pub const STRIPE_CURSOR: &str = "stripe_events";

@@ -14,6 +14,17 @@ pub const DEFAULT_SHIPPING_COUNTRIES: &[&str] = &[
     "AT", "AU", "BE", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE", "IT", "NL", "NO", "PT", "SE", "US",
 ];
 
+/// `BACKROOM_LOG`: the log filter, read before the rest of the configuration so that a bad
+/// configuration can be logged.
+pub fn log_filter_setting() -> Option<String> {
+    std::env::var("BACKROOM_LOG").ok()
+}
+
+/// `BACKROOM_STACK`: the deployed stack this process belongs to, the dimension of its metrics.
+pub fn stack_setting() -> Option<String> {
+    std::env::var(backroom_aws::emf::STACK_ENV).ok()
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where the database is, if configured.

@@ -20,7 +20,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::api::ApiError;
 use crate::checkout::{self, CheckoutSettings, MAX_BODY_BYTES};
-use crate::queue_port::Queue;
+use crate::queue::Queue;
 
 /// The largest webhook body accepted (SQS's message limit).
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;

@@ -13,7 +13,6 @@ pub mod fulfillment;
 pub mod http;
 pub mod process;
 pub mod queue;
-pub mod queue_port;
 pub mod reconcile;
 pub mod status;
 pub mod sweep;
@@ -23,4 +22,4 @@ pub mod wiring;
 pub mod worker;
 
 pub use config::{Config, ConfigError};
-pub use queue_port::Queue;
+pub use queue::Queue;

@@ -1,4 +1,5 @@
-//! The events queue in process, for `backroom dev` and tests, with the semantics of a standard
+//! The events queue: [`Queue`] is SQS in AWS or [`LocalQueue`], the queue in process for
+//! `backroom dev` and tests, with the semantics of a standard
 //! SQS queue that the worker relies on: a received message is hidden for a visibility timeout
 //! and comes back unless deleted; each receive is counted; after `max_receives` receives a
 //! message moves to the dead-letter queue instead of coming back.
@@ -7,6 +8,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backroom_aws::SqsQueue;
 use backroom_core::ports::{EventQueue, QueueError, QueueMessage};
 
 /// A message handed to a consumer, with what it needs to delete it.
@@ -179,6 +181,22 @@ impl EventQueue for LocalQueue {
         drop(state);
         self.notify.notify_one();
         Ok(())
+    }
+}
+
+/// The queue the webhook routes write to: SQS in AWS, in process locally.
+#[derive(Clone, Debug)]
+pub enum Queue {
+    Sqs(SqsQueue),
+    Local(LocalQueue),
+}
+
+impl EventQueue for Queue {
+    async fn send(&self, message: &QueueMessage) -> Result<(), QueueError> {
+        match self {
+            Queue::Sqs(q) => q.send(message).await,
+            Queue::Local(q) => q.send(message).await,
+        }
     }
 }
 

@@ -14,8 +14,8 @@ use backroom_printful::Status;
 use backroom_printful::webhook::WEBHOOK_PATH;
 use chrono::{DateTime, Utc};
 
-use backroom_stripe::HANDLED_EVENT_TYPES;
 use crate::worker::{ProcessError, Worker};
+use backroom_stripe::HANDLED_EVENT_TYPES;
 
 /// How old a paid order must be before "not at Printful" counts (the worker is normally quicker).
 pub const SUBMIT_GRACE: chrono::Duration = chrono::Duration::minutes(5);

@@ -8,7 +8,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// (`json`), metrics are written as EMF lines too.
 pub fn init(json: bool) {
     backroom_aws::emf::enable(json);
-    let filter = log_filter(std::env::var("BACKROOM_LOG").ok().as_deref(), "info");
+    if let Some(stack) = crate::config::stack_setting() {
+        backroom_aws::emf::set_stack(&stack);
+    }
+    let filter = log_filter(crate::config::log_filter_setting().as_deref(), "info");
     let registry = tracing_subscriber::registry().with(filter);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = if json {

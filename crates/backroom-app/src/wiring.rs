@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::events::Events;
 use crate::fulfillment::Fulfiller;
 use crate::http::{Ingest, Shop};
-use crate::queue_port::Queue;
+use crate::queue::Queue;
 use crate::worker::Worker;
 
 /// A Lambda instance serves one request at a time: one connection is enough.

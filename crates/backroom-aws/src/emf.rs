@@ -87,15 +87,19 @@ pub fn line(stack: &str, values: &[(Metric, f64)], timestamp_ms: i64) -> String 
     )
 }
 
-/// The stack of this process: [`STACK_ENV`], else [`LOCAL_STACK`]. Read once.
+static STACK: OnceLock<String> = OnceLock::new();
+
+/// Names the stack this process belongs to (the configuration's [`STACK_ENV`]); the first call
+/// wins. Blank names are ignored.
+pub fn set_stack(name: &str) {
+    if !name.trim().is_empty() {
+        let _ = STACK.set(name.trim().to_string());
+    }
+}
+
+/// The stack of this process, as set by [`set_stack`], else [`LOCAL_STACK`].
 pub fn stack() -> &'static str {
-    static STACK: OnceLock<String> = OnceLock::new();
-    STACK.get_or_init(|| {
-        std::env::var(STACK_ENV)
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| LOCAL_STACK.to_string())
-    })
+    STACK.get().map_or(LOCAL_STACK, String::as_str)
 }
 
 /// `s` as a JSON string literal.

@@ -139,7 +139,8 @@ fn main() -> ExitCode {
     {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
-        let filter = backroom_app::telemetry::log_filter(std::env::var("BACKROOM_LOG").ok().as_deref(), default_level);
+        let filter =
+            backroom_app::telemetry::log_filter(backroom_app::config::log_filter_setting().as_deref(), default_level);
         tracing_subscriber::registry()
             .with(filter)
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
