@@ -16,10 +16,8 @@ use crate::api::ApiError;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_LINES: usize = 20;
 pub const MAX_QUANTITY: u64 = 10;
-/// How long the buyer has to pay. Stripe's minimum for `expires_at` is 30 minutes after the
-/// session is created; the extra minute keeps a request that crosses a second boundary (or meets
-/// a little clock skew) from being refused.
-pub const SESSION_LIFETIME: chrono::Duration = chrono::Duration::minutes(31);
+/// How long the buyer has to pay (the stuck-order rule counts from it too).
+pub use backroom_core::stuck::SESSION_LIFETIME;
 
 /// A checkout request that passed every check that needs no database.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,13 +11,13 @@ use backroom_aws::cloudwatch::{AlarmState, CloudWatchAlarms};
 use backroom_core::OrderStatus;
 use backroom_core::earnings::{PeriodEarnings, period};
 use backroom_core::ports::{Alert, ReconcileRun};
+use backroom_core::stuck::{allowed_wait, deadline};
 use backroom_db::store::status::{StuckCutoffs, StuckRow};
 use backroom_db::{DbError, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::alerts::DIGEST_KIND;
-use crate::checkout::SESSION_LIFETIME;
 use crate::watchdog::Deadlines;
 
 /// Alerts raised in this window count as open.
@@ -216,37 +216,30 @@ pub struct Status {
 /// The period `backroom status` sums earnings over.
 pub const EARNINGS_DAYS: i64 = 30;
 
-fn std_to_chrono(d: std::time::Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 /// The watchdog's deadlines as instants: an order in a stage past its instant is stuck.
 pub fn cutoffs(deadlines: &Deadlines, now: DateTime<Utc>) -> StuckCutoffs {
-    let before = |d: chrono::Duration| now.checked_sub_signed(d).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let before = |s: OrderStatus| {
+        allowed_wait(s, deadlines)
+            .and_then(|w| now.checked_sub_signed(w))
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    };
     StuckCutoffs {
-        pending_created_before: before(SESSION_LIFETIME + std_to_chrono(deadlines.pending_after_expiry)),
-        paid_updated_before: before(std_to_chrono(deadlines.paid_to_submitted)),
-        submitted_updated_before: before(std_to_chrono(deadlines.submitted_to_production)),
-        in_production_updated_before: before(std_to_chrono(deadlines.production_to_shipped)),
+        pending_created_before: before(OrderStatus::PendingPayment),
+        paid_updated_before: before(OrderStatus::Paid),
+        submitted_updated_before: before(OrderStatus::Submitted),
+        in_production_updated_before: before(OrderStatus::InProduction),
     }
 }
 
 fn stuck_order(row: &StuckRow, deadlines: &Deadlines) -> StuckOrder {
-    let (since, wait) = match row.status {
-        OrderStatus::PendingPayment => (
-            row.created_at,
-            SESSION_LIFETIME + std_to_chrono(deadlines.pending_after_expiry),
-        ),
-        OrderStatus::Paid => (row.updated_at, std_to_chrono(deadlines.paid_to_submitted)),
-        OrderStatus::Submitted => (row.updated_at, std_to_chrono(deadlines.submitted_to_production)),
-        _ => (row.updated_at, std_to_chrono(deadlines.production_to_shipped)),
-    };
+    let (since, overdue) =
+        deadline(row.status, row.created_at, row.updated_at, deadlines).unwrap_or((row.updated_at, row.updated_at));
     StuckOrder {
         id: row.id,
         number: row.number,
         status: row.status,
         waiting_since: since,
-        overdue_since: since.checked_add_signed(wait).unwrap_or(since),
+        overdue_since: overdue,
     }
 }
 

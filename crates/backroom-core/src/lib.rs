@@ -11,8 +11,10 @@ pub mod money;
 pub mod order;
 pub mod owed;
 pub mod ports;
+pub mod pricing;
 pub mod shipping;
 pub mod status;
+pub mod stuck;
 
 pub use catalog::{Catalog, CatalogError, Product, Variant};
 pub use ids::{Email, OrderId, Sku};

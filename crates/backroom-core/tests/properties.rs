@@ -168,3 +168,66 @@ proptest! {
         prop_assert_eq!(total_of(&items).unwrap().get(), exact);
     }
 }
+
+mod pricing {
+    use backroom_core::ports::CreateOrderError;
+    use backroom_core::pricing::{PriceEntry, price};
+    use backroom_core::{Cents, Currency, NewOrderItem, Sku};
+    use proptest::prelude::*;
+
+    fn catalog(prices: &[i64]) -> Vec<PriceEntry> {
+        prices
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PriceEntry {
+                sku: Sku::parse(&format!("SKU-{i}")).unwrap(),
+                name: format!("Piece {i}"),
+                size: String::new(),
+                price: Cents::positive(*p).unwrap(),
+                currency: Currency::parse("EUR").unwrap(),
+                printful_sync_variant_id: i as i64 + 1,
+                stock_limit: (i % 2 == 0).then_some(5),
+                max_per_order: None,
+                active: true,
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Every line is priced from the catalog, whatever the cart: the total is the sum of
+        /// catalog price times quantity, and a SKU the catalog lacks is refused at its line.
+        #[test]
+        fn carts_are_priced_only_from_the_catalog(
+            prices in proptest::collection::vec(1i64..100_000, 1..6),
+            cart in proptest::collection::vec((0usize..8, 1u32..4), 1..6),
+        ) {
+            let catalog = catalog(&prices);
+            let lines: Vec<NewOrderItem> = cart
+                .iter()
+                .map(|(i, q)| NewOrderItem { sku: Sku::parse(&format!("SKU-{i}")).unwrap(), quantity: *q })
+                .collect();
+            match price(&lines, &catalog) {
+                Ok(priced) => {
+                    let expected: i64 = cart.iter().map(|(i, q)| prices[*i] * i64::from(*q)).sum();
+                    prop_assert_eq!(priced.total.amount.get(), expected);
+                    for (item, (i, _)) in priced.items.iter().zip(&cart) {
+                        prop_assert_eq!(item.unit_price.get(), prices[*i]);
+                    }
+                    for (wanted, limit) in &priced.holds {
+                        prop_assert_eq!(*limit, 5);
+                        let asked: u32 = lines.iter().filter(|l| l.sku == wanted.sku).map(|l| l.quantity).sum();
+                        prop_assert_eq!(wanted.quantity, asked);
+                    }
+                }
+                Err(CreateOrderError::UnknownSku { index, .. }) => {
+                    prop_assert!(cart[index].0 >= prices.len());
+                    prop_assert!(cart[..index].iter().all(|(i, _)| *i < prices.len()));
+                }
+                Err(CreateOrderError::OverOrderLimit(_)) => {
+                    prop_assert!(cart.iter().all(|(i, _)| *i < prices.len()));
+                }
+                Err(other) => prop_assert!(false, "unexpected refusal {other:?}"),
+            }
+        }
+    }
+}

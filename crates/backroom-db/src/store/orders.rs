@@ -3,12 +3,12 @@ use std::sync::Arc;
 
 use backroom_core::earnings::PrintfulCosts;
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
-use backroom_core::order::{quantities_per_sku, total_of};
 use backroom_core::owed::WorkLog;
 use backroom_core::ports::{
     Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter, OrderStore,
     PaymentDetails, ShipmentRecord, StoreError,
 };
+use backroom_core::pricing::{PriceEntry, PricedOrder, check_stock, price, releases_stock};
 use backroom_core::{
     Cause, Cents, Currency, Email, Fact, Money, Order, OrderId, OrderItem, OrderState, OrderStatus, Sku, TimelineEntry,
 };
@@ -375,10 +375,7 @@ pub async fn apply_in<C: GenericClient>(
             if let Some(event) = OrderEventType::of_transition(t.from, t.to) {
                 super::events::record_in(tx, entry, event).await?;
             }
-            if matches!(
-                s.payment,
-                Payment::CheckoutFailed | Payment::PaymentFailed | Payment::Expired
-            ) {
+            if releases_stock(s.payment) {
                 sql::execute(
                     tx,
                     "UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL",
@@ -417,6 +414,25 @@ async fn append_timeline<C: GenericClient>(
     Ok(entry)
 }
 
+/// A stored product row as pricing reads it.
+fn price_entry(r: &Row) -> Result<PriceEntry, DbError> {
+    let sku: String = r.get(0);
+    let corrupt = |what: &str| DbError::Corrupt(format!("product {sku}: {what}"));
+    Ok(PriceEntry {
+        sku: Sku::parse(&sku).map_err(|_| corrupt("sku"))?,
+        name: r.get(1),
+        size: r.get(2),
+        price: Cents::positive(r.get(3)).map_err(|_| corrupt("price"))?,
+        currency: Currency::parse(r.get(4)).map_err(|_| corrupt("currency"))?,
+        printful_sync_variant_id: r.get(5),
+        stock_limit: r
+            .get::<_, Option<i64>>(6)
+            .map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+        active: r.get(7),
+        max_per_order: r.get::<_, Option<i32>>(8).map(|n| u32::try_from(n).unwrap_or(0)),
+    })
+}
+
 /// Prices, checks, holds stock and writes the order; a refusal aborts with nothing written.
 async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, TxError<CreateOrderError>> {
     let abort = |e| TxError::Abort(e);
@@ -428,56 +444,13 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         &[&skus],
     )
     .await?;
-    let by_sku: BTreeMap<String, &Row> = rows.iter().map(|r| (r.get::<_, String>(0), r)).collect();
-
-    let mut items = Vec::with_capacity(new.items.len());
-    let mut currency: Option<Currency> = None;
-    for (index, line) in new.items.iter().enumerate() {
-        let row = by_sku.get(line.sku.as_str()).ok_or_else(|| {
-            abort(CreateOrderError::UnknownSku {
-                index,
-                sku: line.sku.clone(),
-            })
-        })?;
-        if !row.get::<_, bool>(7) {
-            return Err(abort(CreateOrderError::Inactive {
-                index,
-                sku: line.sku.clone(),
-            }));
-        }
-        let line_currency = Currency::parse(row.get(4)).map_err(|e| DbError::Corrupt(e.to_string()))?;
-        if currency.is_some_and(|c| c != line_currency) {
-            return Err(abort(CreateOrderError::MixedCurrencies { index }));
-        }
-        currency = Some(line_currency);
-        items.push(OrderItem {
-            sku: line.sku.clone(),
-            name: row.get(1),
-            size: row.get(2),
-            quantity: line.quantity,
-            unit_price: Cents::positive(row.get(3)).map_err(|e| DbError::Corrupt(e.to_string()))?,
-            printful_sync_variant_id: row.get(5),
-        });
-    }
-    let currency = currency.ok_or(abort(CreateOrderError::Empty))?;
-    // One SKU is capped over all lines of an order, so a limited piece cannot be hoarded by
-    // spreading it over lines. Every SKU has a row here (unknown ones were refused above).
-    let per_sku = quantities_per_sku(&new.items, |sku| {
-        by_sku
-            .get(sku.as_str())
-            .and_then(|r| r.get::<_, Option<i32>>(8))
-            .map(|n| u32::try_from(n).unwrap_or(0))
-    })
-    .map_err(|e| abort(e.into()))?;
-    let total = total_of(&items).map_err(|e| abort(CreateOrderError::Total(e)))?;
+    let catalog = rows.iter().map(price_entry).collect::<Result<Vec<_>, DbError>>()?;
+    let priced = price(&new.items, &catalog).map_err(abort)?;
 
     // Limited stock: writing the product row makes concurrent checkouts of the same SKU
     // conflict (a lock wait then 40001 on PostgreSQL, an OCC conflict on DSQL), so the loser
     // retries and counts the winner's hold. SKUs are taken in a fixed order.
-    for wanted in &per_sku {
-        let Some(limit) = by_sku.get(wanted.sku.as_str()).and_then(|r| r.get::<_, Option<i64>>(6)) else {
-            continue;
-        };
+    for (wanted, limit) in &priced.holds {
         let sku = wanted.sku.as_str();
         sql::execute(
             tx,
@@ -492,14 +465,7 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         )
         .await?
         .get(0);
-        let available = (limit - held).max(0);
-        if i64::from(wanted.quantity) > available {
-            return Err(abort(CreateOrderError::OutOfStock {
-                index: wanted.first_line,
-                sku: wanted.sku.clone(),
-                available: u32::try_from(available).unwrap_or(u32::MAX),
-            }));
-        }
+        check_stock(wanted, *limit, u64::try_from(held).unwrap_or(0)).map_err(abort)?;
         let quantity = i32::try_from(wanted.quantity).map_err(|_| DbError::Corrupt("quantity".into()))?;
         sql::execute(
             tx,
@@ -508,6 +474,8 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         )
         .await?;
     }
+    let PricedOrder { items, total, .. } = priced;
+    let (total, currency) = (total.amount, total.currency);
 
     let state = OrderState::NEW;
     let status = state.status();
