@@ -27,6 +27,7 @@ pub enum Accepted {
     Already,
 }
 
+#[tracing::instrument(skip_all, fields(order_id = %id))]
 pub async fn accept_amount(worker: &Worker, id: OrderId, cause: &Cause) -> Result<Accepted, AcceptError> {
     let Some(order) = worker.store.order(id).await.map_err(ProcessError::from)? else {
         return Err(AcceptError::NotFound(id));

@@ -61,6 +61,7 @@ impl Fulfiller {
         Box::pin(self.settle_inner(id, known, now))
     }
 
+    #[tracing::instrument(skip_all, fields(order_id = %id))]
     async fn settle_inner(
         &self,
         id: OrderId,
@@ -176,6 +177,7 @@ impl Fulfiller {
         Box::pin(self.submit(order, known)).await
     }
 
+    #[tracing::instrument(skip_all, fields(order_id = %order.id))]
     async fn submit(&self, order: &Order, known: Option<&backroom_printful::Order>) -> Result<Advanced, ProcessError> {
         let external_id = order.id.external_id();
         // No lookup before the create: a create of an external id Printful already has fails
@@ -264,6 +266,7 @@ impl Fulfiller {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(order_id = %order.id))]
     async fn cancel_after_refund(
         &self,
         order: &Order,

@@ -1,5 +1,7 @@
 //! The HTTP routes, one axum router served by the Lambda functions (through lambda_http) and by
-//! `backroom dev`. Handlers decode, call one use case and map its result.
+//! `backroom dev`. The shop's handlers decode, call one use case (`checkout`, the order read)
+//! and map its result; the webhook handlers are the ingest itself: verify the raw bytes, keep
+//! only the event kinds backroom handles, queue.
 
 use std::sync::Arc;
 

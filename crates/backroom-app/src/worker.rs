@@ -82,14 +82,13 @@ impl Worker {
             }
             .instrument(span.clone())
             .await;
-            let _enter = span.enter();
-            match result {
+            span.in_scope(|| match result {
                 Ok(outcome) => tracing::info!(?outcome, "processed"),
                 Err(e) => {
                     tracing::error!(error = %e, "processing failed");
                     failed.push(item.message_id);
                 }
-            }
+            });
         }
         if not_started > 0 {
             tracing::warn!(
@@ -338,6 +337,7 @@ impl Worker {
         Ok(Outcome::Done(format!("session {} is not ours", session.id)))
     }
 
+    #[tracing::instrument(skip_all, fields(event_id = %envelope.id, charge = %envelope.object_id))]
     async fn charge_refunded(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
         let charge = self.stripe.charge(&envelope.object_id).await?;
         let cause = Cause::StripeEvent(envelope.id.clone());
@@ -387,6 +387,7 @@ impl Worker {
     /// Does the work the order's committed state owes Printful (submit, or cancel after a
     /// refund), right after the commit. A failure is recorded on the order, not returned: the
     /// scheduled jobs find the order from its state and try again.
+    #[tracing::instrument(skip_all, fields(order_id = %id))]
     pub async fn advance(&self, id: OrderId) -> Result<Advanced, ProcessError> {
         let advanced = Box::pin(self.fulfiller.settle(id, None, chrono::Utc::now())).await?;
         tracing::info!(order_id = %id, ?advanced, "advanced");
@@ -417,6 +418,7 @@ impl Worker {
         Ok(self.store.order(order_id).await?)
     }
 
+    #[tracing::instrument(skip_all, fields(event_id = %envelope.id, dispute = %envelope.object_id))]
     async fn dispute_created(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
         let dispute = self.stripe.dispute(&envelope.object_id).await?;
         let cause = Cause::StripeEvent(envelope.id.clone());

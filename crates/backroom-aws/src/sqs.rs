@@ -1,6 +1,6 @@
 //! The events queue on SQS: one standard queue (with a DLQ after 5 receives) for both providers.
-//! The raw event is the body; the source, event id and type travel as message attributes so the
-//! worker can route without parsing.
+//! The raw event is the body; the source, event id and type travel as message attributes, which
+//! the worker checks against the body it parses (the body is what the signature covered).
 
 use std::collections::HashMap;
 
