@@ -58,10 +58,14 @@ impl Fulfiller {
         known: Option<&'a backroom_printful::Order>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<Advanced, ProcessError>> + Send + 'a>> {
-        Box::pin(self.settle_inner(id, known, now))
+        // The span is attached inside the box: an instrumented future is larger, and these
+        // nest deeply enough to overflow a test thread's stack in debug builds.
+        Box::pin(tracing::Instrument::instrument(
+            self.settle_inner(id, known, now),
+            tracing::info_span!("settle", order_id = %id),
+        ))
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %id))]
     async fn settle_inner(
         &self,
         id: OrderId,
@@ -177,7 +181,6 @@ impl Fulfiller {
         Box::pin(self.submit(order, known)).await
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %order.id))]
     async fn submit(&self, order: &Order, known: Option<&backroom_printful::Order>) -> Result<Advanced, ProcessError> {
         let external_id = order.id.external_id();
         // No lookup before the create: a create of an external id Printful already has fails
@@ -266,7 +269,6 @@ impl Fulfiller {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %order.id))]
     async fn cancel_after_refund(
         &self,
         order: &Order,

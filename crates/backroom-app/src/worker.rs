@@ -337,7 +337,6 @@ impl Worker {
         Ok(Outcome::Done(format!("session {} is not ours", session.id)))
     }
 
-    #[tracing::instrument(skip_all, fields(event_id = %envelope.id, charge = %envelope.object_id))]
     async fn charge_refunded(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
         let charge = self.stripe.charge(&envelope.object_id).await?;
         let cause = Cause::StripeEvent(envelope.id.clone());
@@ -387,7 +386,6 @@ impl Worker {
     /// Does the work the order's committed state owes Printful (submit, or cancel after a
     /// refund), right after the commit. A failure is recorded on the order, not returned: the
     /// scheduled jobs find the order from its state and try again.
-    #[tracing::instrument(skip_all, fields(order_id = %id))]
     pub async fn advance(&self, id: OrderId) -> Result<Advanced, ProcessError> {
         let advanced = Box::pin(self.fulfiller.settle(id, None, chrono::Utc::now())).await?;
         tracing::info!(order_id = %id, ?advanced, "advanced");
@@ -418,7 +416,6 @@ impl Worker {
         Ok(self.store.order(order_id).await?)
     }
 
-    #[tracing::instrument(skip_all, fields(event_id = %envelope.id, dispute = %envelope.object_id))]
     async fn dispute_created(&self, envelope: &Envelope, claim: &EventClaim) -> Result<Outcome, ProcessError> {
         let dispute = self.stripe.dispute(&envelope.object_id).await?;
         let cause = Cause::StripeEvent(envelope.id.clone());
