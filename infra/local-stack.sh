@@ -6,7 +6,8 @@
 #                                  ministack's pin does not allow)
 #   local_stack_translate OUT      template.yaml translated offline (infra/sam-translate.py) and
 #                                  linted, as JSON in OUT
-#   local_stack_start DIR          ministack on a free port of 127.0.0.1, its log in DIR; sets
+#   local_stack_start DIR          ministack on a free port of 127.0.0.1, its log and temporary
+#                                  files (the functions' unpacked code) in DIR; sets
 #                                  ministack_endpoint and ministack_pid. The functions it runs
 #                                  call back to it (AWS_ENDPOINT_URL).
 #   local_stack_stop               stops it (the callers' EXIT trap)
@@ -34,7 +35,8 @@ local_stack_start() {
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   ministack_endpoint=http://127.0.0.1:$port
   say "starting ministack on 127.0.0.1:$port"
-  BIND_HOST=127.0.0.1 GATEWAY_PORT=$port AWS_ENDPOINT_URL=$ministack_endpoint \
+  mkdir -p "$dir/ministack-tmp"
+  BIND_HOST=127.0.0.1 GATEWAY_PORT=$port AWS_ENDPOINT_URL=$ministack_endpoint TMPDIR=$dir/ministack-tmp \
     .venv/bin/ministack >"$dir/ministack.log" 2>&1 &
   ministack_pid=$!
   for _ in $(seq 100); do

@@ -11,6 +11,7 @@ import json
 import time
 import zipfile
 
+import botocore.config
 import botocore.session
 
 REGION = "us-east-1"
@@ -36,6 +37,9 @@ def clients(endpoint, *names):
         endpoint_url=endpoint,
         aws_access_key_id="test",
         aws_secret_access_key="test",
+        # An invocation may take minutes (a cold debug build); one that timed out is never
+        # sent again.
+        config=botocore.config.Config(read_timeout=900, retries={"total_max_attempts": 1}),
     )
     return tuple(session.create_client(n, **options) for n in names)
 
