@@ -105,14 +105,14 @@ done
 
 say "zipping the functions (bootstrap)"
 mkdir "$work/zips"
-for name in "${functions[@]}"; do
-  .venv/bin/python -c '
+.venv/bin/python - "$bin" "$work/zips" "${functions[@]}" <<'PY'
 import sys
 sys.path.insert(0, "infra")
 from local_stack import bootstrap_zip
-open(sys.argv[2], "wb").write(bootstrap_zip(open(sys.argv[1], "rb").read()))
-' "$bin/$name" "$work/zips/$name.zip"
-done
+bin, zips, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+for name in names:
+    open(f"{zips}/{name}.zip", "wb").write(bootstrap_zip(open(f"{bin}/{name}", "rb").read()))
+PY
 
 local_stack_translate "$work/translated.json"
 local_stack_start "$work"
@@ -121,7 +121,7 @@ started=$(date +%s)
 status=0
 .venv/bin/python infra/rehearse_local.py "$ministack_endpoint" "$work/translated.json" "$work/zips" \
   "$work/dev/dev.json" "$psql" || status=$?
-say "the stack's part took $(($(date +%s) - started)) s"
+say "the stack's part took $(($(date +%s) - started)) s, the whole rehearsal $SECONDS s (the build included)"
 if [ "$status" != 0 ]; then
   say "backroom dev's log (PostgreSQL and the simulators):"
   tail -n 40 "$work/dev.log" >&2
