@@ -28,6 +28,13 @@ local_stack_translate() {
   "$translator_venv/bin/cfn-lint" "$1"
 }
 
+# backroom's own settings, unset for what the scripts start: the caller's environment must not
+# point the functions (which inherit ministack's environment) at real services or another database.
+backroom_env_unset=(-u DATABASE_URL -u DSQL_ENDPOINT -u DSQL_ROLE -u STRIPE_SECRET_KEY -u STRIPE_API_BASE
+  -u STRIPE_WEBHOOK_SECRETS -u PRINTFUL_TOKEN -u PRINTFUL_API_BASE -u PRINTFUL_WEBHOOK_TOKEN
+  -u PRINTFUL_WEBHOOK_SECRET -u EVENTS_QUEUE_URL -u DEAD_LETTER_QUEUE_URL -u EVENT_BUS_NAME
+  -u AWS_ENDPOINT_URL -u AWS_PROFILE)
+
 ministack_pid=
 ministack_endpoint=
 local_stack_start() {
@@ -36,8 +43,8 @@ local_stack_start() {
   ministack_endpoint=http://127.0.0.1:$port
   say "starting ministack on 127.0.0.1:$port"
   mkdir -p "$dir/ministack-tmp"
-  BIND_HOST=127.0.0.1 GATEWAY_PORT=$port AWS_ENDPOINT_URL=$ministack_endpoint TMPDIR=$dir/ministack-tmp \
-    .venv/bin/ministack >"$dir/ministack.log" 2>&1 &
+  env "${backroom_env_unset[@]}" BIND_HOST=127.0.0.1 GATEWAY_PORT=$port AWS_ENDPOINT_URL=$ministack_endpoint \
+    TMPDIR="$dir/ministack-tmp" .venv/bin/ministack >"$dir/ministack.log" 2>&1 &
   ministack_pid=$!
   for _ in $(seq 100); do
     curl -sf "$ministack_endpoint/_ministack/health" >/dev/null && return 0

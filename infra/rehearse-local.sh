@@ -87,11 +87,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "starting backroom dev for PostgreSQL and the simulators"
-# Nothing of the caller's environment may point it at real services or another database.
-env -u DATABASE_URL -u DSQL_ENDPOINT -u STRIPE_SECRET_KEY -u STRIPE_API_BASE -u STRIPE_WEBHOOK_SECRETS \
-  -u PRINTFUL_TOKEN -u PRINTFUL_API_BASE -u PRINTFUL_WEBHOOK_TOKEN -u PRINTFUL_WEBHOOK_SECRET \
-  -u EVENTS_QUEUE_URL -u EVENT_BUS_NAME -u AWS_ENDPOINT_URL \
-  "$bin/backroom" dev --port 0 --data-dir "$work/dev" --catchup-every 86400 >"$work/dev.log" 2>&1 &
+env "${backroom_env_unset[@]}" "$bin/backroom" dev --port 0 --data-dir "$work/dev" --catchup-every 86400 >"$work/dev.log" 2>&1 &
 dev_pid=$!
 for _ in $(seq 600); do
   [ -s "$work/dev/dev.json" ] && break
