@@ -2,7 +2,8 @@
 # A deploy rehearsal with the real functions and no AWS account: the stack of infra/smoke-local.sh
 # (template.yaml translated offline, created on a local ministack on 127.0.0.1), but each of the
 # seven functions runs its own Rust build, against a real PostgreSQL with the migrations applied
-# and the Stripe and Printful simulators, with its secrets in ministack's SSM. Then:
+# and the Stripe and Printful simulators, with its secrets in ministack's SSM. After the wiring
+# checks of infra/smoke-local.sh:
 #
 #   1. a buyer checks out (checkout-api), pays at the simulated Stripe, and the signed
 #      checkout.session.completed goes through stripe-webhook into the events queue; the
@@ -12,7 +13,8 @@
 #      queue's 5 receives, ends in the dead-letter queue;
 #   3. the catch-up schedules' targets (printful-catchup, stripe-catchup) run with their
 #      schedules' input and succeed;
-#   4. the reconciler runs with the input infra/deploy.sh sends after a deploy, and succeeds.
+#   4. the reconciler runs with the input infra/deploy.sh sends after a deploy, succeeds, and
+#      finds Stripe, PostgreSQL and Printful in agreement.
 # Any failure prints the function's log (ministack keeps it in CloudWatch Logs).
 #
 #   infra/rehearse-local.sh
@@ -35,6 +37,8 @@
 #     is invoked directly with the schedule's own Input, read back from EventBridge Scheduler;
 #   - the post-deploy run of the reconciler is no rule of the stack but a step of
 #     infra/deploy.sh: the rehearsal invokes the reconciler with the same input;
+#   - IAM is not enforced: the roles' least privilege is checked by
+#     crates/backroom-cli/tests/template.rs, not here;
 #   - the events queue's 720 s visibility timeout would take an hour for 5 receives: the
 #     rehearsal sets it to 2 s before the dead-letter check;
 #   - no Budgets, no EventBridge archive (dropped, as in infra/smoke-local.sh); SNS alerts and
