@@ -7,6 +7,7 @@ pub mod api;
 pub mod catchup;
 pub mod checkout;
 pub mod config;
+pub mod delivery;
 pub mod digest;
 pub mod events;
 pub mod fulfillment;

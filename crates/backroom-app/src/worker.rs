@@ -570,6 +570,15 @@ impl Worker {
             self.alert_on_printful_trouble(&order, t.to, event.reason.as_deref(), pf.id)
                 .await?;
         }
+        if event.event_type == "package_returned" {
+            Box::pin(crate::delivery::package_returned(
+                self,
+                &order,
+                event.shipment_id,
+                event.reason.as_deref(),
+            ))
+            .await?;
+        }
         Box::pin(self.fulfiller.settle(order.id, Some(&pf), chrono::Utc::now())).await?;
         self.store.claim(&claim).await?;
         Ok(Outcome::Applied(applied.unwrap_or(Applied::Refused(

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod catalog;
+pub mod delivery;
 mod events;
 mod inbox;
 mod orders;

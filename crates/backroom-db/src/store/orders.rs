@@ -371,6 +371,14 @@ pub async fn apply_in<C: GenericClient>(
                 ],
             )
             .await?;
+            if let Fact::Delivered { at } = fact {
+                sql::execute(
+                    tx,
+                    "UPDATE orders SET delivered_at = $2 WHERE id = $1 AND delivered_at IS NULL",
+                    &[&id.uuid(), at],
+                )
+                .await?;
+            }
             let entry = append_timeline(tx, id, t.from, t.to, cause, &t.detail).await?;
             if let Some(event) = OrderEventType::of_transition(t.from, t.to) {
                 super::events::record_in(tx, entry, event).await?;
