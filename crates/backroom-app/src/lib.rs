@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod config;
 pub mod delivery;
 pub mod digest;
+pub mod disputes;
 pub mod events;
 pub mod fulfillment;
 pub mod http;

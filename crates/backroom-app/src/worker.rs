@@ -423,18 +423,8 @@ impl Worker {
         };
         let amount = backroom_core::Money::new(dispute.amount, dispute.currency);
         let message = match &order {
-            Some(order) => {
-                let timeline = self.store.timeline(order.id).await?;
-                let shipments = self.store.shipments(order.id).await?;
-                format!(
-                    "The buyer of order #{} ({}) opened a dispute for {amount} (reason: {}). Answer it in the Stripe dashboard \
-                     before the deadline, with this evidence. {}",
-                    order.number,
-                    order.id,
-                    dispute.reason,
-                    dispute_evidence(&timeline, &shipments)
-                )
-            }
+            // Drafts the evidence at Stripe when the order shipped; never submits it.
+            Some(order) => Box::pin(crate::disputes::answer(self, &dispute, order)).await?,
             None => format!(
                 "A dispute for {amount} (reason: {}) was opened on charge {}, which belongs to no order of backroom. Look at it in \
                  the Stripe dashboard.",

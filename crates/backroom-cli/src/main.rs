@@ -1,6 +1,7 @@
 //! `backroom`: the owner's and the developer's command line.
 
 mod dev;
+mod disputes;
 mod dlq;
 mod orders;
 mod setup;
@@ -64,6 +65,9 @@ enum Command {
         #[arg(value_enum)]
         provider: Provider,
     },
+    /// Disputes: list the open ones, submit drafted evidence.
+    #[command(subcommand)]
+    Disputes(disputes::DisputesCommand),
     /// Alerts raised for the owner.
     #[command(subcommand)]
     Alerts(AlertsCommand),
@@ -254,6 +258,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Disputes(cmd) => disputes::run(&worker(&config, dev.as_ref())?, cmd).await?,
         Command::Alerts(AlertsCommand::List { json }) => {
             let alerts = store(&config)?.alerts(200).await?;
             if json {
