@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod amounts;
 pub mod api;
+pub mod catalog_import;
 pub mod catchup;
 pub mod checkout;
 pub mod config;

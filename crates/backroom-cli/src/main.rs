@@ -1,5 +1,6 @@
 //! `backroom`: the owner's and the developer's command line.
 
+mod catalog_import;
 mod dev;
 mod disputes;
 mod dlq;
@@ -110,6 +111,23 @@ enum CatalogCommand {
         #[arg(default_value = "catalog.toml")]
         file: PathBuf,
     },
+    /// Merge the Printful store's products into the catalog file (names, sizes, sync variant
+    /// ids, prices, currency), keeping descriptions, stock limits, max_per_order and shipping
+    /// zones. Shows the changes; writes them only with --write.
+    Import {
+        /// The catalog file.
+        #[arg(default_value = "catalog.toml")]
+        file: PathBuf,
+        /// Write the merged file (without it, only the changes are shown).
+        #[arg(long)]
+        write: bool,
+    },
+    /// Compare the catalog file with Printful: variants gone or not available, prices that differ.
+    Check {
+        /// The catalog file.
+        #[arg(default_value = "catalog.toml")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -212,6 +230,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.unchanged,
                 report.deactivated
             );
+        }
+        Command::Catalog(CatalogCommand::Import { file, write }) => {
+            catalog_import::import(&worker(&config, dev.as_ref())?, &file, write).await?
+        }
+        Command::Catalog(CatalogCommand::Check { file }) => {
+            catalog_import::check(&worker(&config, dev.as_ref())?, &file).await?
         }
         Command::Orders(cmd) => {
             let needs_worker = matches!(
