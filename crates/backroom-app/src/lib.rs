@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod digest;
 pub mod disputes;
 pub mod events;
+pub mod forget;
 pub mod fulfillment;
 pub mod http;
 pub mod process;

@@ -275,9 +275,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Provider::Printful => {
                     let r = catchup::catch_up_printful(&worker, Duration::from_millis(500)).await?;
+                    let kept = backroom_app::forget::sweep_retention(
+                        &worker.store,
+                        config.buyer_data_retention_days,
+                        chrono::Utc::now(),
+                    )
+                    .await?;
                     println!(
-                        "Printful catch-up: {} checked, {} changed, {} unknown to backroom, {} failed",
-                        r.checked, r.changed, r.unknown, r.failed
+                        "Printful catch-up: {} checked, {} changed, {} delivered, {} unknown to backroom, {} failed; \
+                         buyer data forgotten for {} orders",
+                        r.checked, r.changed, r.delivered, r.unknown, r.failed, kept.forgotten
                     );
                 }
             }

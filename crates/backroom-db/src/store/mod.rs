@@ -5,6 +5,7 @@ mod alerts;
 mod catalog;
 pub mod delivery;
 mod events;
+pub mod forget;
 mod inbox;
 mod orders;
 mod reconcile;

@@ -156,7 +156,8 @@ impl OrderStore for Store {
                     sql::execute(
                         tx,
                         "UPDATE orders SET stripe_payment_intent_id = coalesce($2, stripe_payment_intent_id), \
-                         email = coalesce($3, email), shipping = coalesce($4, shipping), charged = coalesce($5, charged), \
+                         email = CASE WHEN forgotten_at IS NULL THEN coalesce($3, email) END, \
+                         shipping = CASE WHEN forgotten_at IS NULL THEN coalesce($4, shipping) END, charged = coalesce($5, charged), \
                          stripe_fee = coalesce($6, stripe_fee), updated_at = now() WHERE id = $1",
                         &[
                             &id.uuid(),
