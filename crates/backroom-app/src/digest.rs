@@ -317,7 +317,7 @@ impl Digest {
         } else {
             let _ = writeln!(
                 out,
-                "Disputes: {} opened. Answer each in the Stripe dashboard before its deadline.",
+                "Disputes: {} opened. `backroom disputes list` shows each due date and its drafted evidence; submit it before then.",
                 plural(self.disputes, "dispute was", "disputes were")
             );
         }

@@ -1,5 +1,6 @@
-//! Scheduled: reads every in-flight order from Printful and applies it, looks for Printful
-//! orders backroom did not make; then the watchdog looks for stuck orders.
+//! Scheduled: reads every in-flight order from Printful and applies it, follows shipped
+//! orders' parcels to delivery, looks for Printful orders backroom did not make, forgets buyer
+//! data past `BUYER_DATA_RETENTION_DAYS`; then the watchdog looks for stuck orders.
 
 // The futures of the AWS SDK and the use cases nest deeply; the default limit is too low to lay them out.
 #![recursion_limit = "256"]
