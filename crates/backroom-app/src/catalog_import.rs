@@ -50,6 +50,7 @@ pub fn merge(current: &str, products: &[SyncProduct]) -> Result<Import, ImportEr
                 let mut t = Table::new();
                 t.insert("slug", value(slug.as_str()));
                 t.insert("name", value(sp.name.as_str()));
+                t.insert("description", value(""));
                 t.insert("currency", value(first.currency.code()));
                 t.insert("variants", Item::ArrayOfTables(ArrayOfTables::new()));
                 list.push(t);
@@ -68,7 +69,7 @@ pub fn merge(current: &str, products: &[SyncProduct]) -> Result<Import, ImportEr
                 table.get("name").and_then(Item::as_str).unwrap_or_default(),
                 sp.name
             ));
-            table.insert("name", value(sp.name.as_str()));
+            set(table, "name", value(sp.name.as_str()));
         }
         let product_currency = table.get("currency").and_then(Item::as_str).map(str::to_string);
         if !table.contains_key("variants") {
@@ -113,6 +114,7 @@ fn merge_variant(
             t.insert("currency", value(currency));
         }
         t.insert("printful_sync_variant_id", value(v.id));
+        indent_variant(&mut t);
         vs.push(t);
         changes.push(format!(
             "+ {candidate} in {slug} (size {size}, {}, sync variant {})",
@@ -130,19 +132,19 @@ fn merge_variant(
             int(t, "printful_sync_variant_id").map_or_else(|| "none".into(), |i| i.to_string()),
             v.id
         ));
-        t.insert("printful_sync_variant_id", value(v.id));
+        set(t, "printful_sync_variant_id", value(v.id));
     }
     if v.size.is_some() && t.get("size").and_then(Item::as_str).unwrap_or_default() != size {
         changes.push(format!(
             "~ {sku}: size {:?} -> {size:?}",
             t.get("size").and_then(Item::as_str).unwrap_or_default()
         ));
-        t.insert("size", value(size.as_str()));
+        set(t, "size", value(size.as_str()));
     }
     let ours = t.get("currency").and_then(Item::as_str).or(product_currency);
     if ours != Some(currency) {
         changes.push(format!("~ {sku}: currency {} -> {currency}", ours.unwrap_or("none")));
-        t.insert("currency", value(currency));
+        set(t, "currency", value(currency));
     }
     if int(t, "price") != Some(price) {
         changes.push(format!(
@@ -150,9 +152,30 @@ fn merge_variant(
             int(t, "price").map_or_else(|| "none".into(), |i| i.to_string()),
             Money::new(v.retail_price, v.currency)
         ));
-        t.insert("price", value(price));
+        set(t, "price", value(price));
     }
     Ok(())
+}
+
+/// Sets `key` to `v`, keeping the key's place and indentation when it is there already.
+fn set(t: &mut Table, key: &str, v: Item) {
+    match t.get_mut(key) {
+        Some(item) => *item = v,
+        None => {
+            t.insert(key, v);
+        }
+    }
+}
+
+/// Indents a new `[[products.variants]]` table as the demo catalog does.
+fn indent_variant(t: &mut Table) {
+    t.decor_mut().set_prefix("\n  ");
+    let keys: Vec<String> = t.iter().map(|(k, _)| k.to_string()).collect();
+    for k in keys {
+        if let Some(mut key) = t.key_mut(&k) {
+            key.leaf_decor_mut().set_prefix("  ");
+        }
+    }
 }
 
 fn product_matches(t: &Table, sp: &SyncProduct) -> bool {
@@ -265,4 +288,81 @@ pub fn check(catalog: &Catalog, products: &[SyncProduct]) -> Vec<String> {
         }
     }
     findings
+}
+
+/// The lines that differ between two texts, with two lines of context around each change:
+/// `- ` for a removed line, `+ ` for an added one, `  ` for context, `...` between distant
+/// changes. Empty when the texts are equal. (A longest-common-subsequence diff: catalog files
+/// are small.)
+pub fn line_diff(old: &str, new: &str) -> String {
+    const CONTEXT: usize = 2;
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    // lcs[i][j]: the longest common subsequence of a[i..] and b[j..].
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut ops: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            ops.push((' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            ops.push(('-', a[i]));
+            i += 1;
+        } else {
+            ops.push(('+', b[j]));
+            j += 1;
+        }
+    }
+    let changed: Vec<usize> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, (k, _))| *k != ' ')
+        .map(|(n, _)| n)
+        .collect();
+    let near = |n: usize| changed.iter().any(|&c| c.abs_diff(n) <= CONTEXT);
+    let mut out = String::new();
+    let mut skipped = false;
+    for (n, (kind, line)) in ops.iter().enumerate() {
+        if near(n) {
+            if skipped && !out.is_empty() {
+                out.push_str("...\n");
+            }
+            skipped = false;
+            out.push(*kind);
+            out.push(' ');
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            skipped = true;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_diff;
+
+    #[test]
+    fn the_diff_shows_changed_lines_with_context_and_nothing_for_equal_texts() {
+        assert_eq!(line_diff("a\nb\n", "a\nb\n"), "");
+        let old = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
+        let new = "1\n2\n3\nfour\n5\n6\n7\n8\n9\nten\n";
+        assert_eq!(
+            line_diff(old, new),
+            "  2\n  3\n- 4\n+ four\n  5\n  6\n...\n  8\n  9\n+ ten\n"
+        );
+        assert_eq!(line_diff("", "x\n"), "+ x\n");
+    }
 }

@@ -102,6 +102,20 @@ async fn import_writes_the_printful_products_keeps_the_owners_fields_and_a_secon
     assert_eq!(merged.shipping_zones.len(), 1);
     assert_eq!(merged.shipping_zones[0].name, "Europe");
     assert!(import.text.starts_with("# My shop."), "comments are kept");
+    assert!(
+        import
+            .text
+            .contains("  sku = \"HARBOUR-TEE-M\"\n  size = \"M\"\n  price = 2800\n"),
+        "a changed value keeps its place and indentation:\n{}",
+        import.text
+    );
+    assert!(
+        import
+            .text
+            .contains("\n  [[products.variants]]\n  sku = \"HARBOUR-TEE-L\"\n"),
+        "a new variant is indented like the others:\n{}",
+        import.text
+    );
 
     let again = merge(&import.text, &products).unwrap();
     assert!(again.changes.is_empty(), "{:#?}", again.changes);

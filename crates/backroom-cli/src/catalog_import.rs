@@ -32,6 +32,8 @@ pub async fn import(worker: &Worker, file: &Path, write: bool) -> anyhow::Result
     for c in &import.changes {
         println!("  {c}");
     }
+    println!("\nThe file, line by line:");
+    print!("{}", catalog_import::line_diff(&current, &import.text));
     if write {
         std::fs::write(file, &import.text).with_context(|| format!("cannot write {}", file.display()))?;
         println!(
