@@ -51,7 +51,9 @@
     status.dataset.status = order.status;
     // Only rewrite the sentence when it changes, so screen readers announce each
     // new status once instead of every 2 seconds.
-    const sentence = SENTENCES[order.status] || "Your order's status is " + order.status.replace(/_/g, " ") + ".";
+    let sentence = SENTENCES[order.status] || "Your order's status is " + order.status.replace(/_/g, " ") + ".";
+    // A parcel the carrier could not deliver, or the delivery date, said plainly.
+    if (order.delivery_note) sentence = order.delivery_note + " " + sentence;
     const sentenceBox = document.getElementById("status-sentence");
     if (sentenceBox.textContent !== sentence) sentenceBox.textContent = sentence;
 
@@ -102,6 +104,7 @@
       } else {
         item.append(el("span", null, label));
       }
+      if (parcel.delivery) item.append(el("span", "tracking-delivery", " (" + parcel.delivery + ")"));
       return item;
     }));
   }

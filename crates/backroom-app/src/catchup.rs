@@ -182,6 +182,12 @@ pub struct PrintfulCatchup {
     pub failed: usize,
     /// The walk over orders in flight stopped at its time budget; the next run goes on from there.
     pub walk_incomplete: bool,
+    /// Shipped orders whose parcels were read (crate::delivery).
+    pub parcels_followed: usize,
+    /// Of those, orders that moved to `delivered`.
+    pub delivered: usize,
+    /// Parcels returned or undeliverable, alerted now.
+    pub delivery_problems: usize,
     /// Order events published now because their first publish failed.
     pub order_events: Published,
     /// Alerts published now because their first publish failed.
@@ -190,9 +196,10 @@ pub struct PrintfulCatchup {
 
 /// One run: first the work orders owe (`backroom_core::owed`) and whose back-off has passed;
 /// then a walk over orders in flight, reading each from Printful and applying it, paged and
-/// resumed where the last run stopped; then the scan of Printful's newest orders for ones
+/// resumed where the last run stopped; then the walk over shipped orders' parcels
+/// (crate::delivery); then the scan of Printful's newest orders for ones
 /// backroom did not make; then the outboxes. `pace` spaces the Printful calls (120 a minute
-/// are allowed). The first two phases stop at `DEFAULT_BUDGET`; the scan and the outboxes run
+/// are allowed). The first three phases stop at `DEFAULT_BUDGET`; the scan and the outboxes run
 /// every time.
 pub async fn catch_up_printful(worker: &Worker, pace: Duration) -> Result<PrintfulCatchup, ProcessError> {
     Box::pin(catch_up_printful_within(worker, pace, DEFAULT_BUDGET)).await
@@ -207,6 +214,7 @@ pub async fn catch_up_printful_within(
     let mut report = PrintfulCatchup::default();
     Box::pin(settle_owed_work(worker, pace, deadline, &mut report)).await?;
     Box::pin(follow_in_flight(worker, pace, deadline, &mut report)).await?;
+    Box::pin(crate::delivery::follow_shipped(worker, pace, deadline, &mut report)).await?;
     if let Err(e) = Box::pin(scan_for_unknown_orders(worker, &mut report)).await {
         // Printful or the database is down: the outboxes below still get their turn.
         tracing::error!(error = %e, "the scan for Printful orders backroom did not make failed; the next run scans again");

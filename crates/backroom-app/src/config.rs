@@ -69,6 +69,9 @@ pub struct Config {
     pub event_bus_name: Option<String>,
     /// `EVENTS_INCLUDE_EMAIL=true`: order events carry the buyer's e-mail address (off by default).
     pub events_include_email: bool,
+    /// `BUYER_DATA_RETENTION_DAYS`: the buyer's email, name and address are forgotten this many
+    /// days after delivery or cancellation (crate::forget); `None` (the default) keeps them.
+    pub buyer_data_retention_days: Option<u32>,
 }
 
 /// The SSM parameter names of the secrets (see [`SECRET_NAMES`]).
@@ -264,6 +267,18 @@ impl Config {
             printful_webhook_secret: get("PRINTFUL_WEBHOOK_SECRET")?.map(SecretString::from),
             event_bus_name: get("EVENT_BUS_NAME")?,
             events_include_email: flag("EVENTS_INCLUDE_EMAIL")?,
+            buyer_data_retention_days: match get("BUYER_DATA_RETENTION_DAYS")? {
+                None => None,
+                Some(v) => match v.trim().parse::<u32>() {
+                    Ok(days @ 1..=9999) => Some(days),
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            name: "BUYER_DATA_RETENTION_DAYS",
+                            reason: format!("{v:?} is not a number of days from 1 to 9999"),
+                        });
+                    }
+                },
+            },
             fulfillment_paused: match get("FULFILLMENT_PAUSED")?.as_deref() {
                 None | Some("false") | Some("0") | Some("no") => false,
                 Some("true") | Some("1") | Some("yes") => true,
@@ -381,6 +396,26 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn buyer_data_retention_is_off_unless_set_and_must_be_days() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.buyer_data_retention_days, None);
+        let c = Config::from_vars(&vars(&[("BUYER_DATA_RETENTION_DAYS", "90")])).unwrap();
+        assert_eq!(c.buyer_data_retention_days, Some(90));
+        for bad in ["0", "-1", "ninety", "1.5"] {
+            assert!(
+                matches!(
+                    Config::from_vars(&vars(&[("BUYER_DATA_RETENTION_DAYS", bad)])),
+                    Err(ConfigError::Invalid {
+                        name: "BUYER_DATA_RETENTION_DAYS",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub struct Digest {
     pub refunds: Vec<Amount>,
     pub partial_refunds: i64,
     pub disputes: i64,
+    /// Orders whose buyer data was forgotten in the period (crate::forget).
+    pub buyer_data_forgotten: i64,
     pub waiting: Waiting,
     pub reconciler: Repairs,
     pub cost: Cost,
@@ -157,6 +159,7 @@ pub async fn gather(
     let earnings = period(store.paid_accounts_between(start, now).await?);
     let (refunds, partial_refunds) = store.refunds_between(start, now).await?;
     let disputes = store.count_alerts_created("dispute", start, now).await?;
+    let buyer_data_forgotten = store.count_forgotten_between(start, now).await?;
     let counts: HashMap<OrderStatus, i64> = store.order_counts().await?.into_iter().collect();
     let count = |s: OrderStatus| counts.get(&s).copied().unwrap_or(0);
     let stuck = status::stuck_orders(store, deadlines, now, 10_000).await?.len() as i64;
@@ -200,6 +203,7 @@ pub async fn gather(
         refunds: amounts(&refunds)?,
         partial_refunds,
         disputes,
+        buyer_data_forgotten,
         waiting: Waiting {
             fulfillment_paused,
             paused,
@@ -313,8 +317,16 @@ impl Digest {
         } else {
             let _ = writeln!(
                 out,
-                "Disputes: {} opened. Answer each in the Stripe dashboard before its deadline.",
+                "Disputes: {} opened. `backroom disputes list` shows each due date and its drafted evidence; submit it before then.",
                 plural(self.disputes, "dispute was", "disputes were")
+            );
+        }
+
+        if self.buyer_data_forgotten > 0 {
+            let _ = writeln!(
+                out,
+                "Buyer data: forgotten for {} (email, name and address erased; amounts kept).",
+                plural(self.buyer_data_forgotten, "order", "orders")
             );
         }
 

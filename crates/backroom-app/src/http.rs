@@ -152,6 +152,9 @@ pub struct OrderStatusView {
     total: PriceView,
     timeline: Vec<serde_json::Value>,
     tracking: Vec<serde_json::Value>,
+    /// A parcel that will not arrive, or the delivery date, in the buyer's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_note: Option<String>,
 }
 
 impl OrderStatusView {
@@ -189,7 +192,19 @@ impl OrderStatusView {
                 .iter()
                 .map(|s| json!({ "carrier": s.carrier, "number": s.tracking_number, "url": s.tracking_url }))
                 .collect(),
+            delivery_note: None,
         }
+    }
+
+    /// Adds what the carrier said about each parcel (crate::delivery).
+    pub fn with_deliveries(mut self, deliveries: &[backroom_db::store::delivery::DeliveryRecord]) -> OrderStatusView {
+        for (parcel, d) in self.tracking.iter_mut().zip(deliveries) {
+            if let Some(words) = crate::delivery::parcel_words(d) {
+                parcel["delivery"] = json!(words);
+            }
+        }
+        self.delivery_note = crate::delivery::buyer_note(deliveries);
+        self
     }
 }
 
@@ -212,7 +227,8 @@ async fn order_status(State(shop): State<Arc<Shop>>, Path(id): Path<String>) -> 
     };
     let timeline = shop.store.timeline(id).await.map_err(|e| ApiError::internal(&e))?;
     let shipments = shop.store.shipments(id).await.map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(OrderStatusView::of(&order, &timeline, &shipments)).into_response())
+    let deliveries = shop.store.deliveries(id).await.map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(OrderStatusView::of(&order, &timeline, &shipments).with_deliveries(&deliveries)).into_response())
 }
 
 /// What the webhook functions need: verifiers and the queue. No database.

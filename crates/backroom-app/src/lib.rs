@@ -4,11 +4,15 @@
 pub mod alerts;
 pub mod amounts;
 pub mod api;
+pub mod catalog_import;
 pub mod catchup;
 pub mod checkout;
 pub mod config;
+pub mod delivery;
 pub mod digest;
+pub mod disputes;
 pub mod events;
+pub mod forget;
 pub mod fulfillment;
 pub mod http;
 pub mod process;

@@ -425,18 +425,8 @@ impl Worker {
         };
         let amount = backroom_core::Money::new(dispute.amount, dispute.currency);
         let message = match &order {
-            Some(order) => {
-                let timeline = self.store.timeline(order.id).await?;
-                let shipments = self.store.shipments(order.id).await?;
-                format!(
-                    "The buyer of order #{} ({}) opened a dispute for {amount} (reason: {}). Answer it in the Stripe dashboard \
-                     before the deadline, with this evidence. {}",
-                    order.number,
-                    order.id,
-                    dispute.reason,
-                    dispute_evidence(&timeline, &shipments)
-                )
-            }
+            // Drafts the evidence at Stripe when the order shipped; never submits it.
+            Some(order) => Box::pin(crate::disputes::answer(self, &dispute, order)).await?,
             None => format!(
                 "A dispute for {amount} (reason: {}) was opened on charge {}, which belongs to no order of backroom. Look at it in \
                  the Stripe dashboard.",
@@ -571,6 +561,15 @@ impl Worker {
         if let Some(Applied::Transitioned(t)) = &applied {
             self.alert_on_printful_trouble(&order, t.to, event.reason.as_deref(), pf.id)
                 .await?;
+        }
+        if event.event_type == "package_returned" {
+            Box::pin(crate::delivery::package_returned(
+                self,
+                &order,
+                event.shipment_id,
+                event.reason.as_deref(),
+            ))
+            .await?;
         }
         Box::pin(self.fulfiller.settle(order.id, Some(&pf), chrono::Utc::now())).await?;
         self.store.claim(&claim).await?;

@@ -713,7 +713,8 @@ async fn admin_order(
     ) else {
         return (StatusCode::NOT_FOUND, "no such order").into_response();
     };
-    axum::Json(OrderStatusView::of(&order, &timeline, &shipments)).into_response()
+    let deliveries = r.store.deliveries(id).await.unwrap_or_default();
+    axum::Json(OrderStatusView::of(&order, &timeline, &shipments).with_deliveries(&deliveries)).into_response()
 }
 
 async fn admin_alerts(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {

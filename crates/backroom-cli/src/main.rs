@@ -1,6 +1,8 @@
 //! `backroom`: the owner's and the developer's command line.
 
+mod catalog_import;
 mod dev;
+mod disputes;
 mod dlq;
 mod orders;
 mod setup;
@@ -64,6 +66,9 @@ enum Command {
         #[arg(value_enum)]
         provider: Provider,
     },
+    /// Disputes: list the open ones, submit drafted evidence.
+    #[command(subcommand)]
+    Disputes(disputes::DisputesCommand),
     /// Alerts raised for the owner.
     #[command(subcommand)]
     Alerts(AlertsCommand),
@@ -102,6 +107,23 @@ enum Provider {
 enum CatalogCommand {
     /// Validate a catalog file and write it to the database.
     Sync {
+        /// The catalog file.
+        #[arg(default_value = "catalog.toml")]
+        file: PathBuf,
+    },
+    /// Merge the Printful store's products into the catalog file (names, sizes, sync variant
+    /// ids, prices, currency), keeping descriptions, stock limits, max_per_order and shipping
+    /// zones. Shows the changes; writes them only with --write.
+    Import {
+        /// The catalog file.
+        #[arg(default_value = "catalog.toml")]
+        file: PathBuf,
+        /// Write the merged file (without it, only the changes are shown).
+        #[arg(long)]
+        write: bool,
+    },
+    /// Compare the catalog file with Printful: variants gone or not available, prices that differ.
+    Check {
         /// The catalog file.
         #[arg(default_value = "catalog.toml")]
         file: PathBuf,
@@ -210,6 +232,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.deactivated
             );
         }
+        Command::Catalog(CatalogCommand::Import { file, write }) => {
+            catalog_import::import(&worker(&config, dev.as_ref())?, &file, write).await?
+        }
+        Command::Catalog(CatalogCommand::Check { file }) => {
+            catalog_import::check(&worker(&config, dev.as_ref())?, &file).await?
+        }
         Command::Orders(cmd) => {
             let needs_worker = matches!(
                 cmd,
@@ -248,13 +276,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Provider::Printful => {
                     let r = catchup::catch_up_printful(&worker, Duration::from_millis(500)).await?;
+                    let kept = backroom_app::forget::sweep_retention(
+                        &worker.store,
+                        config.buyer_data_retention_days,
+                        chrono::Utc::now(),
+                    )
+                    .await?;
                     println!(
-                        "Printful catch-up: {} checked, {} changed, {} unknown to backroom, {} failed",
-                        r.checked, r.changed, r.unknown, r.failed
+                        "Printful catch-up: {} checked, {} changed, {} delivered, {} unknown to backroom, {} failed; \
+                         buyer data forgotten for {} orders",
+                        r.checked, r.changed, r.delivered, r.unknown, r.failed, kept.forgotten
                     );
                 }
             }
         }
+        Command::Disputes(cmd) => disputes::run(&worker(&config, dev.as_ref())?, cmd).await?,
         Command::Alerts(AlertsCommand::List { json }) => {
             let alerts = store(&config)?.alerts(200).await?;
             if json {

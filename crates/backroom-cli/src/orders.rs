@@ -1,4 +1,4 @@
-//! `backroom orders list|show`.
+//! `backroom orders list|show|release|accept-amount|forget`.
 
 use anyhow::{Context, bail};
 use backroom_app::worker::Worker;
@@ -36,6 +36,12 @@ pub enum OrdersCommand {
         /// The order id (with or without dashes).
         id: String,
     },
+    /// Erase the buyer's data from an order (email, name, address, wherever stored), keeping
+    /// amounts, items and the timeline. For an order that has shipped or ended.
+    Forget {
+        /// The order id (with or without dashes).
+        id: String,
+    },
     /// Show one order with its lines and timeline.
     Show {
         /// The order id (with or without dashes).
@@ -47,6 +53,16 @@ pub enum OrdersCommand {
 
 pub async fn run(store: &Store, worker: Option<&Worker>, cmd: OrdersCommand) -> anyhow::Result<()> {
     match cmd {
+        OrdersCommand::Forget { id } => {
+            let id = OrderId::parse(&id).map_err(|e| anyhow::anyhow!("{id:?}: {e}"))?;
+            if backroom_app::forget::forget(store, id, &backroom_core::Cause::Cli).await? {
+                println!(
+                    "order {id}: the buyer's email, name and address are forgotten; amounts, items and the timeline are kept"
+                );
+            } else {
+                println!("order {id}: the buyer's data was already forgotten");
+            }
+        }
         OrdersCommand::AcceptAmount { id } => {
             let worker = worker.context("accepting an amount needs the providers")?;
             let id = OrderId::parse(&id).map_err(|e| anyhow::anyhow!("{id:?}: {e}"))?;

@@ -208,3 +208,51 @@ fn an_unreachable_database_is_one_line() {
     );
     assert_one_line_error(&out, "could not connect to the database");
 }
+
+#[tokio::test]
+async fn orders_forget_refuses_an_order_on_its_way_and_erases_an_ended_one_once() {
+    let t = TestDatabase::new().await;
+    assert!(backroom(Some(&t.url), &["catalog", "sync"]).status.success());
+    let store = Store::new(Db::new(DbConfig::Url(t.url.clone().into()), 1));
+    let order = store
+        .create_order(NewOrder {
+            id: OrderId::new_random(),
+            items: vec![NewOrderItem {
+                sku: Sku::parse("FOG-MUG").unwrap(),
+                quantity: 1,
+            }],
+            email: Some(Email::parse("bea@example.com").unwrap()),
+        })
+        .await
+        .unwrap();
+    let id = order.id.to_string();
+    assert_one_line_error(
+        &backroom(Some(&t.url), &["orders", "forget", &id]),
+        "is pending_payment: it still needs the buyer's address",
+    );
+    assert!(
+        store.order(order.id).await.unwrap().unwrap().email.is_some(),
+        "nothing changed"
+    );
+
+    store
+        .apply_fact(
+            order.id,
+            &backroom_core::Fact::SessionExpired,
+            &backroom_core::Cause::Cli,
+            None,
+        )
+        .await
+        .unwrap();
+    let first = backroom(Some(&t.url), &["orders", "forget", &id]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).contains("are forgotten"), "{}", stdout(&first));
+    let again = backroom(Some(&t.url), &["orders", "forget", &id]);
+    assert!(stdout(&again).contains("already forgotten"), "{}", stdout(&again));
+    let after = store.order(order.id).await.unwrap().unwrap();
+    assert_eq!((after.email, after.total), (None, order.total));
+    assert_one_line_error(
+        &backroom(Some(&t.url), &["orders", "forget", &OrderId::new_random().to_string()]),
+        "there is no order",
+    );
+}

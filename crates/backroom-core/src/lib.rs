@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod cost;
+pub mod delivery;
 pub mod earnings;
 pub mod ids;
 pub mod machine;

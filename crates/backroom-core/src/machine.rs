@@ -125,8 +125,9 @@ pub enum Fact {
     Refunded { amount_refunded: Cents },
     /// Printful reports this status for the order, as of `at` (Printful's time).
     Printful { status: PrintfulStatus, at: DateTime<Utc> },
-    /// The carrier reports every package delivered.
-    Delivered,
+    /// The carrier reports every package delivered, the last one at `at`
+    /// ([`crate::delivery::verdict`] decides from the packages).
+    Delivered { at: DateTime<Utc> },
     /// The owner reviewed an amount mismatch and accepted what was paid.
     AmountAccepted,
 }
@@ -356,9 +357,9 @@ fn effect(expected: Money, fact: &Fact) -> Effect {
             s.payment = Payment::Refunded;
             format!("refunded in full ({refunded})")
         }
-        Fact::Delivered => {
+        Fact::Delivered { at } => {
             s.fulfillment = Fulfillment::Delivered;
-            "delivered".to_string()
+            format!("delivered on {}", at.format("%Y-%m-%d"))
         }
         Fact::AmountAccepted => {
             s.amount_accepted = true;
@@ -447,7 +448,7 @@ mod tests {
             printful(PrintfulStatus::Inprocess, 2),
             printful(PrintfulStatus::Partial, 3),
             printful(PrintfulStatus::Fulfilled, 4),
-            Fact::Delivered,
+            Fact::Delivered { at: at(5) },
         ]);
         assert_eq!(
             seen,

@@ -48,7 +48,7 @@ fn fact() -> impl Strategy<Value = Fact> {
         (0..=TOTAL).prop_map(|a| Fact::Refunded {
             amount_refunded: Cents::new(a).unwrap()
         }),
-        Just(Fact::Delivered),
+        (0..50i64).prop_map(|s| Fact::Delivered { at: at(s) }),
         (printful_status(), 0..50i64).prop_map(|(status, s)| Fact::Printful { status, at: at(s) }),
         (printful_status(), 0..50i64).prop_map(|(status, s)| Fact::Printful { status, at: at(s) }),
     ]

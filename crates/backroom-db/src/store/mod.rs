@@ -3,7 +3,9 @@
 
 mod alerts;
 mod catalog;
+pub mod delivery;
 mod events;
+pub mod forget;
 mod inbox;
 mod orders;
 mod reconcile;

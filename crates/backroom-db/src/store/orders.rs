@@ -156,7 +156,8 @@ impl OrderStore for Store {
                     sql::execute(
                         tx,
                         "UPDATE orders SET stripe_payment_intent_id = coalesce($2, stripe_payment_intent_id), \
-                         email = coalesce($3, email), shipping = coalesce($4, shipping), charged = coalesce($5, charged), \
+                         email = CASE WHEN forgotten_at IS NULL THEN coalesce($3, email) END, \
+                         shipping = CASE WHEN forgotten_at IS NULL THEN coalesce($4, shipping) END, charged = coalesce($5, charged), \
                          stripe_fee = coalesce($6, stripe_fee), updated_at = now() WHERE id = $1",
                         &[
                             &id.uuid(),
@@ -371,6 +372,14 @@ pub async fn apply_in<C: GenericClient>(
                 ],
             )
             .await?;
+            if let Fact::Delivered { at } = fact {
+                sql::execute(
+                    tx,
+                    "UPDATE orders SET delivered_at = $2 WHERE id = $1 AND delivered_at IS NULL",
+                    &[&id.uuid(), at],
+                )
+                .await?;
+            }
             let entry = append_timeline(tx, id, t.from, t.to, cause, &t.detail).await?;
             if let Some(event) = OrderEventType::of_transition(t.from, t.to) {
                 super::events::record_in(tx, entry, event).await?;
