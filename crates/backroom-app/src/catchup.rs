@@ -214,7 +214,13 @@ pub async fn catch_up_printful_within(
     let mut report = PrintfulCatchup::default();
     Box::pin(settle_owed_work(worker, pace, deadline, &mut report)).await?;
     Box::pin(follow_in_flight(worker, pace, deadline, &mut report)).await?;
-    Box::pin(crate::delivery::follow_shipped(worker, pace, deadline, &mut report)).await?;
+    let mut followed = crate::delivery::WalkReport::default();
+    Box::pin(crate::delivery::follow_shipped(worker, pace, deadline, &mut followed)).await?;
+    report.walk_incomplete |= followed.walk_incomplete;
+    report.parcels_followed += followed.parcels_followed;
+    report.delivered += followed.delivered;
+    report.delivery_problems += followed.delivery_problems;
+    report.failed += followed.failed;
     if let Err(e) = Box::pin(scan_for_unknown_orders(worker, &mut report)).await {
         // Printful or the database is down: the outboxes below still get their turn.
         tracing::error!(error = %e, "the scan for Printful orders backroom did not make failed; the next run scans again");

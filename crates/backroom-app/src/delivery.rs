@@ -15,8 +15,8 @@ use backroom_printful::OrderRef;
 use backroom_printful::v2::{DeliveryStatus, Shipment};
 use chrono::{DateTime, Utc};
 
-use crate::catchup::PrintfulCatchup;
-use crate::worker::{ProcessError, Worker, count_transition};
+use crate::process::{ProcessError, count_transition};
+use crate::services::Worker;
 
 /// The cursor of the walk over shipped orders.
 pub const DELIVERY_CURSOR: &str = "printful_delivery";
@@ -186,13 +186,24 @@ async fn apply_delivered(worker: &Worker, id: OrderId, at: DateTime<Utc>, cause:
     }
 }
 
+/// What one walk over shipped orders did, for the catch-up's report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WalkReport {
+    /// The deadline came before the walk's end; the cursor keeps the place.
+    pub walk_incomplete: bool,
+    pub parcels_followed: usize,
+    pub delivered: usize,
+    pub delivery_problems: usize,
+    pub failed: usize,
+}
+
 /// The catch-up's walk over shipped orders, paged and resumed from its cursor, within the
 /// deadline: each order shipped in the last [`FOLLOW_FOR`] and not yet delivered is followed.
 pub async fn follow_shipped(
     worker: &Worker,
     pace: Duration,
     deadline: tokio::time::Instant,
-    report: &mut PrintfulCatchup,
+    report: &mut WalkReport,
 ) -> Result<(), ProcessError> {
     let cursor = worker.store.cursor(DELIVERY_CURSOR).await?;
     let mut after = cursor.and_then(|c| OrderId::parse(&c.id).ok());

@@ -10,7 +10,8 @@ use backroom_stripe::{Dispute, Evidence, StripeClient};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::worker::{ProcessError, Worker, dispute_evidence};
+use crate::process::ProcessError;
+use crate::services::Worker;
 
 /// Stripe takes at most 20,000 characters of `uncategorized_text`.
 const TEXT_LIMIT: usize = 19_000;
@@ -219,4 +220,51 @@ pub async fn submit(stripe: &StripeClient, id: &str) -> anyhow::Result<Submitted
     }
     let d = stripe.submit_dispute(id).await?;
     Ok(Submitted::Now { status: d.status })
+}
+
+/// What the owner needs to answer a dispute: where the parcels went and when, and the order's
+/// history.
+pub fn dispute_evidence(timeline: &[backroom_core::TimelineEntry], shipments: &[ShipmentRecord]) -> String {
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let parcels: Vec<String> = shipments
+        .iter()
+        .map(|s| {
+            let carrier = if s.service.is_empty() {
+                s.carrier.clone()
+            } else {
+                format!("{} {}", s.carrier, s.service)
+            };
+            format!(
+                "carrier {carrier}, tracking number {}, tracking {}, shipped {}",
+                if s.tracking_number.is_empty() {
+                    "none"
+                } else {
+                    &s.tracking_number
+                },
+                if s.tracking_url.is_empty() {
+                    "none"
+                } else {
+                    &s.tracking_url
+                },
+                s.shipped_at.map_or_else(|| "on an unknown date".to_string(), day)
+            )
+        })
+        .collect();
+    let delivered = timeline
+        .iter()
+        .find(|e| e.to == backroom_core::OrderStatus::Delivered)
+        .map_or_else(|| "not reported".to_string(), |e| day(e.at));
+    let history: Vec<String> = timeline
+        .iter()
+        .map(|e| format!("{} {} ({})", e.at.format("%Y-%m-%d %H:%M"), e.to, e.detail))
+        .collect();
+    format!(
+        "Shipped: {}. Delivered: {delivered}. History: {}",
+        if parcels.is_empty() {
+            "not yet".to_string()
+        } else {
+            parcels.join("; ")
+        },
+        history.join("; ")
+    )
 }

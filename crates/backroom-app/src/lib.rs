@@ -18,6 +18,7 @@ pub mod http;
 pub mod process;
 pub mod queue;
 pub mod reconcile;
+pub mod services;
 pub mod status;
 pub mod sweep;
 pub mod telemetry;

@@ -3,18 +3,15 @@
 
 use backroom_core::ports::{
     Applied, ApplyError, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, QueueMessage, Severity,
-    ShipmentRecord,
 };
 use backroom_core::{Cause, Fact, Money, OrderId, OrderStatus};
-use backroom_db::Store;
 use backroom_stripe::webhook::{Envelope, parse_envelope};
-use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClient, StripeEventKind};
+use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeEventKind};
 
 use backroom_aws::emf::Metric;
 use tracing::Instrument as _;
 
-use crate::alerts::Alerts;
-use crate::fulfillment::{Advanced, Fulfiller};
+use crate::fulfillment::Advanced;
 pub use crate::process::{ProcessError, count_transition};
 use crate::queue::LocalQueue;
 
@@ -22,14 +19,7 @@ use crate::queue::LocalQueue;
 /// rate-limit back-off included. A batch starts no message with less than this left.
 pub const MESSAGE_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// What the worker needs.
-#[derive(Clone)]
-pub struct Worker {
-    pub store: Store,
-    pub stripe: StripeClient,
-    pub alerts: Alerts,
-    pub fulfiller: Fulfiller,
-}
+pub use crate::services::Worker;
 
 /// One message of a batch; `None` when it could not be read as one of ours.
 #[derive(Clone, Debug)]
@@ -449,53 +439,6 @@ impl Worker {
         }
         Ok(Outcome::Done(format!("dispute {} reported", dispute.id)))
     }
-}
-
-/// What the owner needs to answer a dispute: where the parcels went and when, and the order's
-/// history.
-pub fn dispute_evidence(timeline: &[backroom_core::TimelineEntry], shipments: &[ShipmentRecord]) -> String {
-    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
-    let parcels: Vec<String> = shipments
-        .iter()
-        .map(|s| {
-            let carrier = if s.service.is_empty() {
-                s.carrier.clone()
-            } else {
-                format!("{} {}", s.carrier, s.service)
-            };
-            format!(
-                "carrier {carrier}, tracking number {}, tracking {}, shipped {}",
-                if s.tracking_number.is_empty() {
-                    "none"
-                } else {
-                    &s.tracking_number
-                },
-                if s.tracking_url.is_empty() {
-                    "none"
-                } else {
-                    &s.tracking_url
-                },
-                s.shipped_at.map_or_else(|| "on an unknown date".to_string(), day)
-            )
-        })
-        .collect();
-    let delivered = timeline
-        .iter()
-        .find(|e| e.to == OrderStatus::Delivered)
-        .map_or_else(|| "not reported".to_string(), |e| day(e.at));
-    let history: Vec<String> = timeline
-        .iter()
-        .map(|e| format!("{} {} ({})", e.at.format("%Y-%m-%d %H:%M"), e.to, e.detail))
-        .collect();
-    format!(
-        "Shipped: {}. Delivered: {delivered}. History: {}",
-        if parcels.is_empty() {
-            "not yet".to_string()
-        } else {
-            parcels.join("; ")
-        },
-        history.join("; ")
-    )
 }
 
 fn payment_details(session: &CheckoutSession) -> PaymentDetails {
