@@ -118,6 +118,7 @@ mod tests {
                     amount: 2500,
                     currency: "EUR".into(),
                 },
+                charged: None,
                 customer_email: None,
                 tracking: vec![],
             },

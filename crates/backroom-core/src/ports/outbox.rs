@@ -139,13 +139,27 @@ pub struct OrderEventDetail {
     pub status: OrderStatus,
     pub occurred_at: DateTime<Utc>,
     pub items: Vec<EventItem>,
+    /// The items' total, from the catalog's prices.
     pub total: EventMoney,
+    /// What the buyer was charged, part by part, once paid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charged: Option<EventCharged>,
     /// Only when the owner has turned it on (`EVENTS_INCLUDE_EMAIL`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_email: Option<String>,
     /// `Order Shipped` only: every parcel with a tracking number.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tracking: Vec<EventTracking>,
+}
+
+/// What was charged: the items' subtotal, less the discount, plus shipping and tax, is the total.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventCharged {
+    pub subtotal: EventMoney,
+    pub discount: EventMoney,
+    pub shipping: EventMoney,
+    pub tax: EventMoney,
+    pub total: EventMoney,
 }
 
 /// An event ready for the bus.
@@ -203,6 +217,13 @@ impl OrderEvent {
                 occurred_at: entry.at,
                 items,
                 total: EventMoney::of(order.total.amount, currency),
+                charged: order.charged.map(|c| EventCharged {
+                    subtotal: EventMoney::of(c.subtotal, currency),
+                    discount: EventMoney::of(c.discount, currency),
+                    shipping: EventMoney::of(c.shipping, currency),
+                    tax: EventMoney::of(c.tax, currency),
+                    total: EventMoney::of(c.total, currency),
+                }),
                 customer_email: if include_email {
                     order.email.as_ref().map(|e| e.as_str().to_string())
                 } else {
@@ -368,6 +389,27 @@ mod order_event_tests {
 
         let with_email = OrderEvent::build(&paid, &order, &[], true).unwrap();
         assert_eq!(with_email.detail.customer_email.as_deref(), Some("buyer@example.com"));
+        assert!(detail.get("charged").is_none(), "nothing charged yet: {detail}");
+
+        let c = |n: i64| crate::Cents::new(n).unwrap();
+        let charged = Order {
+            charged: Some(crate::order::Charged {
+                subtotal: c(5000),
+                discount: c(500),
+                shipping: c(490),
+                tax: c(0),
+                total: c(4990),
+            }),
+            ..order
+        };
+        let event = OrderEvent::build(&paid, &charged, &[], false).unwrap();
+        let detail: serde_json::Value = serde_json::from_str(&event.detail_json()).unwrap();
+        assert_eq!(
+            detail["charged"]["shipping"],
+            serde_json::json!({"amount": 490, "currency": "EUR"})
+        );
+        assert_eq!(detail["charged"]["discount"]["amount"], 500);
+        assert_eq!(detail["charged"]["total"]["amount"], 4990);
     }
 
     #[test]
