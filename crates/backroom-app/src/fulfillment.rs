@@ -7,24 +7,11 @@
 use backroom_core::machine::{Fulfillment as Stage, Payment, PrintfulStatus};
 use backroom_core::ports::{Applied, ApplyError, NewAlert, OrderStore, Severity, ShipmentRecord};
 use backroom_core::{Cause, Fact, Money, Order, OrderId, owed};
-use backroom_db::Store;
-use backroom_printful::{NewItem, NewOrder, PrintfulClient, Recipient, RetailCosts, Status};
+use backroom_printful::{NewItem, NewOrder, Recipient, RetailCosts, Status};
 use backroom_stripe::ShippingDetails;
 
-use crate::alerts::Alerts;
-use crate::events::Events;
 use crate::process::{ProcessError, count_transition};
-
-#[derive(Clone)]
-pub struct Fulfiller {
-    pub store: Store,
-    pub printful: PrintfulClient,
-    pub alerts: Alerts,
-    /// `FULFILLMENT_PAUSED`: paid orders wait until released.
-    pub paused: bool,
-    /// Order events, published after each transition that makes one.
-    pub events: Events,
-}
+use crate::services::Worker;
 
 /// What `advance` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +30,7 @@ pub enum Advanced {
     Deferred(String),
 }
 
-impl Fulfiller {
+impl Worker {
     /// Does what the order's state still owes Printful (`backroom_core::owed`), and records the
     /// outcome: a failure is stored on the order with its back-off (and told to the owner once
     /// it has lasted an hour) instead of being returned, because the scheduled jobs find the
@@ -145,8 +132,9 @@ impl Fulfiller {
         Ok(Advanced::Deferred(error.to_string()))
     }
 
-    /// Does what the order's state still needs at Printful and returns the first error.
-    pub async fn advance(
+    /// Does what the order's state still needs at Printful and returns the first error (where
+    /// [`Worker::settle`] records it on the order instead).
+    pub async fn advance_or_fail(
         &self,
         id: OrderId,
         known: Option<&backroom_printful::Order>,
@@ -261,7 +249,7 @@ impl Fulfiller {
         {
             Ok(applied) => {
                 count_transition(&applied);
-                Box::pin(self.events.after_apply(id, &applied)).await;
+                Box::pin(self.outbox.after_apply(id, &applied)).await;
                 Ok(Some(applied))
             }
             Err(ApplyError::Store(e)) => Err(e.into()),

@@ -5,8 +5,9 @@ use backroom_core::ports::{
     Applied, ApplyError, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, QueueMessage, Severity,
 };
 use backroom_core::{Cause, Fact, Money, OrderId, OrderStatus};
+use backroom_core::{PrintfulEventKind, StripeEventKind};
 use backroom_stripe::webhook::{Envelope, parse_envelope};
-use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeEventKind};
+use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus};
 
 use backroom_aws::emf::Metric;
 use tracing::Instrument as _;
@@ -276,7 +277,7 @@ impl Worker {
             Ok(applied) => {
                 count_transition(&applied);
                 // Boxed: publishing holds the AWS SDK's large futures.
-                Box::pin(self.fulfiller.events.after_apply(order_id, &applied)).await;
+                Box::pin(self.outbox.after_apply(order_id, &applied)).await;
                 Ok(Outcome::Applied(applied))
             }
             Err(ApplyError::Store(e)) => Err(e.into()),
@@ -377,7 +378,7 @@ impl Worker {
     /// refund), right after the commit. A failure is recorded on the order, not returned: the
     /// scheduled jobs find the order from its state and try again.
     pub async fn advance(&self, id: OrderId) -> Result<Advanced, ProcessError> {
-        let advanced = Box::pin(self.fulfiller.settle(id, None, chrono::Utc::now())).await?;
+        let advanced = Box::pin(self.settle(id, None, chrono::Utc::now())).await?;
         tracing::info!(order_id = %id, ?advanced, "advanced");
         Ok(advanced)
     }
@@ -402,7 +403,7 @@ impl Worker {
             return Ok(None);
         };
         // Only recorded: what the payment makes owed is decided after the fact that brought it.
-        Box::pin(self.record_session(&session, "checkout.session.completed", cause, None)).await?;
+        Box::pin(self.record_session(&session, StripeEventKind::SessionCompleted.as_str(), cause, None)).await?;
         Ok(self.store.order(order_id).await?)
     }
 
@@ -465,10 +466,13 @@ impl Worker {
             event_id: m.event_id.clone(),
             event_type: event.event_type.clone(),
         };
+        let Some(kind) = PrintfulEventKind::parse(&event.event_type) else {
+            return Ok(Outcome::Done(format!("ignored event type {}", event.event_type)));
+        };
         if self.store.is_processed(EventSource::Printful, &m.event_id).await? {
             return Ok(Outcome::Applied(Applied::AlreadyProcessed));
         }
-        let printful = &self.fulfiller.printful;
+        let printful = &self.printful;
         let pf = match (&event.external_id, event.order_id) {
             (Some(ext), _) if !ext.is_empty() => printful.order_by_external_id(ext).await?,
             (_, Some(id)) => printful.order(id).await?,
@@ -496,16 +500,12 @@ impl Worker {
             return Ok(Outcome::Done(format!("Printful order {} is not ours", pf.id)));
         };
         self.store.set_printful_order_id(order.id, pf.id).await?;
-        let applied = Box::pin(
-            self.fulfiller
-                .apply_printful(order.id, &pf, &Cause::PrintfulEvent(m.event_id.clone())),
-        )
-        .await?;
+        let applied = Box::pin(self.apply_printful(order.id, &pf, &Cause::PrintfulEvent(m.event_id.clone()))).await?;
         if let Some(Applied::Transitioned(t)) = &applied {
             self.alert_on_printful_trouble(&order, t.to, event.reason.as_deref(), pf.id)
                 .await?;
         }
-        if event.event_type == "package_returned" {
+        if kind == PrintfulEventKind::PackageReturned {
             Box::pin(crate::delivery::package_returned(
                 self,
                 &order,
@@ -514,7 +514,7 @@ impl Worker {
             ))
             .await?;
         }
-        Box::pin(self.fulfiller.settle(order.id, Some(&pf), chrono::Utc::now())).await?;
+        Box::pin(self.settle(order.id, Some(&pf), chrono::Utc::now())).await?;
         self.store.claim(&claim).await?;
         Ok(Outcome::Applied(applied.unwrap_or(Applied::Refused(
             backroom_core::Refusal::Duplicate {

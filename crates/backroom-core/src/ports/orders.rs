@@ -34,23 +34,6 @@ pub enum CreateOrderError {
     Store(#[from] StoreError),
 }
 
-/// Which provider an event came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventSource {
-    Stripe,
-    Printful,
-}
-
-impl EventSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventSource::Stripe => "stripe",
-            EventSource::Printful => "printful",
-        }
-    }
-}
-
 /// A provider event to be processed once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventClaim {

@@ -110,7 +110,7 @@ pub struct Published {
 }
 
 #[derive(Clone, Debug)]
-pub struct Events {
+pub struct Outbox {
     pub store: Store,
     pub publisher: Publisher,
     /// `EVENTS_INCLUDE_EMAIL`: the buyer's e-mail address goes into the events (off by default).
@@ -118,9 +118,9 @@ pub struct Events {
     pub catchup_grace: Duration,
 }
 
-impl Events {
-    pub fn console(store: Store) -> Events {
-        Events {
+impl Outbox {
+    pub fn console(store: Store) -> Outbox {
+        Outbox {
             store,
             publisher: Publisher::Console(ConsolePublisher),
             include_email: false,
@@ -130,15 +130,15 @@ impl Events {
 
     /// To the bus when one is named; else to the log for a local database, and held in the
     /// outbox for the live one (only a bus may mark a live event published).
-    pub fn new(store: Store, bus_name: Option<&str>, include_email: bool, live_database: bool) -> Events {
-        Events {
+    pub fn new(store: Store, bus_name: Option<&str>, include_email: bool, live_database: bool) -> Outbox {
+        Outbox {
             publisher: match (bus_name, live_database) {
                 (Some(name), _) => Publisher::EventBridge(Bus::named(name)),
                 (None, false) => Publisher::Console(ConsolePublisher),
                 (None, true) => Publisher::Held,
             },
             include_email,
-            ..Events::console(store)
+            ..Outbox::console(store)
         }
     }
 
