@@ -48,7 +48,20 @@ impl Worker {
         // The span is attached inside the box: an instrumented future is larger, and these
         // nest deeply enough to overflow a test thread's stack in debug builds.
         Box::pin(tracing::Instrument::instrument(
-            self.settle_inner(id, known, now),
+            self.settle_inner(id, None, known, now),
+            tracing::info_span!("settle", order_id = %id),
+        ))
+    }
+
+    /// [`Worker::settle`] with the order already read (as a change just left it).
+    pub fn settle_order(
+        &self,
+        order: Order,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Advanced, ProcessError>> + Send + '_>> {
+        let id = order.id;
+        Box::pin(tracing::Instrument::instrument(
+            self.settle_inner(id, Some(order), None, now),
             tracing::info_span!("settle", order_id = %id),
         ))
     }
@@ -56,10 +69,15 @@ impl Worker {
     async fn settle_inner(
         &self,
         id: OrderId,
+        read: Option<Order>,
         known: Option<&backroom_printful::Order>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Advanced, ProcessError> {
-        let Some(mut order) = self.store.order(id).await? else {
+        let read = match read {
+            Some(order) => Some(order),
+            None => self.store.order(id).await?,
+        };
+        let Some(mut order) = read else {
             return Ok(Advanced::Nothing);
         };
         let mut known = known.cloned();

@@ -2,9 +2,10 @@
 //! provider (a webhook body is never trusted) and applies what it read to the order.
 
 use backroom_core::ports::{
-    Applied, ApplyError, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, QueueMessage, Severity,
+    Applied, ApplyError, Change, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, QueueMessage,
+    Severity,
 };
-use backroom_core::{Cause, Fact, Money, OrderId, OrderStatus};
+use backroom_core::{Cause, Fact, Money, Order, OrderId, OrderStatus};
 use backroom_core::{PrintfulEventKind, StripeEventKind};
 use backroom_stripe::webhook::{Envelope, parse_envelope};
 use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus};
@@ -169,7 +170,8 @@ impl Worker {
     }
 
     /// Brings the session's order up to date with the session (the worker after an event, and
-    /// the catch-up job when events are too old to list).
+    /// the catch-up job when events are too old to list), then does the work it owes, with the
+    /// order the change returned (read once).
     pub async fn apply_session(
         &self,
         session: &CheckoutSession,
@@ -177,25 +179,30 @@ impl Worker {
         cause: &Cause,
         claim: Option<&EventClaim>,
     ) -> Result<Outcome, ProcessError> {
-        let applied = Box::pin(self.record_session(session, event_type, cause, claim)).await?;
-        if let Some(order_id) = session.order_id {
+        let (applied, order) = Box::pin(self.record_session(session, event_type, cause, claim)).await?;
+        if let Some(order) = order {
+            Box::pin(self.advance_known(order)).await?;
+        } else if let Some(order_id) = session.order_id
+            && !matches!(applied, Outcome::Applied(Applied::AlreadyProcessed))
+        {
             Box::pin(self.advance(order_id)).await?;
         }
         Ok(applied)
     }
 
-    /// Applies what the session says to its order, without doing the work it makes owed.
+    /// Applies what the session says to its order, without doing the work it makes owed; the
+    /// order as the change left it, when it was read.
     async fn record_session(
         &self,
         session: &CheckoutSession,
         event_type: &str,
         cause: &Cause,
         claim: Option<&EventClaim>,
-    ) -> Result<Outcome, ProcessError> {
+    ) -> Result<(Outcome, Option<Order>), ProcessError> {
         let Some(order_id) = session.order_id else {
-            return self.foreign_session(session, claim).await;
+            return Ok((self.foreign_session(session, claim).await?, None));
         };
-        let fact = match (session.status, session.payment_status) {
+        let (fact, details) = match (session.status, session.payment_status) {
             (SessionStatus::Complete, PaymentStatus::Paid | PaymentStatus::NoPaymentRequired) => {
                 // Stripe's items subtotal is compared with ours, when its parts (subtotal, less
                 // discount, plus shipping and tax) add up to what it charged.
@@ -206,31 +213,28 @@ impl Worker {
                         session.id
                     )));
                 };
-                if let Some(order) = self.store.order(order_id).await? {
-                    let mut details = payment_details(session);
-                    if order.stripe_fee.is_none() {
-                        details.stripe_fee = self.payment_fee(session).await;
-                    }
-                    self.store.record_payment_details(order_id, &details).await?;
-                }
-                Fact::PaymentSucceeded { amount, currency }
+                // The payment's details (and Stripe's fee) are written with the transition.
+                let mut details = payment_details(session);
+                details.stripe_fee = self.payment_fee(session).await;
+                (Fact::PaymentSucceeded { amount, currency }, Some(details))
             }
             (SessionStatus::Complete, PaymentStatus::Unpaid)
                 if event_type == StripeEventKind::AsyncPaymentFailed.as_str() =>
             {
-                Fact::PaymentFailed
+                (Fact::PaymentFailed, None)
             }
             (SessionStatus::Complete, PaymentStatus::Unpaid) | (SessionStatus::Open, _) => {
                 if let Some(claim) = claim {
                     self.store.claim(claim).await?;
                 }
-                return Ok(Outcome::Done(format!(
-                    "order {order_id}: the payment is not settled yet"
-                )));
+                return Ok((
+                    Outcome::Done(format!("order {order_id}: the payment is not settled yet")),
+                    None,
+                ));
             }
-            (SessionStatus::Expired, _) => Fact::SessionExpired,
+            (SessionStatus::Expired, _) => (Fact::SessionExpired, None),
         };
-        let applied = Box::pin(self.apply(order_id, &fact, cause, claim)).await?;
+        let (applied, order) = Box::pin(self.change(order_id, &fact, cause, claim, details.as_ref())).await?;
         if let Outcome::Applied(Applied::Transitioned(t)) = &applied
             && t.to == OrderStatus::NeedsAttention
             && t.state.amount_mismatch
@@ -250,7 +254,7 @@ impl Worker {
                 })
                 .await?;
         }
-        Ok(applied)
+        Ok((applied, order))
     }
 
     /// Stripe's fee for the session's payment, when Stripe has booked it. Only for the owner's
@@ -273,12 +277,32 @@ impl Worker {
         cause: &Cause,
         claim: Option<&EventClaim>,
     ) -> Result<Outcome, ProcessError> {
-        match self.store.apply_fact(order_id, fact, cause, claim).await {
-            Ok(applied) => {
-                count_transition(&applied);
+        Ok(Box::pin(self.change(order_id, fact, cause, claim, None)).await?.0)
+    }
+
+    /// Applies a fact (with the payment's details, if any) in one transaction, publishes the
+    /// order event it made, and returns the order as the change left it.
+    async fn change(
+        &self,
+        order_id: OrderId,
+        fact: &Fact,
+        cause: &Cause,
+        claim: Option<&EventClaim>,
+        details: Option<&PaymentDetails>,
+    ) -> Result<(Outcome, Option<Order>), ProcessError> {
+        let change = Change {
+            id: order_id,
+            fact,
+            cause,
+            claim,
+            details,
+        };
+        match self.store.apply_change(change).await {
+            Ok(changed) => {
+                count_transition(&changed.applied);
                 // Boxed: publishing holds the AWS SDK's large futures.
-                Box::pin(self.outbox.after_apply(order_id, &applied)).await;
-                Ok(Outcome::Applied(applied))
+                Box::pin(self.outbox.after_change(&changed)).await;
+                Ok((Outcome::Applied(changed.applied), changed.order))
             }
             Err(ApplyError::Store(e)) => Err(e.into()),
             Err(ApplyError::NotFound(id)) => {
@@ -298,7 +322,7 @@ impl Worker {
                 if let Some(claim) = claim {
                     self.store.claim(claim).await?;
                 }
-                Ok(Outcome::Done(format!("order {id} is unknown")))
+                Ok((Outcome::Done(format!("order {id} is unknown")), None))
             }
         }
     }
@@ -379,6 +403,14 @@ impl Worker {
     /// scheduled jobs find the order from its state and try again.
     pub async fn advance(&self, id: OrderId) -> Result<Advanced, ProcessError> {
         let advanced = Box::pin(self.settle(id, None, chrono::Utc::now())).await?;
+        tracing::info!(order_id = %id, ?advanced, "advanced");
+        Ok(advanced)
+    }
+
+    /// [`Worker::advance`] with the order as the change that just committed left it: no read.
+    pub async fn advance_known(&self, order: Order) -> Result<Advanced, ProcessError> {
+        let id = order.id;
+        let advanced = Box::pin(self.settle_order(order, chrono::Utc::now())).await?;
         tracing::info!(order_id = %id, ?advanced, "advanced");
         Ok(advanced)
     }
