@@ -5,7 +5,9 @@
 //! is. Every step reads before it writes, so running it twice, or after a crash, is harmless.
 
 use backroom_core::machine::{Fulfillment as Stage, Payment, PrintfulStatus};
-use backroom_core::ports::{Applied, ApplyError, NewAlert, OrderStore, Severity, ShipmentRecord};
+use backroom_core::ports::{
+    Applied, ApplyError, Change, NewAlert, OrderStore, PrintfulUpdate, Severity, ShipmentRecord,
+};
 use backroom_core::{Cause, Fact, Money, Order, OrderId, owed};
 use backroom_printful::{NewItem, NewOrder, Recipient, RetailCosts, Status};
 use backroom_stripe::ShippingDetails;
@@ -54,14 +56,15 @@ impl Worker {
     }
 
     /// [`Worker::settle`] with the order already read (as a change just left it).
-    pub fn settle_order(
-        &self,
+    pub fn settle_order<'a>(
+        &'a self,
         order: Order,
+        known: Option<&'a backroom_printful::Order>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Advanced, ProcessError>> + Send + '_>> {
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Advanced, ProcessError>> + Send + 'a>> {
         let id = order.id;
         Box::pin(tracing::Instrument::instrument(
-            self.settle_inner(id, Some(order), None, now),
+            self.settle_inner(id, Some(order), known, now),
             tracing::info_span!("settle", order_id = %id),
         ))
     }
@@ -216,7 +219,8 @@ impl Worker {
                 }
             }
         };
-        self.store.set_printful_order_id(order.id, pf.id).await?;
+        // Printful's id is recorded with the order's new state below; until then the external
+        // id (and `submit_started_at`) is how the order is found again.
         let pf = if pf.status == Status::Known(PrintfulStatus::Draft) {
             match self.printful.confirm_order(pf.id).await {
                 Ok(confirmed) => confirmed,
@@ -242,35 +246,46 @@ impl Worker {
         })
     }
 
-    /// Records what Printful says about the order: its status and its shipments.
+    /// Records what Printful says about the order (its status, parcels, bill and id) in one
+    /// transaction, and publishes the order event it made.
     pub async fn apply_printful(
         &self,
         id: OrderId,
         pf: &backroom_printful::Order,
         cause: &Cause,
     ) -> Result<Option<Applied>, ProcessError> {
-        for s in &pf.shipments {
-            self.store.record_shipment(id, &shipment_record(s)).await?;
-        }
-        if pf.costs.is_some() {
-            self.store.record_earnings(id, None, pf.costs).await?;
-        }
         let Status::Known(status) = pf.status.clone() else {
+            for s in &pf.shipments {
+                self.store.record_shipment(id, &shipment_record(s)).await?;
+            }
+            if pf.costs.is_some() {
+                self.store.record_earnings(id, None, pf.costs).await?;
+            }
             tracing::warn!(order_id = %id, status = ?pf.status, "Printful reports a status backroom does not know");
             return Ok(None);
         };
         let at = chrono::DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or_else(chrono::Utc::now);
-        match self
-            .store
-            .apply_fact(id, &Fact::Printful { status, at }, cause, None)
-            .await
-        {
-            Ok(applied) => {
-                count_transition(&applied);
-                Box::pin(self.outbox.after_apply(id, &applied)).await;
-                Ok(Some(applied))
+        let update = PrintfulUpdate {
+            order_id: pf.id,
+            costs: pf.costs,
+            shipments: pf.shipments.iter().map(shipment_record).collect(),
+        };
+        let change = Change {
+            id,
+            fact: &Fact::Printful { status, at },
+            cause,
+            claim: None,
+            details: None,
+            printful: Some(&update),
+        };
+        match self.store.apply_change(change).await {
+            Ok(changed) => {
+                count_transition(&changed.applied);
+                Box::pin(self.outbox.after_change(&changed)).await;
+                Ok(Some(changed.applied))
             }
             Err(ApplyError::Store(e)) => Err(e.into()),
+            // Gone, or never sent to Printful by backroom: nothing of ours to record.
             Err(ApplyError::NotFound(_)) => Ok(None),
         }
     }

@@ -2,8 +2,8 @@
 //! provider (a webhook body is never trusted) and applies what it read to the order.
 
 use backroom_core::ports::{
-    Applied, ApplyError, Change, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, QueueMessage,
-    Severity,
+    Applied, ApplyError, Change, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, PrintfulUpdate,
+    QueueMessage, Severity,
 };
 use backroom_core::{Cause, Fact, Money, Order, OrderId, OrderStatus};
 use backroom_core::{PrintfulEventKind, StripeEventKind};
@@ -296,6 +296,7 @@ impl Worker {
             cause,
             claim,
             details,
+            printful: None,
         };
         match self.store.apply_change(change).await {
             Ok(changed) => {
@@ -410,7 +411,7 @@ impl Worker {
     /// [`Worker::advance`] with the order as the change that just committed left it: no read.
     pub async fn advance_known(&self, order: Order) -> Result<Advanced, ProcessError> {
         let id = order.id;
-        let advanced = Box::pin(self.settle_order(order, chrono::Utc::now())).await?;
+        let advanced = Box::pin(self.settle_order(order, None, chrono::Utc::now())).await?;
         tracing::info!(order_id = %id, ?advanced, "advanced");
         Ok(advanced)
     }
@@ -515,25 +516,42 @@ impl Worker {
             return Ok(Outcome::Done(format!("Printful has no order for event {}", m.event_id)));
         };
         let ours = pf.external_id.as_deref().and_then(|e| OrderId::parse(e).ok());
-        let known = match ours {
-            Some(id) => self.store.order(id).await?,
-            None => None,
+        let cause = Cause::PrintfulEvent(m.event_id.clone());
+        let (Some(id), backroom_printful::Status::Known(status)) = (ours, pf.status.clone()) else {
+            return Box::pin(self.printful_event_the_slow_way(m, &claim, kind, &event, &pf, ours)).await;
         };
-        // Ours only when backroom sent the order there: a Printful order naming an order that
-        // was never paid, or that backroom never submitted, was made with a stolen token.
-        let Some(order) = known.filter(backroom_core::Order::submitted_by_us) else {
-            self.alerts
-                .raise(crate::fulfillment::unknown_printful_order_alert(
-                    pf.id,
-                    pf.external_id.as_deref(),
-                ))
-                .await?;
+        // Everything the event says, written in one transaction, and only to an order backroom
+        // sent to Printful. The event is claimed last, once what it set off (an alert, a
+        // returned parcel, owed work) is done: a failure on the way processes it again, and the
+        // state machine refuses what was already applied.
+        let update = PrintfulUpdate {
+            order_id: pf.id,
+            costs: pf.costs,
+            shipments: pf.shipments.iter().map(crate::fulfillment::shipment_record).collect(),
+        };
+        let at = chrono::DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or_else(chrono::Utc::now);
+        let change = Change {
+            id,
+            fact: &Fact::Printful { status, at },
+            cause: &cause,
+            claim: None,
+            details: None,
+            printful: Some(&update),
+        };
+        let changed = match self.store.apply_change(change).await {
+            Ok(changed) => changed,
+            Err(ApplyError::Store(e)) => return Err(e.into()),
+            // Ours only when backroom sent the order there: a Printful order naming an order
+            // that was never paid, or that backroom never submitted, was made with a stolen token.
+            Err(ApplyError::NotFound(_)) => return self.not_our_printful_order(&pf, &claim).await,
+        };
+        count_transition(&changed.applied);
+        Box::pin(self.outbox.after_change(&changed)).await;
+        let Some(order) = changed.order else {
             self.store.claim(&claim).await?;
-            return Ok(Outcome::Done(format!("Printful order {} is not ours", pf.id)));
+            return Ok(Outcome::Applied(changed.applied));
         };
-        self.store.set_printful_order_id(order.id, pf.id).await?;
-        let applied = Box::pin(self.apply_printful(order.id, &pf, &Cause::PrintfulEvent(m.event_id.clone()))).await?;
-        if let Some(Applied::Transitioned(t)) = &applied {
+        if let Applied::Transitioned(t) = &changed.applied {
             self.alert_on_printful_trouble(&order, t.to, event.reason.as_deref(), pf.id)
                 .await?;
         }
@@ -546,8 +564,59 @@ impl Worker {
             ))
             .await?;
         }
-        Box::pin(self.settle(order.id, Some(&pf), chrono::Utc::now())).await?;
+        Box::pin(self.settle_order(order, Some(&pf), chrono::Utc::now())).await?;
         self.store.claim(&claim).await?;
+        Ok(Outcome::Applied(changed.applied))
+    }
+
+    /// A Printful order that names no order of ours, or one backroom never sent: alerted as a
+    /// sign of a stolen token, and the event marked processed.
+    async fn not_our_printful_order(
+        &self,
+        pf: &backroom_printful::Order,
+        claim: &EventClaim,
+    ) -> Result<Outcome, ProcessError> {
+        self.alerts
+            .raise(crate::fulfillment::unknown_printful_order_alert(
+                pf.id,
+                pf.external_id.as_deref(),
+            ))
+            .await?;
+        self.store.claim(claim).await?;
+        Ok(Outcome::Done(format!("Printful order {} is not ours", pf.id)))
+    }
+
+    /// A Printful event whose order has a status backroom does not know: its parcels and bill
+    /// are recorded, and the event claimed, statement by statement.
+    async fn printful_event_the_slow_way(
+        &self,
+        m: &QueueMessage,
+        claim: &EventClaim,
+        kind: PrintfulEventKind,
+        event: &backroom_printful::webhook::WebhookEvent,
+        pf: &backroom_printful::Order,
+        ours: Option<OrderId>,
+    ) -> Result<Outcome, ProcessError> {
+        let known = match ours {
+            Some(id) => self.store.order(id).await?,
+            None => None,
+        };
+        let Some(order) = known.filter(backroom_core::Order::submitted_by_us) else {
+            return self.not_our_printful_order(pf, claim).await;
+        };
+        self.store.set_printful_order_id(order.id, pf.id).await?;
+        let applied = Box::pin(self.apply_printful(order.id, pf, &Cause::PrintfulEvent(m.event_id.clone()))).await?;
+        if kind == PrintfulEventKind::PackageReturned {
+            Box::pin(crate::delivery::package_returned(
+                self,
+                &order,
+                event.shipment_id,
+                event.reason.as_deref(),
+            ))
+            .await?;
+        }
+        Box::pin(self.settle(order.id, Some(pf), chrono::Utc::now())).await?;
+        self.store.claim(claim).await?;
         Ok(Outcome::Applied(applied.unwrap_or(Applied::Refused(
             backroom_core::Refusal::Duplicate {
                 current: order.status(),

@@ -113,5 +113,8 @@ async fn each_event_kind_costs_few_statements_and_a_paid_event_stays_within_budg
         paid.statements <= PAID_STATEMENTS && paid.transactions <= PAID_TRANSACTIONS,
         "a paid order's event cost {paid:?}; the budget is {PAID_STATEMENTS} statements and {PAID_TRANSACTIONS} transactions"
     );
-    assert!(duplicate.statements <= 1 && duplicate.transactions == 0, "{duplicate:?}");
+    assert!(
+        duplicate.statements <= 1 && duplicate.transactions == 0,
+        "{duplicate:?}"
+    );
 }

@@ -44,6 +44,19 @@ pub struct Change<'a> {
     pub claim: Option<&'a EventClaim>,
     /// The payment's details, written whatever the state machine decides.
     pub details: Option<&'a PaymentDetails>,
+    /// What Printful says of the order, written whatever the state machine decides. With it,
+    /// the change applies only to an order backroom sent to Printful: any other is
+    /// [`ApplyError::NotFound`] (a Printful order naming it was not made by backroom).
+    pub printful: Option<&'a PrintfulUpdate>,
+}
+
+/// What a Printful order says, kept with ours.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrintfulUpdate {
+    pub order_id: i64,
+    /// Printful's bill, when it gave one.
+    pub costs: Option<crate::earnings::PrintfulCosts>,
+    pub shipments: Vec<ShipmentRecord>,
 }
 
 /// What a [`Change`] did.

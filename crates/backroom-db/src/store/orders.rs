@@ -5,9 +5,8 @@ use backroom_core::earnings::PrintfulCosts;
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
 use backroom_core::owed::WorkLog;
 use backroom_core::ports::{
-    Applied, ApplyError, Change, Changed, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter, OrderStore,
-    OutboxEntry,
-    PaymentDetails, ShipmentRecord, StoreError,
+    Applied, ApplyError, Change, Changed, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter,
+    OrderStore, OutboxEntry, PaymentDetails, PrintfulUpdate, ShipmentRecord, StoreError,
 };
 use backroom_core::pricing::{PriceEntry, PricedOrder, check_stock, price, releases_stock};
 use backroom_core::{
@@ -233,32 +232,7 @@ impl OrderStore for Store {
         self.db
             .with_retry(|tx| {
                 let s = shipment.clone();
-                Box::pin(async move {
-                    sql::execute(
-                        tx,
-                        "INSERT INTO shipments (order_id, provider_shipment_id, carrier, service, tracking_number, tracking_url, \
-                         shipped_at, reshipment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (order_id, provider_shipment_id) DO UPDATE SET \
-                         carrier = coalesce(nullif(EXCLUDED.carrier, ''), shipments.carrier), \
-                         service = coalesce(nullif(EXCLUDED.service, ''), shipments.service), \
-                         tracking_number = coalesce(nullif(EXCLUDED.tracking_number, ''), shipments.tracking_number), \
-                         tracking_url = coalesce(nullif(EXCLUDED.tracking_url, ''), shipments.tracking_url), \
-                         shipped_at = coalesce(EXCLUDED.shipped_at, shipments.shipped_at), \
-                         reshipment = EXCLUDED.reshipment OR shipments.reshipment, updated_at = now()",
-                        &[
-                            &id.uuid(),
-                            &s.provider_shipment_id,
-                            &s.carrier,
-                            &s.service,
-                            &s.tracking_number,
-                            &s.tracking_url,
-                            &s.shipped_at,
-                            &s.reshipment,
-                        ],
-                    )
-                    .await?;
-                    Ok(())
-                })
+                Box::pin(async move { Ok(upsert_shipment(tx, id, &s).await?) })
             })
             .await
             .map_err(store_err)
@@ -413,6 +387,34 @@ pub async fn apply_in<C: GenericClient>(
     }
 }
 
+/// A parcel recorded, or brought up to date (a blank field never erases a known one).
+async fn upsert_shipment<C: GenericClient>(tx: &C, id: OrderId, s: &ShipmentRecord) -> Result<(), DbError> {
+    sql::execute(
+        tx,
+        "INSERT INTO shipments (order_id, provider_shipment_id, carrier, service, tracking_number, tracking_url, \
+         shipped_at, reshipment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (order_id, provider_shipment_id) DO UPDATE SET \
+         carrier = coalesce(nullif(EXCLUDED.carrier, ''), shipments.carrier), \
+         service = coalesce(nullif(EXCLUDED.service, ''), shipments.service), \
+         tracking_number = coalesce(nullif(EXCLUDED.tracking_number, ''), shipments.tracking_number), \
+         tracking_url = coalesce(nullif(EXCLUDED.tracking_url, ''), shipments.tracking_url), \
+         shipped_at = coalesce(EXCLUDED.shipped_at, shipments.shipped_at), \
+         reshipment = EXCLUDED.reshipment OR shipments.reshipment, updated_at = now()",
+        &[
+            &id.uuid(),
+            &s.provider_shipment_id,
+            &s.carrier,
+            &s.service,
+            &s.tracking_number,
+            &s.tracking_url,
+            &s.shipped_at,
+            &s.reshipment,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// A [`Change`] owned, for a transaction that may run more than once.
 struct OwnedChange {
     id: OrderId,
@@ -420,6 +422,7 @@ struct OwnedChange {
     cause: Cause,
     claim: Option<EventClaim>,
     details: Option<PaymentDetails>,
+    printful: Option<PrintfulUpdate>,
 }
 
 impl OwnedChange {
@@ -430,6 +433,7 @@ impl OwnedChange {
             cause: c.cause.clone(),
             claim: c.claim.cloned(),
             details: c.details.cloned(),
+            printful: c.printful.cloned(),
         }
     }
 }
@@ -461,6 +465,8 @@ const CHANGE_WRITE: &str = "WITH o AS (\
        shipping = CASE WHEN forgotten_at IS NULL THEN coalesce($13::jsonb, shipping) END, \
        charged = coalesce($14::jsonb, charged), \
        stripe_fee = coalesce($15::jsonb, stripe_fee), \
+       printful_order_id = coalesce($27::bigint, printful_order_id), \
+       printful_costs = coalesce($28::jsonb, printful_costs), \
        updated_at = now() \
      WHERE id = $1 AND ($2::bool OR $26::bool) RETURNING id), \
    t AS (\
@@ -508,14 +514,20 @@ async fn change_in<C: GenericClient>(tx: &C, c: &OwnedChange) -> Result<Changed,
     .await?;
     let items = item_rows.iter().map(item_from).collect::<Result<Vec<_>, _>>()?;
     let mut order = order_from(&row, items)?;
+    if let Some(update) = &c.printful {
+        if !order.submitted_by_us() {
+            return Err(TxError::Abort(ApplyError::NotFound(id)));
+        }
+        // Parcels first: the shipped event is built from them.
+        for shipment in &update.shipments {
+            upsert_shipment(tx, id, shipment).await?;
+        }
+    }
     let (timeline, transition) = match order.state.decide(order.total, &c.fact) {
         Decision::Refuse(refusal) => ((None, Applied::Refused(refusal)), None),
         Decision::Note(note) => {
             let status = order.status();
-            (
-                (Some((status, status, note.clone())), Applied::Noted(note)),
-                None,
-            )
+            ((Some((status, status, note.clone())), Applied::Noted(note)), None)
         }
         Decision::Apply(t) => (
             (Some((t.from, t.to, t.detail.clone())), Applied::Transitioned(t.clone())),
@@ -538,7 +550,10 @@ async fn change_in<C: GenericClient>(tx: &C, c: &OwnedChange) -> Result<Changed,
         _ => None,
     };
     let d = c.details.clone().unwrap_or_default();
-    let has_details = c.details.is_some();
+    let has_details = c.details.is_some() || c.printful.is_some();
+    let printful_id = c.printful.as_ref().map(|p| p.order_id);
+    let printful_costs = c.printful.as_ref().and_then(|p| p.costs);
+    let costs_json = printful_costs.map(|x| serde_json::to_value(x).unwrap_or_default());
     let charged = d.charged.map(|x| serde_json::to_value(x).unwrap_or_default());
     let fee = d.stripe_fee.map(|x| serde_json::to_value(x).unwrap_or_default());
     let release = s.is_some_and(|s| releases_stock(s.payment));
@@ -572,6 +587,8 @@ async fn change_in<C: GenericClient>(tx: &C, c: &OwnedChange) -> Result<Changed,
             &event_id,
             &c.claim.as_ref().map(|k| k.event_type.as_str()),
             &has_details,
+            &printful_id,
+            &costs_json,
         ],
     )
     .await?;
@@ -589,7 +606,13 @@ async fn change_in<C: GenericClient>(tx: &C, c: &OwnedChange) -> Result<Changed,
     }
     order.charged = d.charged.or(order.charged);
     order.stripe_fee = d.stripe_fee.or(order.stripe_fee);
-    let event = match (row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0), event_type, entry_id) {
+    order.printful_order_id = printful_id.or(order.printful_order_id);
+    order.printful_costs = printful_costs.or(order.printful_costs);
+    let event = match (
+        row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0),
+        event_type,
+        entry_id,
+    ) {
         (Some(at), Some(event_type), Some(event_id)) => Some(OutboxEntry {
             event_id,
             order_id: id,
