@@ -28,7 +28,7 @@ impl Inbox for Store {
             .db
             .write_alone(|c| {
                 let claim = claim.clone();
-                Box::pin(async move { Ok(claim_in(c, &claim, None).await?) })
+                Box::pin(async move { claim_in(c, &claim, None).await })
             })
             .await?)
     }
