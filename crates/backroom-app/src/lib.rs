@@ -20,6 +20,7 @@ pub mod queue;
 pub mod reconcile;
 pub mod services;
 pub mod status;
+pub mod summary;
 pub mod sweep;
 pub mod telemetry;
 pub mod watchdog;

@@ -40,6 +40,16 @@ pub struct CursorRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The paid orders of one UTC day in one currency, and their total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DaySum {
+    pub day: chrono::NaiveDate,
+    pub currency: Currency,
+    pub orders: i64,
+    /// Minor units.
+    pub amount: i64,
+}
+
 /// Orders and their total in one currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CurrencySum {
@@ -283,6 +293,38 @@ impl Store {
                     )
                     .await?;
                     sums(&rows)
+                })
+            })
+            .await
+    }
+
+    /// As [`Store::sales_between`], per UTC day of the order's creation and currency, oldest
+    /// first. Days without a sale are left out.
+    pub async fn sales_by_day(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<DaySum>, DbError> {
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = sql::query(
+                        c,
+                        "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, currency, count(*), \
+                         sum(total_cents)::bigint FROM orders \
+                         WHERE created_at >= $1 AND created_at < $2 AND payment IN ('paid', 'refunded') \
+                         GROUP BY day, currency ORDER BY day, currency",
+                        &[&since, &until],
+                    )
+                    .await?;
+                    rows.iter()
+                        .map(|r| {
+                            let code: String = r.get(1);
+                            Ok(DaySum {
+                                day: r.get(0),
+                                currency: Currency::parse(&code)
+                                    .map_err(|e| DbError::Corrupt(format!("currency {code:?}: {e}")))?,
+                                orders: r.get(2),
+                                amount: r.get(3),
+                            })
+                        })
+                        .collect()
                 })
             })
             .await
