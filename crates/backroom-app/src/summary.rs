@@ -66,11 +66,17 @@ pub struct Stuck {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum Disputes {
-    Stripe { open: Vec<DisputeView> },
+    Stripe {
+        open: Vec<DisputeView>,
+    },
     /// No Stripe key is configured: disputes live at Stripe only.
-    NotConfigured { hint: String },
+    NotConfigured {
+        hint: String,
+    },
     /// Stripe could not be read; the rest of the summary still is.
-    Unavailable { error: String },
+    Unavailable {
+        error: String,
+    },
 }
 
 /// An open dispute as the page lists it.

@@ -49,10 +49,7 @@ async fn attribute(sqs: &aws_sdk_sqs::Client, url: &str, name: QueueAttributeNam
 
 /// What is in the dead-letter queue: SQS's approximate count and a sample of up to 50 messages
 /// (as [`describe`] shows them), each left where it is.
-pub(crate) async fn peek(
-    sqs: &aws_sdk_sqs::Client,
-    url: &str,
-) -> anyhow::Result<(String, Vec<serde_json::Value>)> {
+pub(crate) async fn peek(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<(String, Vec<serde_json::Value>)> {
     let approximate = attribute(sqs, url, QueueAttributeName::ApproximateNumberOfMessages).await?;
     let mut seen = HashSet::new();
     let mut messages = Vec::new();

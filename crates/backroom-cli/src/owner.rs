@@ -55,7 +55,10 @@ pub enum DeadLetterSource {
 #[derive(Clone, Debug)]
 pub enum AlarmSource {
     NotInDev,
-    Stack { cloudwatch: CloudWatchAlarms, prefix: String },
+    Stack {
+        cloudwatch: CloudWatchAlarms,
+        prefix: String,
+    },
     NotConfigured(String),
 }
 
@@ -86,14 +89,10 @@ pub struct OwnerPage {
 /// `backroom owner`: the page on 127.0.0.1 until Ctrl-C.
 pub async fn run(args: OwnerArgs, config: Config) -> anyhow::Result<()> {
     let Some(database) = config.database.clone() else {
-        bail!(
-            "backroom owner reads the deployed shop: set DSQL_ENDPOINT (and AWS_REGION, DSQL_ROLE) or DATABASE_URL"
-        );
+        bail!("backroom owner reads the deployed shop: set DSQL_ENDPOINT (and AWS_REGION, DSQL_ROLE) or DATABASE_URL");
     };
     let store = Store::new(Db::new(database, 2));
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let (dead_letters, stack) = dead_letter_queue(&sqs, &config, args.stack).await;
+    let (dead_letters, stack) = dead_letter_queue(&config, args.stack).await;
     let alarms = match &stack {
         Some(stack) => AlarmSource::Stack {
             cloudwatch: CloudWatchAlarms::from_env().await,
@@ -155,12 +154,17 @@ pub async fn run(args: OwnerArgs, config: Config) -> anyhow::Result<()> {
 
 /// The stack's dead-letter queue: DEAD_LETTER_QUEUE_URL as `backroom dlq` and `backroom status`
 /// read it, else `<stack>-events-dlq` looked up by name; and the stack, as `status` finds it.
-async fn dead_letter_queue(
-    sqs: &aws_sdk_sqs::Client,
-    config: &Config,
-    stack: Option<String>,
-) -> (DeadLetterSource, Option<String>) {
+/// Without either, AWS is not asked anything.
+async fn dead_letter_queue(config: &Config, stack: Option<String>) -> (DeadLetterSource, Option<String>) {
     let stack = stack.or_else(|| config.dead_letter_queue_url.as_deref().and_then(stack_from_dlq_url));
+    if stack.is_none() && config.dead_letter_queue_url.is_none() {
+        return (
+            DeadLetterSource::Unknown("set DEAD_LETTER_QUEUE_URL or pass --stack NAME".into()),
+            None,
+        );
+    }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = &aws_sdk_sqs::Client::new(&sdk);
     if let Some(url) = &config.dead_letter_queue_url {
         return (
             DeadLetterSource::Sqs {
@@ -181,10 +185,7 @@ async fn dead_letter_queue(
             Some(url) => DeadLetterSource::Sqs { sqs: sqs.clone(), url },
             None => DeadLetterSource::Unknown(format!("SQS gave no URL for {name}")),
         },
-        Err(e) => DeadLetterSource::Unknown(format!(
-            "could not find the queue {name}: {}",
-            crate::dlq::aws_error(e)
-        )),
+        Err(e) => DeadLetterSource::Unknown(format!("could not find the queue {name}: {}", crate::dlq::aws_error(e))),
     };
     (source, stack)
 }
@@ -245,11 +246,21 @@ fn page_files() -> Router {
     Router::new()
         .route(
             "/admin",
-            get(|| async { file("text/html; charset=utf-8", include_str!("../../../web/admin/index.html")) }),
+            get(|| async {
+                file(
+                    "text/html; charset=utf-8",
+                    include_str!("../../../web/admin/index.html"),
+                )
+            }),
         )
         .route(
             "/admin/admin.js",
-            get(|| async { file("text/javascript; charset=utf-8", include_str!("../../../web/admin/admin.js")) }),
+            get(|| async {
+                file(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../../web/admin/admin.js"),
+                )
+            }),
         )
         .route(
             "/admin/admin.css",
