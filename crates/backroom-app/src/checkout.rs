@@ -180,7 +180,7 @@ pub async fn checkout(
     settings: &CheckoutSettings,
     input: CheckoutInput,
 ) -> Result<CheckoutCreated, ApiError> {
-    let zones = store.shipping_zones().await.map_err(|e| ApiError::internal(&e))?;
+    let zones = store.shipping_zones().await.map_err(|e| ApiError::store(&e))?;
     let zone = if zones.is_empty() {
         None
     } else {
@@ -249,10 +249,12 @@ pub async fn checkout(
         }
     };
     let expires_at = chrono::DateTime::from_timestamp(session.expires_at, 0).unwrap_or(expires);
-    store
-        .attach_checkout_session(id, &session.id, expires_at)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    if let Err(e) = store.attach_checkout_session(id, &session.id, expires_at).await {
+        // The buyer never gets this session's page: give the stock back now rather than after
+        // the abandoned-checkout sweep's grace.
+        fail_order(store, id).await;
+        return Err(ApiError::store(&e));
+    }
     Ok(CheckoutCreated {
         order_id: id,
         checkout_url: session.url,
@@ -335,7 +337,7 @@ fn refusal(e: CreateOrderError) -> ApiError {
         ),
         CreateOrderError::Empty => ApiError::invalid("missing_items", "items", "the order has no items"),
         CreateOrderError::Total(e) => ApiError::invalid("total_too_large", "items", e.to_string()),
-        CreateOrderError::Store(e) => ApiError::internal(&e),
+        CreateOrderError::Store(e) => ApiError::store(&e),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use backroom_db::{DbConfig, DsqlConfig, DsqlRole};
+use backroom_db::{DbConfig, DsqlConfig, DsqlRole, Isolation};
 use secrecy::SecretString;
 
 /// The application role the functions use on DSQL when `DSQL_ROLE` is not set.
@@ -29,6 +29,11 @@ pub fn stack_setting() -> Option<String> {
 pub struct Config {
     /// Where the database is, if configured.
     pub database: Option<DbConfig>,
+    /// `BACKROOM_DB_ISOLATION=serializable`: `backroom dev` runs its transactions SERIALIZABLE on
+    /// its local PostgreSQL, so that contention aborts at COMMIT with 40001 as on Aurora DSQL
+    /// (the flash-sale test's second run). The Lambda functions always use REPEATABLE READ, the
+    /// only level DSQL has.
+    pub db_isolation: Isolation,
     pub stripe_secret_key: Option<SecretString>,
     /// Newest first; more than one while a rotated secret is still in use.
     pub stripe_webhook_secrets: Vec<SecretString>,
@@ -245,6 +250,13 @@ impl Config {
             secret_params,
             dead_letter_queue_url: get("DEAD_LETTER_QUEUE_URL")?,
             database,
+            db_isolation: match get("BACKROOM_DB_ISOLATION")? {
+                None => Isolation::default(),
+                Some(v) => Isolation::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                    name: "BACKROOM_DB_ISOLATION",
+                    reason: format!("{v:?} is neither repeatable_read nor serializable"),
+                })?,
+            },
             stripe_secret_key: get("STRIPE_SECRET_KEY")?.map(SecretString::from),
             stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRETS")?
                 .into_iter()
@@ -395,6 +407,25 @@ mod tests {
                 role: DsqlRole::Admin,
                 ..
             }))
+        ));
+    }
+
+    #[test]
+    fn the_database_isolation_is_repeatable_read_unless_serializable_is_asked_for() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.db_isolation, Isolation::RepeatableRead);
+        for v in ["serializable", "SERIALIZABLE"] {
+            let c = Config::from_vars(&vars(&[("BACKROOM_DB_ISOLATION", v)])).unwrap();
+            assert_eq!(c.db_isolation, Isolation::Serializable, "{v}");
+        }
+        let c = Config::from_vars(&vars(&[("BACKROOM_DB_ISOLATION", "repeatable-read")])).unwrap();
+        assert_eq!(c.db_isolation, Isolation::RepeatableRead);
+        assert!(matches!(
+            Config::from_vars(&vars(&[("BACKROOM_DB_ISOLATION", "read committed")])),
+            Err(ConfigError::Invalid {
+                name: "BACKROOM_DB_ISOLATION",
+                ..
+            })
         ));
     }
 

@@ -132,7 +132,7 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     let conn = backroom_db::connect::connect(&db_config).await?;
     let report = migrate::run_embedded(&conn.client).await?;
     drop(conn);
-    let store = Store::new(Db::new(db_config, 8));
+    let store = Store::new(Db::new(db_config, 8).with_isolation(config.db_isolation));
     let catalog_text =
         std::fs::read_to_string(&args.catalog).with_context(|| format!("cannot read {}", args.catalog.display()))?;
     let catalog =
@@ -354,6 +354,12 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     match &cluster {
         Some(c) => println!("  database:          PostgreSQL in {}", c.pgdata().display()),
         None => println!("  database:          DATABASE_URL"),
+    }
+    if config.db_isolation != backroom_db::Isolation::default() {
+        println!(
+            "  isolation:         {} (BACKROOM_DB_ISOLATION): conflicts abort at COMMIT as on Aurora DSQL",
+            config.db_isolation.as_str()
+        );
     }
 
     // The reconciler runs once at start, then the catch-up jobs on their timer.
@@ -584,6 +590,7 @@ fn admin_routes(running: Arc<Running>) -> Router {
         .route("/admin/api/reconcile", get(admin_reconcile))
         .route("/admin/api/orders/{order_id}", get(admin_order))
         .route("/admin/api/events", get(admin_events))
+        .route("/admin/api/db", get(admin_db))
         .with_state(running)
 }
 
@@ -758,6 +765,16 @@ async fn admin_reconcile(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): S
         Ok(run) => axum::Json(json!({ "run": run })).into_response(),
         Err(e) => internal(e),
     }
+}
+
+/// The database handle's isolation level and what its retry loop has done since start
+/// (transactions committed, attempts retried after a conflict, transactions given up).
+async fn admin_db(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Some(denied) = refuse_remote(&addr) {
+        return denied;
+    }
+    let db = r.store.db();
+    axum::Json(json!({ "isolation": db.isolation().as_str(), "transactions": db.retry_stats() })).into_response()
 }
 
 /// The newest order events from the outbox, published or waiting, each with the detail it is
