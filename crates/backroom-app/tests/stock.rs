@@ -29,7 +29,11 @@ async fn available(app: &TestApp, sku: &str) -> Option<u32> {
         .await
         .unwrap()
         .map(|r| r.get(0));
-    assert_eq!(row.unwrap_or(0), holds, "{sku}: the stock row counts the unreleased holds");
+    assert_eq!(
+        row.unwrap_or(0),
+        holds,
+        "{sku}: the stock row counts the unreleased holds"
+    );
     app.store
         .catalog()
         .await
@@ -180,7 +184,10 @@ async fn a_checkout_that_runs_out_of_retries_is_told_to_come_back_not_a_500() {
         }),
     );
     let other = app.db.connect().await;
-    other.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await.unwrap();
+    other
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .unwrap();
     other
         .execute("UPDATE stock SET updated_at = now() WHERE sku = $1", &[&PRINT])
         .await

@@ -3,13 +3,13 @@ use std::sync::Arc;
 
 use backroom_core::earnings::PrintfulCosts;
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
+use backroom_core::order::SkuQuantity;
 use backroom_core::owed::WorkLog;
 use backroom_core::ports::{
     Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter, OrderStore,
     PaymentDetails, ShipmentRecord, StoreError,
 };
 use backroom_core::pricing::{PriceEntry, PricedOrder, check_stock, price, releases_stock};
-use backroom_core::order::SkuQuantity;
 use backroom_core::{
     Cause, Cents, Currency, Email, Fact, Money, Order, OrderId, OrderItem, OrderState, OrderStatus, Sku, TimelineEntry,
 };
@@ -569,7 +569,9 @@ async fn hold_in<C: GenericClient>(
         check_stock(wanted, limit, u64::try_from(held).unwrap_or(0)).map_err(TxError::Abort)?;
         // The increment found the row and the units but did not apply: cannot happen in one
         // snapshot; refuse rather than oversell.
-        return Err(TxError::Db(DbError::Corrupt(format!("stock of {sku}: held {held} of {limit}"))));
+        return Err(TxError::Db(DbError::Corrupt(format!(
+            "stock of {sku}: held {held} of {limit}"
+        ))));
     }
     insert_hold(tx, order, sku, wanted.quantity).await
 }
