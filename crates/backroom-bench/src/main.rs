@@ -355,7 +355,7 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
             .to_string()
     };
     let script = backroom_bench::pgbench::script(&statements, &captured_order, &capture_events[1].event_id);
-    let worker = worker_bench::worker(&wshop, plan.worker_clients)?;
+    let worker = worker_bench::worker(&wshop, plan.worker_clients).await?;
     let mut rates = vec![];
     let (mut worker_cpu, mut worker_pg_cpu) = (vec![], vec![]);
     let mut last = vec![];

@@ -193,6 +193,7 @@ impl Db {
                 }));
             }
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            crate::sql::charge(0, 0, 1);
             let pause = self.policy.backoff(attempt);
             tracing::debug!(attempt, error = %error, pause_ms = pause.as_millis() as u64, "retrying transaction");
             tokio::time::sleep(pause).await;
@@ -215,6 +216,8 @@ impl Db {
                 .start()
                 .await
                 .map_err(DbError::from)?;
+            // START TRANSACTION … and, below, COMMIT (or the ROLLBACK of a failed attempt).
+            crate::sql::charge(2, 1, 0);
             let value = work(&tx).await?;
             tx.commit().await.map_err(DbError::from)?;
             Ok(value)
@@ -227,6 +230,17 @@ impl Db {
             let _ = managed::Object::take(conn);
         }
         result
+    }
+
+    /// Runs one write statement on its own, outside an explicit transaction: it commits by
+    /// itself (one round trip instead of three). Only for a statement that is idempotent and
+    /// needs no other in its transaction; retried as `read` is.
+    pub async fn write_alone<T, F>(&self, statement: F) -> Result<T, DbError>
+    where
+        F: for<'c> FnMut(&'c tokio_postgres::Client) -> BoxFuture<'c, Result<T, DbError>>,
+    {
+        crate::sql::charge(0, 1, 0);
+        self.read(statement).await
     }
 
     /// Runs a read-only query outside an explicit transaction, retried on a lost connection.

@@ -48,17 +48,6 @@ impl ApiError {
         }
     }
 
-    /// A store failure: `busy` when the database was only contended, else `internal`.
-    pub fn store(error: &backroom_core::ports::StoreError) -> ApiError {
-        match error.0.downcast_ref::<backroom_db::DbError>() {
-            Some(db) if db.is_busy() => {
-                tracing::warn!(error = %db, "the database is contended; asked the caller to come back");
-                ApiError::busy()
-            }
-            _ => ApiError::internal(error),
-        }
-    }
-
     /// A failure on our side: the detail goes to the log, the caller gets a plain sentence.
     pub fn internal(error: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(error = %error, "request failed");
