@@ -103,10 +103,10 @@ impl Alerts {
 
     /// Publishes the alerts whose publish failed, older than the grace period. Returns how many
     /// went out and how many are still pending.
-    pub async fn catch_up(&self, now: chrono::DateTime<chrono::Utc>) -> Result<crate::events::Published, StoreError> {
+    pub async fn catch_up(&self, now: chrono::DateTime<chrono::Utc>) -> Result<crate::outbox::Published, StoreError> {
         let grace = chrono::Duration::from_std(CATCHUP_GRACE).unwrap_or(chrono::Duration::zero());
         let pending = self.store.unpublished_alerts(now - grace, CATCHUP_BATCH).await?;
-        let mut report = crate::events::Published::default();
+        let mut report = crate::outbox::Published::default();
         for alert in &pending {
             if self.publish(alert).await {
                 report.published += 1;

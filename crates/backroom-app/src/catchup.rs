@@ -12,10 +12,9 @@ use backroom_stripe::SessionStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::events::Published;
 use crate::fulfillment::Advanced;
+use crate::outbox::Published;
 use crate::worker::{Outcome, ProcessError, Worker};
-use backroom_stripe::HANDLED_EVENT_TYPES;
 
 /// The cursor of the Stripe catch-up job.
 pub const STRIPE_CURSOR: &str = "stripe_events";
@@ -45,7 +44,7 @@ pub struct StripeCatchup {
 /// publishes the order events still in the outbox.
 pub async fn catch_up_stripe(worker: &Worker, now: DateTime<Utc>) -> Result<StripeCatchup, ProcessError> {
     let mut report = Box::pin(catch_up_stripe_events(worker, now)).await?;
-    report.order_events = Box::pin(worker.fulfiller.events.catch_up(now)).await?;
+    report.order_events = Box::pin(worker.outbox.catch_up(now)).await?;
     report.alerts = Box::pin(worker.alerts.catch_up(now)).await?;
     report.abandoned_checkouts = crate::sweep::sweep_abandoned_checkouts(&worker.store, now).await?;
     Ok(report)
@@ -59,7 +58,10 @@ async fn catch_up_stripe_events(worker: &Worker, now: DateTime<Utc>) -> Result<S
     }
     let events = worker
         .stripe
-        .list_events(&HANDLED_EVENT_TYPES, Some((since - OVERLAP).timestamp()))
+        .list_events(
+            backroom_core::StripeEventKind::NAMES,
+            Some((since - OVERLAP).timestamp()),
+        )
         .await?;
     let mut report = StripeCatchup {
         mode: "events",
@@ -130,7 +132,7 @@ async fn catch_up_sessions(worker: &Worker, now: DateTime<Utc>) -> Result<Stripe
         let session = worker.stripe.checkout_session(&listed.id).await?;
         match Box::pin(worker.apply_session(
             &session,
-            backroom_stripe::StripeEventKind::SessionCompleted.as_str(),
+            backroom_core::StripeEventKind::SessionCompleted.as_str(),
             &Cause::Catchup("stripe".into()),
             None,
         ))
@@ -226,7 +228,7 @@ pub async fn catch_up_printful_within(
         tracing::error!(error = %e, "the scan for Printful orders backroom did not make failed; the next run scans again");
         report.failed += 1;
     }
-    report.order_events = Box::pin(worker.fulfiller.events.catch_up(Utc::now())).await?;
+    report.order_events = Box::pin(worker.outbox.catch_up(Utc::now())).await?;
     report.alerts = Box::pin(worker.alerts.catch_up(Utc::now())).await?;
     Ok(report)
 }
@@ -239,16 +241,15 @@ pub async fn settle_owed_work(
     report: &mut PrintfulCatchup,
 ) -> Result<(), ProcessError> {
     let now = Utc::now();
-    let fulfiller = &worker.fulfiller;
     for order in worker.store.orders_that_may_owe_work(now, 500).await? {
         if tokio::time::Instant::now() >= deadline {
             break;
         }
-        if owed::owed(&order, fulfiller.paused, now).is_none() || !owed::is_due(&order.work, now) {
+        if owed::owed(&order, worker.paused, now).is_none() || !owed::is_due(&order.work, now) {
             continue;
         }
         report.owed += 1;
-        match Box::pin(fulfiller.settle(order.id, None, now)).await? {
+        match Box::pin(worker.settle(order.id, None, now)).await? {
             Advanced::Deferred(_) => report.owed_failed += 1,
             _ => {
                 if worker
@@ -275,7 +276,7 @@ async fn follow_in_flight(
     deadline: tokio::time::Instant,
     report: &mut PrintfulCatchup,
 ) -> Result<(), ProcessError> {
-    let printful = &worker.fulfiller.printful;
+    let printful = &worker.printful;
     let cursor = worker.store.cursor(PRINTFUL_CURSOR).await?;
     let mut after = cursor.and_then(|c| OrderId::parse(&c.id).ok());
     'pages: loop {
@@ -301,11 +302,10 @@ async fn follow_in_flight(
                 if let Some(pf) = &pf {
                     worker.store.set_printful_order_id(order.id, pf.id).await?;
                     worker
-                        .fulfiller
                         .apply_printful(order.id, pf, &Cause::Catchup("printful".into()))
                         .await?;
                 }
-                Box::pin(worker.fulfiller.settle(order.id, pf.as_ref(), Utc::now())).await
+                Box::pin(worker.settle(order.id, pf.as_ref(), Utc::now())).await
             }
             .await;
             match result {
@@ -339,7 +339,7 @@ async fn follow_in_flight(
 /// Printful's newest orders, each either ours (adopted when its create's answer was lost) or
 /// not made by backroom: a security alert.
 async fn scan_for_unknown_orders(worker: &Worker, report: &mut PrintfulCatchup) -> Result<(), ProcessError> {
-    let page = worker.fulfiller.printful.list_orders(None, 0, 100).await?;
+    let page = worker.printful.list_orders(None, 0, 100).await?;
     for pf in page.orders {
         let order = match pf.external_id.as_deref().and_then(|e| OrderId::parse(e).ok()) {
             Some(id) => worker.store.order(id).await?,
@@ -351,14 +351,13 @@ async fn scan_for_unknown_orders(worker: &Worker, report: &mut PrintfulCatchup) 
                     // Our create went through but its answer never reached us: adopt it, and
                     // do what the order owes (a cancel, when it was refunded meanwhile).
                     worker.store.set_printful_order_id(order.id, pf.id).await?;
-                    let full = worker.fulfiller.printful.order(pf.id).await?;
+                    let full = worker.printful.order(pf.id).await?;
                     if let Some(full) = &full {
                         worker
-                            .fulfiller
                             .apply_printful(order.id, full, &Cause::Catchup("printful".into()))
                             .await?;
                     }
-                    Box::pin(worker.fulfiller.settle(order.id, full.as_ref(), Utc::now())).await?;
+                    Box::pin(worker.settle(order.id, full.as_ref(), Utc::now())).await?;
                 }
             }
             _ => {

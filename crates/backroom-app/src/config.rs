@@ -1,9 +1,11 @@
-//! The typed configuration, read once per process (once per cold start in Lambda). This is the
-//! only place that reads the environment; secrets are `SecretString`s and never printed.
+//! The shop's typed configuration, read once per process (once per cold start in Lambda), from
+//! the variables backroom-ingest's `config` reads (the one place that reads the environment);
+//! secrets are `SecretString`s and never printed.
 
 use std::collections::HashMap;
 
-use backroom_db::{DbConfig, DsqlConfig, DsqlRole};
+use backroom_db::{DbConfig, DsqlConfig, DsqlRole, Isolation};
+pub use backroom_ingest::config::{ConfigError, IngestConfig, SECRET_NAMES, Vars};
 use secrecy::SecretString;
 
 /// The application role the functions use on DSQL when `DSQL_ROLE` is not set.
@@ -14,24 +16,18 @@ pub const DEFAULT_SHIPPING_COUNTRIES: &[&str] = &[
     "AT", "AU", "BE", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE", "IT", "NL", "NO", "PT", "SE", "US",
 ];
 
-/// `BACKROOM_LOG`: the log filter, read before the rest of the configuration so that a bad
-/// configuration can be logged.
-pub fn log_filter_setting() -> Option<String> {
-    std::env::var("BACKROOM_LOG").ok()
-}
-
-/// `BACKROOM_STACK`: the deployed stack this process belongs to, the dimension of its metrics.
-pub fn stack_setting() -> Option<String> {
-    std::env::var(backroom_aws::emf::STACK_ENV).ok()
-}
-
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where the database is, if configured.
     pub database: Option<DbConfig>,
+    /// `BACKROOM_DB_ISOLATION=serializable`: `backroom dev` runs its transactions SERIALIZABLE on
+    /// its local PostgreSQL, so that contention aborts at COMMIT with 40001 as on Aurora DSQL
+    /// (the flash-sale test's second run). The Lambda functions always use REPEATABLE READ, the
+    /// only level DSQL has.
+    pub db_isolation: Isolation,
+    /// The webhook secrets and the events queue (what the webhook functions read alone).
+    pub ingest: IngestConfig,
     pub stripe_secret_key: Option<SecretString>,
-    /// Newest first; more than one while a rotated secret is still in use.
-    pub stripe_webhook_secrets: Vec<SecretString>,
     pub stripe_api_base: Option<String>,
     /// Shipping rate ids offered at checkout when the catalog has no shipping zones.
     pub stripe_shipping_rates: Vec<String>,
@@ -43,17 +39,10 @@ pub struct Config {
     /// The storefront's origin: the only origin allowed by CORS, and where Stripe sends the
     /// buyer back.
     pub storefront_origin: Option<String>,
-    pub events_queue_url: Option<String>,
-    /// `STRIPE_MODE=live`: the mode webhooks must carry when no key is configured.
-    pub stripe_mode_live: bool,
     pub printful_token: Option<SecretString>,
     /// Sent as `X-PF-Store-Id` (account-level tokens need it).
     pub printful_store_id: Option<String>,
     pub printful_api_base: Option<String>,
-    /// The secret path segment of our Printful webhook URL.
-    pub printful_webhook_token: Option<SecretString>,
-    /// Printful's v2 webhook secret (hex), when signed webhooks are configured.
-    pub printful_webhook_secret: Option<SecretString>,
     /// `FULFILLMENT_PAUSED=true`: paid orders wait until released.
     pub fulfillment_paused: bool,
     /// Our public base URL; the reconciler checks that both providers' webhooks point at it.
@@ -99,73 +88,22 @@ impl Default for SecretParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("no database configured: set DATABASE_URL (PostgreSQL) or DSQL_ENDPOINT (Aurora DSQL)")]
-    NoDatabase,
-    #[error("set only one of DATABASE_URL and DSQL_ENDPOINT")]
-    TwoDatabases,
-    #[error("DSQL_ENDPOINT {0:?} is not <cluster-id>.dsql.<region>.on.aws and AWS_REGION is not set")]
-    NoRegion(String),
-    #[error("{name} is set but empty")]
-    Empty { name: &'static str },
-    #[error("{name} is not valid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-    #[error("{name} is not set")]
-    Missing { name: &'static str },
-}
-
-/// Secrets that may be given as the name of an SSM SecureString parameter (`<NAME>_PARAM`)
-/// instead of a value: that is how they reach the Lambda functions.
-pub const SECRET_NAMES: [&str; 5] = [
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRETS",
-    "PRINTFUL_TOKEN",
-    "PRINTFUL_WEBHOOK_TOKEN",
-    "PRINTFUL_WEBHOOK_SECRET",
-];
-
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_vars(&std::env::vars().collect())
+        Config::from_vars(&backroom_ingest::config::process_vars())
     }
 
     /// Reads the process environment, fetching every secret named by a `<NAME>_PARAM` variable
     /// from SSM Parameter Store (once, at cold start).
     pub async fn load() -> Result<Config, ConfigError> {
-        let mut vars: HashMap<String, String> = std::env::vars().collect();
-        let wanted: Vec<(&str, String)> = SECRET_NAMES
-            .iter()
-            .filter(|name| !vars.contains_key(**name))
-            .filter_map(|name| vars.get(&format!("{name}_PARAM")).map(|param| (*name, param.clone())))
-            .collect();
-        if !wanted.is_empty() {
-            let names: Vec<String> = wanted.iter().map(|(_, p)| p.clone()).collect();
-            let values = backroom_aws::ssm::get_parameters(&names)
-                .await
-                .map_err(|reason| ConfigError::Invalid {
-                    name: "secrets",
-                    reason,
-                })?;
-            for (name, param) in wanted {
-                if let Some(value) = values.get(&param) {
-                    vars.insert(name.to_string(), value.clone());
-                }
-            }
-        }
-        Config::from_vars(&vars)
+        Config::from_vars(&backroom_ingest::config::load_vars().await?)
     }
 
     /// Reads a given set of variables (the environment, in production).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let get = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            match vars.get(name) {
-                None => Ok(None),
-                Some(v) if v.trim().is_empty() => Err(ConfigError::Empty { name }),
-                Some(v) => Ok(Some(v.trim().to_string())),
-            }
-        };
+        let v = Vars(vars);
+        let get = |name: &'static str| v.get(name);
         let database = match (get("DATABASE_URL")?, get("DSQL_ENDPOINT")?) {
             (Some(_), Some(_)) => return Err(ConfigError::TwoDatabases),
             (Some(url), None) => Some(DbConfig::Url(SecretString::from(url))),
@@ -183,17 +121,7 @@ impl Config {
             }
             (None, None) => None,
         };
-        let list = |name: &'static str| -> Result<Vec<String>, ConfigError> {
-            Ok(get(name)?
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default())
-        };
+        let list = |name: &'static str| v.list(name);
         let mut shipping_countries = list("SHIPPING_COUNTRIES")?;
         for c in &shipping_countries {
             if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -223,16 +151,7 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .unwrap_or(default)
         };
-        let flag = |name: &'static str| -> Result<bool, ConfigError> {
-            match get(name)?.as_deref() {
-                None | Some("false") | Some("0") | Some("no") => Ok(false),
-                Some("true") | Some("1") | Some("yes") => Ok(true),
-                Some(other) => Err(ConfigError::Invalid {
-                    name,
-                    reason: format!("{other:?} is neither true nor false"),
-                }),
-            }
-        };
+        let flag = |name: &'static str| v.flag(name);
         let defaults = SecretParams::default();
         let secret_params = SecretParams {
             stripe_secret_key: param("STRIPE_SECRET_KEY", defaults.stripe_secret_key),
@@ -245,26 +164,27 @@ impl Config {
             secret_params,
             dead_letter_queue_url: get("DEAD_LETTER_QUEUE_URL")?,
             database,
+            db_isolation: match get("BACKROOM_DB_ISOLATION")? {
+                None => Isolation::default(),
+                Some(v) => Isolation::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                    name: "BACKROOM_DB_ISOLATION",
+                    reason: format!("{v:?} is neither repeatable_read nor serializable"),
+                })?,
+            },
+            ingest: IngestConfig::from_vars(vars)?,
             stripe_secret_key: get("STRIPE_SECRET_KEY")?.map(SecretString::from),
-            stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRETS")?
-                .into_iter()
-                .map(SecretString::from)
-                .collect(),
             stripe_api_base: get("STRIPE_API_BASE")?,
             stripe_shipping_rates: list("STRIPE_SHIPPING_RATES")?,
             stripe_automatic_tax: flag("STRIPE_AUTOMATIC_TAX")?,
             stripe_promotion_codes: flag("STRIPE_PROMOTION_CODES")?,
             shipping_countries,
             storefront_origin,
-            events_queue_url: get("EVENTS_QUEUE_URL")?,
             webhook_base_url: get("WEBHOOK_BASE_URL")?.map(|u| u.trim_end_matches('/').to_string()),
             alerts_topic_arn: get("ALERTS_TOPIC_ARN")?,
             security_topic_arn: get("SECURITY_TOPIC_ARN")?,
             printful_token: get("PRINTFUL_TOKEN")?.map(SecretString::from),
             printful_store_id: get("PRINTFUL_STORE_ID")?,
             printful_api_base: get("PRINTFUL_API_BASE")?,
-            printful_webhook_token: get("PRINTFUL_WEBHOOK_TOKEN")?.map(SecretString::from),
-            printful_webhook_secret: get("PRINTFUL_WEBHOOK_SECRET")?.map(SecretString::from),
             event_bus_name: get("EVENT_BUS_NAME")?,
             events_include_email: flag("EVENTS_INCLUDE_EMAIL")?,
             buyer_data_retention_days: match get("BUYER_DATA_RETENTION_DAYS")? {
@@ -279,26 +199,7 @@ impl Config {
                     }
                 },
             },
-            fulfillment_paused: match get("FULFILLMENT_PAUSED")?.as_deref() {
-                None | Some("false") | Some("0") | Some("no") => false,
-                Some("true") | Some("1") | Some("yes") => true,
-                Some(other) => {
-                    return Err(ConfigError::Invalid {
-                        name: "FULFILLMENT_PAUSED",
-                        reason: format!("{other:?} is neither true nor false"),
-                    });
-                }
-            },
-            stripe_mode_live: match get("STRIPE_MODE")?.as_deref() {
-                None | Some("test") => false,
-                Some("live") => true,
-                Some(other) => {
-                    return Err(ConfigError::Invalid {
-                        name: "STRIPE_MODE",
-                        reason: format!("{other:?} is neither test nor live"),
-                    });
-                }
-            },
+            fulfillment_paused: flag("FULFILLMENT_PAUSED")?,
         })
     }
 
@@ -316,7 +217,7 @@ impl Config {
                 let key = secrecy::ExposeSecret::expose_secret(key);
                 key.starts_with("sk_live_") || key.starts_with("rk_live_")
             }
-            None => self.stripe_mode_live,
+            None => self.ingest.stripe_mode_live,
         }
     }
 
@@ -395,6 +296,25 @@ mod tests {
                 role: DsqlRole::Admin,
                 ..
             }))
+        ));
+    }
+
+    #[test]
+    fn the_database_isolation_is_repeatable_read_unless_serializable_is_asked_for() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.db_isolation, Isolation::RepeatableRead);
+        for v in ["serializable", "SERIALIZABLE"] {
+            let c = Config::from_vars(&vars(&[("BACKROOM_DB_ISOLATION", v)])).unwrap();
+            assert_eq!(c.db_isolation, Isolation::Serializable, "{v}");
+        }
+        let c = Config::from_vars(&vars(&[("BACKROOM_DB_ISOLATION", "repeatable-read")])).unwrap();
+        assert_eq!(c.db_isolation, Isolation::RepeatableRead);
+        assert!(matches!(
+            Config::from_vars(&vars(&[("BACKROOM_DB_ISOLATION", "read committed")])),
+            Err(ConfigError::Invalid {
+                name: "BACKROOM_DB_ISOLATION",
+                ..
+            })
         ));
     }
 

@@ -52,7 +52,6 @@ pub struct Followed {
 /// parcel that will not arrive, and moves the order to `delivered` when every parcel arrived.
 pub async fn follow_order(worker: &Worker, order: &Order, cause: &Cause) -> Result<Followed, ProcessError> {
     let shipments = worker
-        .fulfiller
         .printful
         .order_shipments(&OrderRef::External(order.id.external_id()))
         .await?;
@@ -178,7 +177,7 @@ async fn apply_delivered(worker: &Worker, id: OrderId, at: DateTime<Utc>, cause:
         Ok(applied) => {
             count_transition(&applied);
             let moved = matches!(applied, backroom_core::ports::Applied::Transitioned(_));
-            Box::pin(worker.fulfiller.events.after_apply(id, &applied)).await;
+            Box::pin(worker.outbox.after_apply(id, &applied)).await;
             Ok(moved)
         }
         Err(ApplyError::Store(e)) => Err(e.into()),

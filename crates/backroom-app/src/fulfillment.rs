@@ -5,26 +5,15 @@
 //! is. Every step reads before it writes, so running it twice, or after a crash, is harmless.
 
 use backroom_core::machine::{Fulfillment as Stage, Payment, PrintfulStatus};
-use backroom_core::ports::{Applied, ApplyError, NewAlert, OrderStore, Severity, ShipmentRecord};
+use backroom_core::ports::{
+    Applied, ApplyError, Change, NewAlert, OrderStore, PrintfulUpdate, Severity, ShipmentRecord,
+};
 use backroom_core::{Cause, Fact, Money, Order, OrderId, owed};
-use backroom_db::Store;
-use backroom_printful::{NewItem, NewOrder, PrintfulClient, Recipient, RetailCosts, Status};
+use backroom_printful::{NewItem, NewOrder, Recipient, RetailCosts, Status};
 use backroom_stripe::ShippingDetails;
 
-use crate::alerts::Alerts;
-use crate::events::Events;
 use crate::process::{ProcessError, count_transition};
-
-#[derive(Clone)]
-pub struct Fulfiller {
-    pub store: Store,
-    pub printful: PrintfulClient,
-    pub alerts: Alerts,
-    /// `FULFILLMENT_PAUSED`: paid orders wait until released.
-    pub paused: bool,
-    /// Order events, published after each transition that makes one.
-    pub events: Events,
-}
+use crate::services::Worker;
 
 /// What `advance` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +32,7 @@ pub enum Advanced {
     Deferred(String),
 }
 
-impl Fulfiller {
+impl Worker {
     /// Does what the order's state still owes Printful (`backroom_core::owed`), and records the
     /// outcome: a failure is stored on the order with its back-off (and told to the owner once
     /// it has lasted an hour) instead of being returned, because the scheduled jobs find the
@@ -61,7 +50,21 @@ impl Fulfiller {
         // The span is attached inside the box: an instrumented future is larger, and these
         // nest deeply enough to overflow a test thread's stack in debug builds.
         Box::pin(tracing::Instrument::instrument(
-            self.settle_inner(id, known, now),
+            self.settle_inner(id, None, known, now),
+            tracing::info_span!("settle", order_id = %id),
+        ))
+    }
+
+    /// [`Worker::settle`] with the order already read (as a change just left it).
+    pub fn settle_order<'a>(
+        &'a self,
+        order: Order,
+        known: Option<&'a backroom_printful::Order>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Advanced, ProcessError>> + Send + 'a>> {
+        let id = order.id;
+        Box::pin(tracing::Instrument::instrument(
+            self.settle_inner(id, Some(order), known, now),
             tracing::info_span!("settle", order_id = %id),
         ))
     }
@@ -69,10 +72,15 @@ impl Fulfiller {
     async fn settle_inner(
         &self,
         id: OrderId,
+        read: Option<Order>,
         known: Option<&backroom_printful::Order>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Advanced, ProcessError> {
-        let Some(mut order) = self.store.order(id).await? else {
+        let read = match read {
+            Some(order) => Some(order),
+            None => self.store.order(id).await?,
+        };
+        let Some(mut order) = read else {
             return Ok(Advanced::Nothing);
         };
         let mut known = known.cloned();
@@ -145,8 +153,9 @@ impl Fulfiller {
         Ok(Advanced::Deferred(error.to_string()))
     }
 
-    /// Does what the order's state still needs at Printful and returns the first error.
-    pub async fn advance(
+    /// Does what the order's state still needs at Printful and returns the first error (where
+    /// [`Worker::settle`] records it on the order instead).
+    pub async fn advance_or_fail(
         &self,
         id: OrderId,
         known: Option<&backroom_printful::Order>,
@@ -210,7 +219,8 @@ impl Fulfiller {
                 }
             }
         };
-        self.store.set_printful_order_id(order.id, pf.id).await?;
+        // Printful's id is recorded with the order's new state below; until then the external
+        // id (and `submit_started_at`) is how the order is found again.
         let pf = if pf.status == Status::Known(PrintfulStatus::Draft) {
             match self.printful.confirm_order(pf.id).await {
                 Ok(confirmed) => confirmed,
@@ -236,35 +246,46 @@ impl Fulfiller {
         })
     }
 
-    /// Records what Printful says about the order: its status and its shipments.
+    /// Records what Printful says about the order (its status, parcels, bill and id) in one
+    /// transaction, and publishes the order event it made.
     pub async fn apply_printful(
         &self,
         id: OrderId,
         pf: &backroom_printful::Order,
         cause: &Cause,
     ) -> Result<Option<Applied>, ProcessError> {
-        for s in &pf.shipments {
-            self.store.record_shipment(id, &shipment_record(s)).await?;
-        }
-        if pf.costs.is_some() {
-            self.store.record_earnings(id, None, pf.costs).await?;
-        }
         let Status::Known(status) = pf.status.clone() else {
+            for s in &pf.shipments {
+                self.store.record_shipment(id, &shipment_record(s)).await?;
+            }
+            if pf.costs.is_some() {
+                self.store.record_earnings(id, None, pf.costs).await?;
+            }
             tracing::warn!(order_id = %id, status = ?pf.status, "Printful reports a status backroom does not know");
             return Ok(None);
         };
         let at = chrono::DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or_else(chrono::Utc::now);
-        match self
-            .store
-            .apply_fact(id, &Fact::Printful { status, at }, cause, None)
-            .await
-        {
-            Ok(applied) => {
-                count_transition(&applied);
-                Box::pin(self.events.after_apply(id, &applied)).await;
-                Ok(Some(applied))
+        let update = PrintfulUpdate {
+            order_id: pf.id,
+            costs: pf.costs,
+            shipments: pf.shipments.iter().map(shipment_record).collect(),
+        };
+        let change = Change {
+            id,
+            fact: &Fact::Printful { status, at },
+            cause,
+            claim: None,
+            details: None,
+            printful: Some(&update),
+        };
+        match self.store.apply_change(change).await {
+            Ok(changed) => {
+                count_transition(&changed.applied);
+                Box::pin(self.outbox.after_change(&changed)).await;
+                Ok(Some(changed.applied))
             }
             Err(ApplyError::Store(e)) => Err(e.into()),
+            // Gone, or never sent to Printful by backroom: nothing of ours to record.
             Err(ApplyError::NotFound(_)) => Ok(None),
         }
     }

@@ -3,7 +3,6 @@
 
 pub mod alerts;
 pub mod amounts;
-pub mod api;
 pub mod catalog_import;
 pub mod catchup;
 pub mod checkout;
@@ -11,10 +10,10 @@ pub mod config;
 pub mod delivery;
 pub mod digest;
 pub mod disputes;
-pub mod events;
 pub mod forget;
 pub mod fulfillment;
 pub mod http;
+pub mod outbox;
 pub mod process;
 pub mod queue;
 pub mod reconcile;
@@ -22,10 +21,10 @@ pub mod services;
 pub mod status;
 pub mod summary;
 pub mod sweep;
-pub mod telemetry;
 pub mod watchdog;
 pub mod wiring;
 pub mod worker;
 
+pub use backroom_ingest::{api, telemetry};
 pub use config::{Config, ConfigError};
 pub use queue::Queue;

@@ -15,7 +15,6 @@ use backroom_printful::webhook::WEBHOOK_PATH;
 use chrono::{DateTime, Utc};
 
 use crate::worker::{ProcessError, Worker};
-use backroom_stripe::HANDLED_EVENT_TYPES;
 
 /// How old a paid order must be before "not at Printful" counts (the worker is normally quicker).
 pub const SUBMIT_GRACE: chrono::Duration = chrono::Duration::minutes(5);
@@ -35,7 +34,7 @@ pub async fn reconcile(
 ) -> Result<ReconcileRun, ProcessError> {
     let started_at = Utc::now();
     let stripe_calls_before = worker.stripe.calls();
-    let printful = &worker.fulfiller.printful;
+    let printful = &worker.printful;
     let printful_calls_before = printful.calls();
     let since = now - chrono::Duration::days(i64::from(options.days));
     let mut found: Vec<Discrepancy> = vec![];
@@ -104,7 +103,13 @@ pub async fn reconcile(
             );
             if options.fix {
                 let full = worker.stripe.checkout_session(&session.id).await?;
-                Box::pin(worker.apply_session(&full, "checkout.session.completed", &cause, None)).await?;
+                Box::pin(worker.apply_session(
+                    &full,
+                    backroom_core::StripeEventKind::SessionCompleted.as_str(),
+                    &cause,
+                    None,
+                ))
+                .await?;
                 d.repaired = true;
             }
             found.push(d);
@@ -170,7 +175,7 @@ pub async fn reconcile(
             ),
         );
         if options.fix {
-            let advanced = Box::pin(worker.fulfiller.advance(order.id, None)).await?;
+            let advanced = Box::pin(worker.advance_or_fail(order.id, None)).await?;
             d.repaired = matches!(advanced, crate::fulfillment::Advanced::Submitted { .. });
         }
         found.push(d);
@@ -238,8 +243,8 @@ pub async fn reconcile(
                     // says, then advance, which confirms a draft a failed confirm left behind
                     // (or cancels the order of a refund).
                     worker.store.set_printful_order_id(order.id, pf.id).await?;
-                    Box::pin(worker.fulfiller.apply_printful(order.id, &pf, &cause)).await?;
-                    Box::pin(worker.fulfiller.advance(order.id, Some(&pf))).await?;
+                    Box::pin(worker.apply_printful(order.id, &pf, &cause)).await?;
+                    Box::pin(worker.advance_or_fail(order.id, Some(&pf))).await?;
                     d.repaired = true;
                 }
                 found.push(d);
@@ -316,7 +321,7 @@ async fn check_webhooks(worker: &Worker, options: &ReconcileOptions) -> Result<V
     let mut found = vec![];
     let base = options.webhook_base_url.as_deref().map(|b| b.trim_end_matches('/'));
     let endpoints = worker.stripe.list_webhook_endpoints().await?;
-    let wanted: HashSet<&str> = HANDLED_EVENT_TYPES.iter().copied().collect();
+    let wanted: HashSet<&str> = backroom_core::StripeEventKind::NAMES.iter().copied().collect();
     let ours: Vec<_> = endpoints
         .iter()
         .filter(|e| base.is_none_or(|b| e.url == format!("{b}/webhooks/stripe")))
@@ -341,7 +346,7 @@ async fn check_webhooks(worker: &Worker, options: &ReconcileOptions) -> Result<V
             detail,
         ));
     }
-    let config = worker.fulfiller.printful.webhook_config().await?;
+    let config = worker.printful.webhook_config().await?;
     let printful_ok = match (&config.url, base) {
         (Some(url), Some(b)) => url.starts_with(&format!("{b}{WEBHOOK_PATH}")),
         (Some(url), None) => url.contains(WEBHOOK_PATH),

@@ -1,139 +1,162 @@
-//! Building the use cases' dependencies from the configuration, once per process (once per cold
-//! start in Lambda).
+//! Building the use cases' collaborators from the configuration: the one way every process
+//! makes them (the Lambda functions, `backroom dev`, the `backroom` CLI, the tests), once per
+//! process (once per cold start in Lambda). What differs between processes is only the
+//! configuration (`backroom dev` points it at its simulators) and the [`Tuning`]. The webhook
+//! functions build their ingest with backroom-ingest alone and never come here.
 
 use std::time::Duration;
 
-use anyhow::Context;
-use backroom_aws::SqsQueue;
 use backroom_db::{Db, Store};
+use backroom_ingest::Ingest;
 use backroom_printful::{PrintfulClient, PrintfulSettings};
-use backroom_stripe::webhook::WebhookVerifier;
 use backroom_stripe::{StripeClient, StripeSettings};
 
 use crate::alerts::Alerts;
 use crate::checkout::CheckoutSettings;
 use crate::config::Config;
-use crate::events::Events;
-use crate::fulfillment::Fulfiller;
-use crate::http::{Ingest, Shop};
-use crate::queue::Queue;
-use crate::worker::Worker;
+use crate::http::Shop;
+use crate::outbox::Outbox;
+use crate::services::Worker;
 
-/// A Lambda instance serves one request at a time: one connection is enough.
-pub const LAMBDA_CONNECTIONS: usize = 1;
-
-pub fn store(config: &Config, connections: usize) -> anyhow::Result<Store> {
-    Ok(Store::new(Db::new(config.require_database()?.clone(), connections)))
+/// How a process uses the database and the providers.
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    /// Database connections in the pool.
+    pub connections: usize,
+    /// Each request to Stripe, and to Printful, from sending to the end of the answer.
+    pub stripe_timeout: Duration,
+    pub printful_timeout: Duration,
+    /// Printful's 429s retried per call, and the most a call waits between attempts in all.
+    pub printful_max_retries: u32,
+    pub printful_max_backoff: Duration,
 }
 
-pub fn stripe(config: &Config) -> anyhow::Result<StripeClient> {
-    let settings = StripeSettings {
+impl Tuning {
+    /// A Lambda instance serves one request at a time: one connection is enough.
+    pub const LAMBDA: Tuning = Tuning {
+        connections: 1,
+        stripe_timeout: Duration::from_secs(10),
+        printful_timeout: Duration::from_secs(10),
+        printful_max_retries: 5,
+        printful_max_backoff: Duration::from_secs(20),
+    };
+
+    /// A process on the owner's machine, with `connections` database connections.
+    pub const fn local(connections: usize) -> Tuning {
+        Tuning {
+            connections,
+            ..Tuning::LAMBDA
+        }
+    }
+}
+
+/// The collaborators, built from one configuration and sharing one database pool.
+#[derive(Clone)]
+pub struct Services {
+    pub config: Config,
+    pub tuning: Tuning,
+    pub store: Store,
+}
+
+impl Services {
+    /// Needs a database; the providers are asked for only by what uses them.
+    pub fn new(config: Config, tuning: Tuning) -> anyhow::Result<Services> {
+        let store = Store::new(
+            Db::new(config.require_database()?.clone(), tuning.connections).with_isolation(config.db_isolation),
+        );
+        Ok(Services { config, tuning, store })
+    }
+
+    pub fn stripe(&self) -> anyhow::Result<StripeClient> {
+        stripe(&self.config, &self.tuning)
+    }
+
+    pub fn printful(&self) -> anyhow::Result<PrintfulClient> {
+        printful(&self.config, &self.tuning)
+    }
+
+    /// Alerts to SNS when both topics are configured, else to the console.
+    pub async fn alerts(&self) -> Alerts {
+        match self.config.alert_topics() {
+            Some((ops, security)) => Alerts {
+                store: self.store.clone(),
+                sink: crate::alerts::Sink::Sns(backroom_aws::SnsSink::from_env(ops, security).await),
+                cooldown: crate::alerts::DEFAULT_COOLDOWN,
+            },
+            None => Alerts::console(self.store.clone()),
+        }
+    }
+
+    /// Order events to the EventBridge bus when `EVENT_BUS_NAME` is set (`AWS_ENDPOINT_URL` may
+    /// point at a local emulator); else to the log on a local database, and left in the outbox
+    /// on Aurora DSQL.
+    pub fn outbox(&self) -> Outbox {
+        let live = matches!(self.config.database, Some(backroom_db::DbConfig::Dsql(_)));
+        Outbox::new(
+            self.store.clone(),
+            self.config.event_bus_name.as_deref(),
+            self.config.events_include_email,
+            live,
+        )
+    }
+
+    /// The worker (and the scheduled jobs): the database, both providers, alerts, the outbox.
+    pub async fn worker(&self) -> anyhow::Result<Worker> {
+        Ok(Worker {
+            store: self.store.clone(),
+            stripe: self.stripe()?,
+            printful: self.printful()?,
+            alerts: self.alerts().await,
+            paused: self.config.fulfillment_paused,
+            outbox: self.outbox(),
+        })
+    }
+
+    /// The storefront's routes: the database, Stripe and the checkout settings.
+    pub fn shop(&self) -> anyhow::Result<Shop> {
+        let c = &self.config;
+        Ok(Shop {
+            store: self.store.clone(),
+            stripe: self.stripe()?,
+            checkout: CheckoutSettings {
+                storefront_origin: c.require_storefront_origin()?.to_string(),
+                shipping_countries: c.shipping_countries.clone(),
+                shipping_rate_ids: c.stripe_shipping_rates.clone(),
+                automatic_tax: c.stripe_automatic_tax,
+                allow_promotion_codes: c.stripe_promotion_codes,
+            },
+        })
+    }
+
+    /// The webhook routes' ingest, sending to `queue`, where one process serves them with the
+    /// rest (`backroom dev`, the tests).
+    pub fn ingest<Q>(&self, queue: Q) -> Ingest<Q> {
+        Ingest::new(&self.config.ingest, self.config.stripe_livemode(), queue)
+    }
+}
+
+/// The worker of a Lambda function.
+pub async fn lambda_worker(config: &Config) -> anyhow::Result<Worker> {
+    Services::new(config.clone(), Tuning::LAMBDA)?.worker().await
+}
+
+/// The Stripe client of the configuration (no database needed: `backroom setup` uses it alone).
+pub fn stripe(config: &Config, tuning: &Tuning) -> anyhow::Result<StripeClient> {
+    Ok(StripeClient::new(StripeSettings {
         secret_key: config.require_stripe_key()?.clone(),
         api_base: config.stripe_api_base.clone(),
-        timeout: Duration::from_secs(10),
-    };
-    Ok(StripeClient::new(settings)?)
+        timeout: tuning.stripe_timeout,
+    })?)
 }
 
-pub fn checkout_settings(config: &Config) -> anyhow::Result<CheckoutSettings> {
-    Ok(CheckoutSettings {
-        storefront_origin: config.require_storefront_origin()?.to_string(),
-        shipping_countries: config.shipping_countries.clone(),
-        shipping_rate_ids: config.stripe_shipping_rates.clone(),
-        automatic_tax: config.stripe_automatic_tax,
-        allow_promotion_codes: config.stripe_promotion_codes,
-    })
-}
-
-pub fn shop(config: &Config, connections: usize) -> anyhow::Result<Shop> {
-    Ok(Shop {
-        store: store(config, connections)?,
-        stripe: stripe(config)?,
-        checkout: checkout_settings(config)?,
-    })
-}
-
-/// The Stripe webhook verifier, when `STRIPE_WEBHOOK_SECRETS` is set.
-pub fn verifier(config: &Config) -> Option<WebhookVerifier> {
-    if config.stripe_webhook_secrets.is_empty() {
-        return None;
-    }
-    Some(WebhookVerifier::new(
-        config.stripe_webhook_secrets.clone(),
-        config.stripe_livemode(),
-    ))
-}
-
-/// The webhook functions' dependencies: a verifier and SQS. No database.
-pub async fn ingest(config: &Config) -> anyhow::Result<Ingest> {
-    let url = config.events_queue_url.clone().context("EVENTS_QUEUE_URL is not set")?;
-    Ok(Ingest {
-        stripe_verifier: verifier(config),
-        printful_token: config.printful_webhook_token.clone(),
-        printful_secret: config.printful_webhook_secret.clone(),
-        queue: Queue::Sqs(SqsQueue::from_env(url).await),
-    })
-}
-
-pub fn printful(config: &Config) -> anyhow::Result<PrintfulClient> {
+/// The Printful client of the configuration.
+pub fn printful(config: &Config, tuning: &Tuning) -> anyhow::Result<PrintfulClient> {
     Ok(PrintfulClient::new(PrintfulSettings {
         token: config.require_printful_token()?.clone(),
         store_id: config.printful_store_id.clone(),
         api_base: config.printful_api_base.clone(),
-        timeout: Duration::from_secs(10),
-        max_retries: 5,
-        max_backoff: Duration::from_secs(20),
+        timeout: tuning.printful_timeout,
+        max_retries: tuning.printful_max_retries,
+        max_backoff: tuning.printful_max_backoff,
     })?)
-}
-
-/// Alerts to SNS when both topics are configured, else to the console.
-pub async fn alerts(config: &Config, store: Store) -> Alerts {
-    match config.alert_topics() {
-        Some((ops, security)) => Alerts {
-            store,
-            sink: crate::alerts::Sink::Sns(backroom_aws::SnsSink::from_env(ops, security).await),
-            cooldown: crate::alerts::DEFAULT_COOLDOWN,
-        },
-        None => Alerts::console(store),
-    }
-}
-
-/// Order events to the EventBridge bus when `EVENT_BUS_NAME` is set (`AWS_ENDPOINT_URL` may
-/// point at a local emulator); else to the log on a local database, and left in the outbox on
-/// Aurora DSQL.
-pub fn events(config: &Config, store: Store) -> Events {
-    let live = matches!(config.database, Some(backroom_db::DbConfig::Dsql(_)));
-    Events::new(
-        store,
-        config.event_bus_name.as_deref(),
-        config.events_include_email,
-        live,
-    )
-}
-
-/// The worker for a Lambda function: alerts to SNS when configured.
-pub async fn lambda_worker(config: &Config) -> anyhow::Result<Worker> {
-    let mut worker = worker(config, LAMBDA_CONNECTIONS)?;
-    let alerts = alerts(config, worker.store.clone()).await;
-    worker.fulfiller.alerts = alerts.clone();
-    worker.alerts = alerts;
-    Ok(worker)
-}
-
-pub fn worker(config: &Config, connections: usize) -> anyhow::Result<Worker> {
-    let store = store(config, connections)?;
-    let alerts = Alerts::console(store.clone());
-    let fulfiller = Fulfiller {
-        store: store.clone(),
-        printful: printful(config)?,
-        alerts: alerts.clone(),
-        paused: config.fulfillment_paused,
-        events: events(config, store.clone()),
-    };
-    Ok(Worker {
-        stripe: stripe(config)?,
-        alerts,
-        store,
-        fulfiller,
-    })
 }

@@ -2,11 +2,13 @@
 //! provider (a webhook body is never trusted) and applies what it read to the order.
 
 use backroom_core::ports::{
-    Applied, ApplyError, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, QueueMessage, Severity,
+    Applied, ApplyError, Change, EventClaim, EventSource, Inbox, NewAlert, OrderStore, PaymentDetails, PrintfulUpdate,
+    QueueMessage, Severity,
 };
-use backroom_core::{Cause, Fact, Money, OrderId, OrderStatus};
+use backroom_core::{Cause, Fact, Money, Order, OrderId, OrderStatus};
+use backroom_core::{PrintfulEventKind, StripeEventKind};
 use backroom_stripe::webhook::{Envelope, parse_envelope};
-use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeEventKind};
+use backroom_stripe::{CheckoutSession, PaymentStatus, SessionStatus};
 
 use backroom_aws::emf::Metric;
 use tracing::Instrument as _;
@@ -168,7 +170,8 @@ impl Worker {
     }
 
     /// Brings the session's order up to date with the session (the worker after an event, and
-    /// the catch-up job when events are too old to list).
+    /// the catch-up job when events are too old to list), then does the work it owes, with the
+    /// order the change returned (read once).
     pub async fn apply_session(
         &self,
         session: &CheckoutSession,
@@ -176,25 +179,30 @@ impl Worker {
         cause: &Cause,
         claim: Option<&EventClaim>,
     ) -> Result<Outcome, ProcessError> {
-        let applied = Box::pin(self.record_session(session, event_type, cause, claim)).await?;
-        if let Some(order_id) = session.order_id {
+        let (applied, order) = Box::pin(self.record_session(session, event_type, cause, claim)).await?;
+        if let Some(order) = order {
+            Box::pin(self.advance_known(order)).await?;
+        } else if let Some(order_id) = session.order_id
+            && !matches!(applied, Outcome::Applied(Applied::AlreadyProcessed))
+        {
             Box::pin(self.advance(order_id)).await?;
         }
         Ok(applied)
     }
 
-    /// Applies what the session says to its order, without doing the work it makes owed.
+    /// Applies what the session says to its order, without doing the work it makes owed; the
+    /// order as the change left it, when it was read.
     async fn record_session(
         &self,
         session: &CheckoutSession,
         event_type: &str,
         cause: &Cause,
         claim: Option<&EventClaim>,
-    ) -> Result<Outcome, ProcessError> {
+    ) -> Result<(Outcome, Option<Order>), ProcessError> {
         let Some(order_id) = session.order_id else {
-            return self.foreign_session(session, claim).await;
+            return Ok((self.foreign_session(session, claim).await?, None));
         };
-        let fact = match (session.status, session.payment_status) {
+        let (fact, details) = match (session.status, session.payment_status) {
             (SessionStatus::Complete, PaymentStatus::Paid | PaymentStatus::NoPaymentRequired) => {
                 // Stripe's items subtotal is compared with ours, when its parts (subtotal, less
                 // discount, plus shipping and tax) add up to what it charged.
@@ -205,31 +213,28 @@ impl Worker {
                         session.id
                     )));
                 };
-                if let Some(order) = self.store.order(order_id).await? {
-                    let mut details = payment_details(session);
-                    if order.stripe_fee.is_none() {
-                        details.stripe_fee = self.payment_fee(session).await;
-                    }
-                    self.store.record_payment_details(order_id, &details).await?;
-                }
-                Fact::PaymentSucceeded { amount, currency }
+                // The payment's details (and Stripe's fee) are written with the transition.
+                let mut details = payment_details(session);
+                details.stripe_fee = self.payment_fee(session).await;
+                (Fact::PaymentSucceeded { amount, currency }, Some(details))
             }
             (SessionStatus::Complete, PaymentStatus::Unpaid)
                 if event_type == StripeEventKind::AsyncPaymentFailed.as_str() =>
             {
-                Fact::PaymentFailed
+                (Fact::PaymentFailed, None)
             }
             (SessionStatus::Complete, PaymentStatus::Unpaid) | (SessionStatus::Open, _) => {
                 if let Some(claim) = claim {
                     self.store.claim(claim).await?;
                 }
-                return Ok(Outcome::Done(format!(
-                    "order {order_id}: the payment is not settled yet"
-                )));
+                return Ok((
+                    Outcome::Done(format!("order {order_id}: the payment is not settled yet")),
+                    None,
+                ));
             }
-            (SessionStatus::Expired, _) => Fact::SessionExpired,
+            (SessionStatus::Expired, _) => (Fact::SessionExpired, None),
         };
-        let applied = Box::pin(self.apply(order_id, &fact, cause, claim)).await?;
+        let (applied, order) = Box::pin(self.change(order_id, &fact, cause, claim, details.as_ref())).await?;
         if let Outcome::Applied(Applied::Transitioned(t)) = &applied
             && t.to == OrderStatus::NeedsAttention
             && t.state.amount_mismatch
@@ -249,7 +254,7 @@ impl Worker {
                 })
                 .await?;
         }
-        Ok(applied)
+        Ok((applied, order))
     }
 
     /// Stripe's fee for the session's payment, when Stripe has booked it. Only for the owner's
@@ -272,12 +277,33 @@ impl Worker {
         cause: &Cause,
         claim: Option<&EventClaim>,
     ) -> Result<Outcome, ProcessError> {
-        match self.store.apply_fact(order_id, fact, cause, claim).await {
-            Ok(applied) => {
-                count_transition(&applied);
+        Ok(Box::pin(self.change(order_id, fact, cause, claim, None)).await?.0)
+    }
+
+    /// Applies a fact (with the payment's details, if any) in one transaction, publishes the
+    /// order event it made, and returns the order as the change left it.
+    async fn change(
+        &self,
+        order_id: OrderId,
+        fact: &Fact,
+        cause: &Cause,
+        claim: Option<&EventClaim>,
+        details: Option<&PaymentDetails>,
+    ) -> Result<(Outcome, Option<Order>), ProcessError> {
+        let change = Change {
+            id: order_id,
+            fact,
+            cause,
+            claim,
+            details,
+            printful: None,
+        };
+        match self.store.apply_change(change).await {
+            Ok(changed) => {
+                count_transition(&changed.applied);
                 // Boxed: publishing holds the AWS SDK's large futures.
-                Box::pin(self.fulfiller.events.after_apply(order_id, &applied)).await;
-                Ok(Outcome::Applied(applied))
+                Box::pin(self.outbox.after_change(&changed)).await;
+                Ok((Outcome::Applied(changed.applied), changed.order))
             }
             Err(ApplyError::Store(e)) => Err(e.into()),
             Err(ApplyError::NotFound(id)) => {
@@ -297,7 +323,7 @@ impl Worker {
                 if let Some(claim) = claim {
                     self.store.claim(claim).await?;
                 }
-                Ok(Outcome::Done(format!("order {id} is unknown")))
+                Ok((Outcome::Done(format!("order {id} is unknown")), None))
             }
         }
     }
@@ -377,7 +403,15 @@ impl Worker {
     /// refund), right after the commit. A failure is recorded on the order, not returned: the
     /// scheduled jobs find the order from its state and try again.
     pub async fn advance(&self, id: OrderId) -> Result<Advanced, ProcessError> {
-        let advanced = Box::pin(self.fulfiller.settle(id, None, chrono::Utc::now())).await?;
+        let advanced = Box::pin(self.settle(id, None, chrono::Utc::now())).await?;
+        tracing::info!(order_id = %id, ?advanced, "advanced");
+        Ok(advanced)
+    }
+
+    /// [`Worker::advance`] with the order as the change that just committed left it: no read.
+    pub async fn advance_known(&self, order: Order) -> Result<Advanced, ProcessError> {
+        let id = order.id;
+        let advanced = Box::pin(self.settle_order(order, None, chrono::Utc::now())).await?;
         tracing::info!(order_id = %id, ?advanced, "advanced");
         Ok(advanced)
     }
@@ -402,7 +436,7 @@ impl Worker {
             return Ok(None);
         };
         // Only recorded: what the payment makes owed is decided after the fact that brought it.
-        Box::pin(self.record_session(&session, "checkout.session.completed", cause, None)).await?;
+        Box::pin(self.record_session(&session, StripeEventKind::SessionCompleted.as_str(), cause, None)).await?;
         Ok(self.store.order(order_id).await?)
     }
 
@@ -465,10 +499,13 @@ impl Worker {
             event_id: m.event_id.clone(),
             event_type: event.event_type.clone(),
         };
+        let Some(kind) = PrintfulEventKind::parse(&event.event_type) else {
+            return Ok(Outcome::Done(format!("ignored event type {}", event.event_type)));
+        };
         if self.store.is_processed(EventSource::Printful, &m.event_id).await? {
             return Ok(Outcome::Applied(Applied::AlreadyProcessed));
         }
-        let printful = &self.fulfiller.printful;
+        let printful = &self.printful;
         let pf = match (&event.external_id, event.order_id) {
             (Some(ext), _) if !ext.is_empty() => printful.order_by_external_id(ext).await?,
             (_, Some(id)) => printful.order(id).await?,
@@ -479,33 +516,46 @@ impl Worker {
             return Ok(Outcome::Done(format!("Printful has no order for event {}", m.event_id)));
         };
         let ours = pf.external_id.as_deref().and_then(|e| OrderId::parse(e).ok());
-        let known = match ours {
-            Some(id) => self.store.order(id).await?,
-            None => None,
+        let cause = Cause::PrintfulEvent(m.event_id.clone());
+        let (Some(id), backroom_printful::Status::Known(status)) = (ours, pf.status.clone()) else {
+            return Box::pin(self.printful_event_the_slow_way(m, &claim, kind, &event, &pf, ours)).await;
         };
-        // Ours only when backroom sent the order there: a Printful order naming an order that
-        // was never paid, or that backroom never submitted, was made with a stolen token.
-        let Some(order) = known.filter(backroom_core::Order::submitted_by_us) else {
-            self.alerts
-                .raise(crate::fulfillment::unknown_printful_order_alert(
-                    pf.id,
-                    pf.external_id.as_deref(),
-                ))
-                .await?;
+        // Everything the event says, written in one transaction, and only to an order backroom
+        // sent to Printful. The event is claimed last, once what it set off (an alert, a
+        // returned parcel, owed work) is done: a failure on the way processes it again, and the
+        // state machine refuses what was already applied.
+        let update = PrintfulUpdate {
+            order_id: pf.id,
+            costs: pf.costs,
+            shipments: pf.shipments.iter().map(crate::fulfillment::shipment_record).collect(),
+        };
+        let at = chrono::DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or_else(chrono::Utc::now);
+        let change = Change {
+            id,
+            fact: &Fact::Printful { status, at },
+            cause: &cause,
+            claim: None,
+            details: None,
+            printful: Some(&update),
+        };
+        let changed = match self.store.apply_change(change).await {
+            Ok(changed) => changed,
+            Err(ApplyError::Store(e)) => return Err(e.into()),
+            // Ours only when backroom sent the order there: a Printful order naming an order
+            // that was never paid, or that backroom never submitted, was made with a stolen token.
+            Err(ApplyError::NotFound(_)) => return self.not_our_printful_order(&pf, &claim).await,
+        };
+        count_transition(&changed.applied);
+        Box::pin(self.outbox.after_change(&changed)).await;
+        let Some(order) = changed.order else {
             self.store.claim(&claim).await?;
-            return Ok(Outcome::Done(format!("Printful order {} is not ours", pf.id)));
+            return Ok(Outcome::Applied(changed.applied));
         };
-        self.store.set_printful_order_id(order.id, pf.id).await?;
-        let applied = Box::pin(
-            self.fulfiller
-                .apply_printful(order.id, &pf, &Cause::PrintfulEvent(m.event_id.clone())),
-        )
-        .await?;
-        if let Some(Applied::Transitioned(t)) = &applied {
+        if let Applied::Transitioned(t) = &changed.applied {
             self.alert_on_printful_trouble(&order, t.to, event.reason.as_deref(), pf.id)
                 .await?;
         }
-        if event.event_type == "package_returned" {
+        if kind == PrintfulEventKind::PackageReturned {
             Box::pin(crate::delivery::package_returned(
                 self,
                 &order,
@@ -514,8 +564,59 @@ impl Worker {
             ))
             .await?;
         }
-        Box::pin(self.fulfiller.settle(order.id, Some(&pf), chrono::Utc::now())).await?;
+        Box::pin(self.settle_order(order, Some(&pf), chrono::Utc::now())).await?;
         self.store.claim(&claim).await?;
+        Ok(Outcome::Applied(changed.applied))
+    }
+
+    /// A Printful order that names no order of ours, or one backroom never sent: alerted as a
+    /// sign of a stolen token, and the event marked processed.
+    async fn not_our_printful_order(
+        &self,
+        pf: &backroom_printful::Order,
+        claim: &EventClaim,
+    ) -> Result<Outcome, ProcessError> {
+        self.alerts
+            .raise(crate::fulfillment::unknown_printful_order_alert(
+                pf.id,
+                pf.external_id.as_deref(),
+            ))
+            .await?;
+        self.store.claim(claim).await?;
+        Ok(Outcome::Done(format!("Printful order {} is not ours", pf.id)))
+    }
+
+    /// A Printful event whose order has a status backroom does not know: its parcels and bill
+    /// are recorded, and the event claimed, statement by statement.
+    async fn printful_event_the_slow_way(
+        &self,
+        m: &QueueMessage,
+        claim: &EventClaim,
+        kind: PrintfulEventKind,
+        event: &backroom_printful::webhook::WebhookEvent,
+        pf: &backroom_printful::Order,
+        ours: Option<OrderId>,
+    ) -> Result<Outcome, ProcessError> {
+        let known = match ours {
+            Some(id) => self.store.order(id).await?,
+            None => None,
+        };
+        let Some(order) = known.filter(backroom_core::Order::submitted_by_us) else {
+            return self.not_our_printful_order(pf, claim).await;
+        };
+        self.store.set_printful_order_id(order.id, pf.id).await?;
+        let applied = Box::pin(self.apply_printful(order.id, pf, &Cause::PrintfulEvent(m.event_id.clone()))).await?;
+        if kind == PrintfulEventKind::PackageReturned {
+            Box::pin(crate::delivery::package_returned(
+                self,
+                &order,
+                event.shipment_id,
+                event.reason.as_deref(),
+            ))
+            .await?;
+        }
+        Box::pin(self.settle(order.id, Some(pf), chrono::Utc::now())).await?;
+        self.store.claim(claim).await?;
         Ok(Outcome::Applied(applied.unwrap_or(Applied::Refused(
             backroom_core::Refusal::Duplicate {
                 current: order.status(),

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use backroom_app::catchup::{catch_up_printful, catch_up_stripe};
-use backroom_app::events::{Bus, ConsolePublisher, Publisher};
+use backroom_app::outbox::{Bus, ConsolePublisher, Publisher};
 use backroom_aws::{EventBridgePublisher, aws_config, aws_sdk_eventbridge, aws_sdk_sqs};
 use backroom_core::ports::{OrderEventStore, OrderStore, OutboxEntry};
 use backroom_core::{OrderId, OrderStatus};
@@ -193,7 +193,7 @@ fn each_transition_is_published_once_and_reaches_a_rule_target() {
 async fn each_transition_is_published_once_and_reaches_a_rule_target_story() {
     let mut app = TestApp::new().await;
     let bus = Box::pin(BusToQueue::new()).await;
-    app.worker.fulfiller.events.publisher = bus.publisher();
+    app.worker.outbox.publisher = bus.publisher();
 
     let (order_id, _) = app.checkout(&[("HARBOUR-TEE-M", 1), ("FOG-MUG", 2)]).await;
     app.pay(order_id).await;
@@ -272,8 +272,8 @@ fn refunds_cancellations_and_trouble_are_events_with_the_email_when_turned_on() 
 async fn refunds_cancellations_and_trouble_are_events_with_the_email_when_turned_on_story() {
     let mut app = TestApp::new().await;
     let bus = Box::pin(BusToQueue::new()).await;
-    app.worker.fulfiller.events.publisher = bus.publisher();
-    app.worker.fulfiller.events.include_email = true;
+    app.worker.outbox.publisher = bus.publisher();
+    app.worker.outbox.include_email = true;
 
     let (refunded, refunded_session) = app.checkout(&[("FOG-MUG", 1)]).await;
     let (canceled, _) = app.checkout(&[("GULL-TOTE", 1)]).await;
@@ -331,7 +331,7 @@ fn a_failed_publish_leaves_the_order_alone_and_the_catch_up_publishes_it_once() 
 async fn a_failed_publish_leaves_the_order_alone_and_the_catch_up_publishes_it_once_story() {
     let mut app = TestApp::new().await;
     let bus = Box::pin(BusToQueue::new()).await;
-    app.worker.fulfiller.events.publisher = Box::pin(unreachable_publisher()).await;
+    app.worker.outbox.publisher = Box::pin(unreachable_publisher()).await;
 
     let (order_id, _) = app.checkout(&[("FOG-MUG", 1)]).await;
     app.pay(order_id).await;
@@ -362,14 +362,14 @@ async fn a_failed_publish_leaves_the_order_alone_and_the_catch_up_publishes_it_o
     assert_eq!(app.store.unpublished_count().await.unwrap(), 2);
 
     // Within the grace period the catch-up leaves them to the function that made them.
-    app.worker.fulfiller.events.catchup_grace = Duration::from_secs(120);
-    app.worker.fulfiller.events.publisher = bus.publisher();
-    let early = app.worker.fulfiller.events.catch_up(chrono::Utc::now()).await.unwrap();
+    app.worker.outbox.catchup_grace = Duration::from_secs(120);
+    app.worker.outbox.publisher = bus.publisher();
+    let early = app.worker.outbox.catch_up(chrono::Utc::now()).await.unwrap();
     assert_eq!((early.published, early.failed), (0, 0));
     assert!(Box::pin(bus.delivered()).await.is_empty());
 
     // Past it, the Printful catch-up publishes both, once.
-    app.worker.fulfiller.events.catchup_grace = Duration::ZERO;
+    app.worker.outbox.catchup_grace = Duration::ZERO;
     let report = catch_up_printful(&app.worker, Duration::ZERO).await.unwrap();
     assert_eq!((report.order_events.published, report.order_events.failed), (2, 0));
     let delivered = Box::pin(bus.delivered()).await;
@@ -400,14 +400,14 @@ fn a_later_transition_of_the_order_also_sends_what_failed_before() {
 
 async fn a_later_transition_of_the_order_also_sends_what_failed_before_story() {
     let mut app = TestApp::new().await;
-    app.worker.fulfiller.events.publisher = Box::pin(unreachable_publisher()).await;
+    app.worker.outbox.publisher = Box::pin(unreachable_publisher()).await;
     let (order_id, _) = app.checkout(&[("GULL-TOTE", 1)]).await;
     app.pay(order_id).await;
     assert_eq!(app.store.unpublished_count().await.unwrap(), 2);
 
     // Back to the log (as `backroom dev` publishes): the next event of the order takes the
     // two that wait with it, oldest first; in production is no event and sends nothing.
-    app.worker.fulfiller.events.publisher = Publisher::Console(ConsolePublisher);
+    app.worker.outbox.publisher = Publisher::Console(ConsolePublisher);
     app.advance_at_printful(order_id).await;
     assert_eq!(app.store.unpublished_count().await.unwrap(), 2);
     app.advance_at_printful(order_id).await;

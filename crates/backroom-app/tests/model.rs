@@ -428,7 +428,7 @@ async fn run_seed(seed: u64) -> Figures {
     };
     let mut worker = app.worker.clone();
     worker.alerts = alerts.clone();
-    worker.fulfiller.alerts = alerts.clone();
+    worker.alerts = alerts.clone();
 
     // The histories, each checked out first.
     let mut histories: Vec<History> = vec![];

@@ -251,8 +251,8 @@ fn a_refund_during_another_workers_create_cancels_what_the_create_made() {
         // before it records anything; meanwhile the refund is committed.
         app.printful_sim.drop_next_create();
         let creating = {
-            let fulfiller = app.worker.fulfiller.clone();
-            tokio::spawn(async move { fulfiller.advance(order_id, None).await })
+            let worker = app.worker.clone();
+            tokio::spawn(async move { worker.advance_or_fail(order_id, None).await })
         };
         for _ in 0..200 {
             if !printful_orders_for(&app, order_id).is_empty() {

@@ -303,15 +303,15 @@ async fn webhook_misconfigured_when_the_stripe_endpoint_is_disabled() {
     let app = TestApp::new().await;
     app.sim.set_webhook_url(None);
     let url = format!("{}/webhooks/stripe", app.base);
-    let events = backroom_stripe::HANDLED_EVENT_TYPES;
+    let events = backroom_core::StripeEventKind::NAMES;
     let (endpoint, _) = app
         .stripe
-        .create_webhook_endpoint(&url, &events, backroom_stripe::API_VERSION)
+        .create_webhook_endpoint(&url, events, backroom_stripe::API_VERSION)
         .await
         .unwrap();
     assert_clean(&run(&app, false).await);
     app.stripe
-        .update_webhook_endpoint(&endpoint.id, false, &events)
+        .update_webhook_endpoint(&endpoint.id, false, events)
         .await
         .unwrap();
     let found = run(&app, true).await;
@@ -329,7 +329,7 @@ async fn webhook_misconfigured_when_the_stripe_endpoint_misses_an_event_type() {
     let app = TestApp::new().await;
     app.sim.set_webhook_url(None);
     let url = format!("{}/webhooks/stripe", app.base);
-    let some = &backroom_stripe::HANDLED_EVENT_TYPES[..2];
+    let some = &backroom_core::StripeEventKind::NAMES[..2];
     let (endpoint, _) = app
         .stripe
         .create_webhook_endpoint(&url, some, backroom_stripe::API_VERSION)

@@ -17,11 +17,13 @@ use crate::fixture::{Shop1, shop_env};
 
 /// The worker as the event-worker function builds it, with fulfillment paused so that an event
 /// ends in the database (the Printful submission is a separate step with its own rate limit).
-pub fn worker(shop: &Shop1, connections: usize) -> anyhow::Result<Worker> {
+pub async fn worker(shop: &Shop1, connections: usize) -> anyhow::Result<Worker> {
     let mut vars: HashMap<String, String> = shop_env(shop).into_iter().collect();
     vars.insert("FULFILLMENT_PAUSED".into(), "true".into());
     let config = Config::from_vars(&vars)?;
-    backroom_app::wiring::worker(&config, connections)
+    backroom_app::wiring::Services::new(config, backroom_app::wiring::Tuning::local(connections))?
+        .worker()
+        .await
 }
 
 pub async fn seed(shop: &Shop1, n: usize) -> anyhow::Result<Vec<QueueMessage>> {
@@ -120,7 +122,7 @@ pub async fn capture(
         .batch_execute(&format!("ALTER DATABASE \"{database}\" SET log_statement = 'all'"))
         .await?;
     let result = async {
-        let worker = worker(shop, 1)?;
+        let worker = worker(shop, 1).await?;
         run(&worker, std::slice::from_ref(warm_up), 1).await?;
         let log = cluster.log_file().to_path_buf();
         let offset = std::fs::metadata(&log)?.len();

@@ -18,7 +18,7 @@ fn read(file: &Path) -> anyhow::Result<String> {
 
 pub async fn import(worker: &Worker, file: &Path, write: bool) -> anyhow::Result<()> {
     let current = read(file)?;
-    let products = worker.fulfiller.printful.sync_products().await?;
+    let products = worker.printful.sync_products().await?;
     let import = catalog_import::merge(&current, &products)?;
     if import.changes.is_empty() {
         println!(
@@ -49,7 +49,7 @@ pub async fn import(worker: &Worker, file: &Path, write: bool) -> anyhow::Result
 pub async fn check(worker: &Worker, file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let catalog = Catalog::from_toml(&text).with_context(|| format!("{} is not valid", file.display()))?;
-    let products = worker.fulfiller.printful.sync_products().await?;
+    let products = worker.printful.sync_products().await?;
     let findings = catalog_import::check(&catalog, &products);
     if findings.is_empty() {
         println!("{} agrees with Printful", file.display());

@@ -12,23 +12,18 @@ use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use backroom_app::alerts::Alerts;
-use backroom_app::checkout::CheckoutSettings;
-use backroom_app::fulfillment::Fulfiller;
-use backroom_app::http::{Ingest, Shop};
+use axum::routing::{get, post};
+use backroom_app::http::OrderStatusView;
 use backroom_app::queue::LocalQueue;
 use backroom_app::reconcile::ReconcileOptions;
+use backroom_app::wiring::{Services, Tuning};
 use backroom_app::worker::{BatchItem, Worker};
 use backroom_app::{Config, Queue, catchup, http, reconcile, watchdog};
 use backroom_core::Catalog;
-use backroom_core::ports::CatalogStore;
-use backroom_db::{Db, DbConfig, Store, migrate};
-use backroom_printful::{PrintfulClient, PrintfulSettings};
+use backroom_core::ports::{AlertStore, CatalogStore, OrderFilter, OrderStore, ReconcileStore};
+use backroom_db::{DbConfig, Store, migrate};
 use backroom_sim::printful::{PrintfulSim, PrintfulSimConfig};
 use backroom_sim::stripe::{StripeSim, StripeSimConfig};
-use backroom_stripe::webhook::WebhookVerifier;
-use backroom_stripe::{StripeClient, StripeSettings};
 use backroom_testkit::{Cluster, ClusterConfig};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -101,7 +96,7 @@ struct Running {
     worker: Worker,
 }
 
-pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
+pub async fn run(args: DevArgs, mut config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let data_dir = absolute(&args.data_dir)?;
     if args.fresh && data_dir.exists() {
@@ -132,12 +127,11 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     let conn = backroom_db::connect::connect(&db_config).await?;
     let report = migrate::run_embedded(&conn.client).await?;
     drop(conn);
-    let store = Store::new(Db::new(db_config, 8));
+    config.database = Some(db_config);
     let catalog_text =
         std::fs::read_to_string(&args.catalog).with_context(|| format!("cannot read {}", args.catalog.display()))?;
     let catalog =
         Catalog::from_toml(&catalog_text).with_context(|| format!("{} is not valid", args.catalog.display()))?;
-    store.sync_catalog(&catalog).await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
@@ -149,151 +143,99 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
-    let webhook_secret = config
-        .stripe_webhook_secrets
-        .first()
-        .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string())
-        .unwrap_or_else(|| DEV_WEBHOOK_SECRET.to_string());
-    let secrets = if config.stripe_webhook_secrets.is_empty() {
-        vec![SecretString::from(DEV_WEBHOOK_SECRET.to_string())]
-    } else {
-        config.stripe_webhook_secrets.clone()
-    };
 
-    let mut router = Router::new();
-    let (stripe, stripe_api_base) = match &config.stripe_secret_key {
-        Some(key) => {
-            let client = StripeClient::new(StripeSettings {
-                secret_key: key.clone(),
-                api_base: config.stripe_api_base.clone(),
-                timeout: Duration::from_secs(10),
-            })?;
-            (client, config.stripe_api_base.clone())
-        }
-        None => {
-            let sim = StripeSim::new(StripeSimConfig {
-                public_base: base.clone(),
-                webhook_url: Some(format!("{base}/webhooks/stripe")),
-                webhook_secret: webhook_secret.clone(),
-                // The simulated account outlives a restart (or a kill -9) of backroom dev.
-                state_file: Some(data_dir.join("stripe-sim.json")),
-                shipping_rates: dev_shipping_rates(&config.stripe_shipping_rates, &catalog),
-                promotion_codes: if config.stripe_promotion_codes {
-                    vec![backroom_sim::stripe::PromotionCodeSpec {
-                        id: None,
-                        code: DEV_PROMOTION_CODE.into(),
-                        off: backroom_sim::stripe::CouponOff::Percent(10.0),
-                    }]
-                } else {
-                    Vec::new()
-                },
-                tax_rate_bps: if config.stripe_automatic_tax {
-                    DEV_TAX_RATE_BPS
-                } else {
-                    0
-                },
-                ..StripeSimConfig::default()
-            });
-            router = router.nest("/sim/stripe", sim.router());
-            let api = format!("{base}/sim/stripe");
-            let client = StripeClient::new(StripeSettings {
-                secret_key: SecretString::from(DEV_STRIPE_KEY.to_string()),
-                api_base: Some(api.clone()),
-                timeout: Duration::from_secs(10),
-            })?;
-            (client, Some(api))
-        }
-    };
+    // What is not configured is simulated: the configuration is pointed at the simulators, and
+    // everything is then built the one way every process builds it (backroom_app::wiring).
+    if config.ingest.stripe_webhook_secrets.is_empty() {
+        config.ingest.stripe_webhook_secrets = vec![SecretString::from(DEV_WEBHOOK_SECRET.to_string())];
+    }
     let printful_webhook_token = config
+        .ingest
         .printful_webhook_token
-        .clone()
-        .unwrap_or_else(|| SecretString::from(DEV_PRINTFUL_WEBHOOK_TOKEN.to_string()));
-    let (printful, printful_api_base) = match &config.printful_token {
-        Some(token) => {
-            let settings = PrintfulSettings {
-                store_id: config.printful_store_id.clone(),
-                api_base: config.printful_api_base.clone(),
-                ..PrintfulSettings::new(token.clone())
-            };
-            (PrintfulClient::new(settings)?, config.printful_api_base.clone())
-        }
-        None => {
-            let sim = PrintfulSim::new(PrintfulSimConfig {
-                public_base: base.clone(),
-                webhook_url: Some(format!(
-                    "{base}/webhooks/printful/{}",
-                    secrecy::ExposeSecret::expose_secret(&printful_webhook_token)
-                )),
-                // With PRINTFUL_WEBHOOK_SECRET set the route requires a signature, so the
-                // simulator signs with it.
-                webhook_secret_hex: config
-                    .printful_webhook_secret
-                    .as_ref()
-                    .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string()),
-                // Printful bills in the store's currency: the demo's, so that the owner page
-                // shows each order's margin.
-                costs: backroom_sim::printful::PrintfulCosts {
-                    currency: catalog
-                        .variants()
-                        .map(|(_, v)| v.currency.code().to_string())
-                        .next()
-                        .unwrap_or_else(|| "EUR".into()),
-                    ..backroom_sim::printful::PrintfulCosts::default()
-                },
-                ..PrintfulSimConfig::default()
-            });
-            router = router.nest("/sim/printful", sim.router());
-            let api = format!("{base}/sim/printful");
-            let settings = PrintfulSettings {
-                api_base: Some(api.clone()),
-                ..PrintfulSettings::new(SecretString::from(DEV_PRINTFUL_TOKEN.to_string()))
-            };
-            (PrintfulClient::new(settings)?, Some(api))
-        }
-    };
+        .get_or_insert_with(|| SecretString::from(DEV_PRINTFUL_WEBHOOK_TOKEN.to_string()))
+        .clone();
+    config.storefront_origin.get_or_insert_with(|| base.clone());
+    let mut router = Router::new();
+    let (stripe_simulated, printful_simulated) = (config.stripe_secret_key.is_none(), config.printful_token.is_none());
+    if stripe_simulated {
+        let webhook_secret = secrecy::ExposeSecret::expose_secret(&config.ingest.stripe_webhook_secrets[0]).to_string();
+        let sim = StripeSim::new(StripeSimConfig {
+            public_base: base.clone(),
+            webhook_url: Some(format!("{base}/webhooks/stripe")),
+            webhook_secret,
+            // The simulated account outlives a restart (or a kill -9) of backroom dev.
+            state_file: Some(data_dir.join("stripe-sim.json")),
+            shipping_rates: dev_shipping_rates(&config.stripe_shipping_rates, &catalog),
+            promotion_codes: if config.stripe_promotion_codes {
+                vec![backroom_sim::stripe::PromotionCodeSpec {
+                    id: None,
+                    code: DEV_PROMOTION_CODE.into(),
+                    off: backroom_sim::stripe::CouponOff::Percent(10.0),
+                }]
+            } else {
+                Vec::new()
+            },
+            tax_rate_bps: if config.stripe_automatic_tax {
+                DEV_TAX_RATE_BPS
+            } else {
+                0
+            },
+            ..StripeSimConfig::default()
+        });
+        router = router.nest("/sim/stripe", sim.router());
+        config.stripe_secret_key = Some(SecretString::from(DEV_STRIPE_KEY.to_string()));
+        config.stripe_api_base = Some(format!("{base}/sim/stripe"));
+    }
+    if printful_simulated {
+        let sim = PrintfulSim::new(PrintfulSimConfig {
+            public_base: base.clone(),
+            webhook_url: Some(format!(
+                "{base}/webhooks/printful/{}",
+                secrecy::ExposeSecret::expose_secret(&printful_webhook_token)
+            )),
+            // With PRINTFUL_WEBHOOK_SECRET set the route requires a signature, so the
+            // simulator signs with it.
+            webhook_secret_hex: config
+                .ingest
+                .printful_webhook_secret
+                .as_ref()
+                .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string()),
+            // Printful bills in the store's currency: the demo's, so that the owner page
+            // shows each order's margin.
+            costs: backroom_sim::printful::PrintfulCosts {
+                currency: catalog
+                    .variants()
+                    .map(|(_, v)| v.currency.code().to_string())
+                    .next()
+                    .unwrap_or_else(|| "EUR".into()),
+                ..backroom_sim::printful::PrintfulCosts::default()
+            },
+            ..PrintfulSimConfig::default()
+        });
+        router = router.nest("/sim/printful", sim.router());
+        config.printful_token = Some(SecretString::from(DEV_PRINTFUL_TOKEN.to_string()));
+        config.printful_api_base = Some(format!("{base}/sim/printful"));
+    }
+    let (stripe_api_base, printful_api_base) = (config.stripe_api_base.clone(), config.printful_api_base.clone());
 
+    let services = Services::new(config.clone(), Tuning::local(8))?;
+    let store = services.store.clone();
+    store.sync_catalog(&catalog).await?;
     let queue = LocalQueue::new(Duration::from_secs(5), 5);
     // With EVENTS_QUEUE_URL (and AWS_ENDPOINT_URL for a local emulator), events go through SQS.
-    let sqs = match &config.events_queue_url {
+    let sqs = match &config.ingest.events_queue_url {
         Some(url) => Some(backroom_aws::SqsQueue::from_env(url.clone()).await),
         None => None,
     };
-    let alerts = Alerts::console(store.clone());
-    // Order events go to the log (and the owner page), or to an EventBridge bus on the local
-    // emulator when EVENT_BUS_NAME (and AWS_ENDPOINT_URL) are set.
-    let fulfiller = Fulfiller {
-        store: store.clone(),
-        printful,
-        alerts: alerts.clone(),
-        paused: config.fulfillment_paused,
-        events: backroom_app::wiring::events(&config, store.clone()),
-    };
-    let worker = Worker {
-        store: store.clone(),
-        stripe: stripe.clone(),
-        alerts,
-        fulfiller,
-    };
-    let shop = Shop {
-        store: store.clone(),
-        stripe,
-        checkout: CheckoutSettings {
-            storefront_origin: config.storefront_origin.clone().unwrap_or_else(|| base.clone()),
-            shipping_countries: config.shipping_countries.clone(),
-            shipping_rate_ids: config.stripe_shipping_rates.clone(),
-            automatic_tax: config.stripe_automatic_tax,
-            allow_promotion_codes: config.stripe_promotion_codes,
-        },
-    };
-    let ingest = Ingest {
-        stripe_verifier: Some(WebhookVerifier::new(secrets, config.stripe_livemode())),
-        printful_token: Some(printful_webhook_token.clone()),
-        printful_secret: config.printful_webhook_secret.clone(),
-        queue: match &sqs {
-            Some(q) => Queue::Sqs(q.clone()),
-            None => Queue::Local(queue.clone()),
-        },
-    };
+    let ingest = services.ingest(match &sqs {
+        Some(q) => Queue::Sqs(q.clone()),
+        None => Queue::Local(queue.clone()),
+    });
+    // Alerts to the console (or SNS when both topics are set); order events to the log (and
+    // the owner page), or to an EventBridge bus on the local emulator when EVENT_BUS_NAME (and
+    // AWS_ENDPOINT_URL) are set.
+    let worker = services.worker().await?;
+    let shop = services.shop()?;
     let running = Arc::new(Running {
         queue: queue.clone(),
         worker: worker.clone(),
@@ -351,19 +293,25 @@ pub async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     println!("  health:            {base}/health");
     println!("  Stripe webhook:    {base}/webhooks/stripe");
     println!("  Printful webhook:  {base}/webhooks/printful/<token>");
-    match &config.stripe_secret_key {
-        Some(_) => {
-            println!("  Stripe: real API. Forward its webhooks with: stripe listen --forward-to {base}/webhooks/stripe")
-        }
-        None => println!("  Stripe: simulator at {base}/sim/stripe (webhook secret {DEV_WEBHOOK_SECRET})"),
+    if stripe_simulated {
+        println!("  Stripe: simulator at {base}/sim/stripe (webhook secret {DEV_WEBHOOK_SECRET})");
+    } else {
+        println!("  Stripe: real API. Forward its webhooks with: stripe listen --forward-to {base}/webhooks/stripe");
     }
-    match &config.printful_token {
-        Some(_) => println!("  Printful: real API"),
-        None => println!("  Printful: simulator at {base}/sim/printful"),
+    if printful_simulated {
+        println!("  Printful: simulator at {base}/sim/printful");
+    } else {
+        println!("  Printful: real API");
     }
     match &cluster {
         Some(c) => println!("  database:          PostgreSQL in {}", c.pgdata().display()),
         None => println!("  database:          DATABASE_URL"),
+    }
+    if config.db_isolation != backroom_db::Isolation::default() {
+        println!(
+            "  isolation:         {} (BACKROOM_DB_ISOLATION): conflicts abort at COMMIT as on Aurora DSQL",
+            config.db_isolation.as_str()
+        );
     }
 
     // The reconciler runs once at start, then the catch-up jobs on their timer.
@@ -571,6 +519,7 @@ pub async fn catch_up_once(worker: &Worker) {
 fn dev_admin_routes(running: Arc<Running>) -> Router {
     Router::new()
         .route("/admin/api/dlq/redrive", post(admin_redrive))
+        .route("/admin/api/db", get(admin_db))
         .with_state(running)
 }
 
@@ -579,4 +528,14 @@ async fn admin_redrive(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): Sta
         return denied;
     }
     axum::Json(json!({ "redriven": r.queue.redrive() })).into_response()
+}
+
+/// The database handle's isolation level and what its retry loop has done since start
+/// (transactions committed, attempts retried after a conflict, transactions given up).
+async fn admin_db(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Some(denied) = owner::refuse_remote(&addr) {
+        return denied;
+    }
+    let db = r.worker.store.db();
+    axum::Json(json!({ "isolation": db.isolation().as_str(), "transactions": db.retry_stats() })).into_response()
 }

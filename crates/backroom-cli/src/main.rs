@@ -14,16 +14,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use backroom_app::alerts::Alerts;
-use backroom_app::fulfillment::Fulfiller;
 use backroom_app::reconcile::ReconcileOptions;
-use backroom_app::worker::Worker;
-use backroom_app::{Config, catchup, reconcile, wiring};
+use backroom_app::services::Worker;
+use backroom_app::wiring::{Services, Tuning};
+use backroom_app::{Config, catchup, reconcile};
 use backroom_core::Catalog;
 use backroom_core::ports::{AlertStore, CatalogStore};
-use backroom_db::{Db, DbConfig, DsqlRole, Store, migrate};
-use backroom_printful::{PrintfulClient, PrintfulSettings};
-use backroom_stripe::{StripeClient, StripeSettings};
+use backroom_db::{DbConfig, DsqlRole, Store, migrate};
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
@@ -165,8 +162,10 @@ fn main() -> ExitCode {
     {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
-        let filter =
-            backroom_app::telemetry::log_filter(backroom_app::config::log_filter_setting().as_deref(), default_level);
+        let filter = backroom_app::telemetry::log_filter(
+            backroom_ingest::config::log_filter_setting().as_deref(),
+            default_level,
+        );
         tracing_subscriber::registry()
             .with(filter)
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
@@ -241,10 +240,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Catalog(CatalogCommand::Import { file, write }) => {
-            catalog_import::import(&worker(&config, dev.as_ref())?, &file, write).await?
+            catalog_import::import(&worker(&config, dev.as_ref()).await?, &file, write).await?
         }
         Command::Catalog(CatalogCommand::Check { file }) => {
-            catalog_import::check(&worker(&config, dev.as_ref())?, &file).await?
+            catalog_import::check(&worker(&config, dev.as_ref()).await?, &file).await?
         }
         Command::Orders(cmd) => {
             let needs_worker = matches!(
@@ -252,14 +251,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 orders::OrdersCommand::Release { .. } | orders::OrdersCommand::AcceptAmount { .. }
             );
             let worker = if needs_worker {
-                Some(worker(&config, dev.as_ref())?)
+                Some(worker(&config, dev.as_ref()).await?)
             } else {
                 None
             };
             orders::run(&store(&config)?, worker.as_ref(), cmd).await?
         }
         Command::Reconcile { days, fix, json } => {
-            let worker = worker(&config, dev.as_ref())?;
+            let worker = worker(&config, dev.as_ref()).await?;
             let options = ReconcileOptions {
                 days,
                 fix,
@@ -273,7 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Catchup { provider } => {
-            let worker = worker(&config, dev.as_ref())?;
+            let worker = worker(&config, dev.as_ref()).await?;
             match provider {
                 Provider::Stripe => {
                     let r = catchup::catch_up_stripe(&worker, chrono::Utc::now()).await?;
@@ -298,7 +297,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Disputes(cmd) => disputes::run(&worker(&config, dev.as_ref())?, cmd).await?,
+        Command::Disputes(cmd) => disputes::run(&worker(&config, dev.as_ref()).await?, cmd).await?,
         Command::Alerts(AlertsCommand::List { json }) => {
             let alerts = store(&config)?.alerts(200).await?;
             if json {
@@ -333,49 +332,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn store(config: &Config) -> anyhow::Result<Store> {
-    Ok(Store::new(Db::new(config.require_database()?.clone(), 2)))
+    Ok(Services::new(config.clone(), Tuning::local(2))?.store)
 }
 
-/// The worker, with the providers of the environment, or those of a running `backroom dev`.
-fn worker(config: &Config, dev: Option<&dev::DevFile>) -> anyhow::Result<Worker> {
-    if config.stripe_secret_key.is_some() && config.printful_token.is_some() {
-        return wiring::worker(config, 2);
+/// The worker, with the providers of the environment, or those of a running `backroom dev`
+/// (its simulators) for the ones the environment does not configure.
+async fn worker(config: &Config, dev: Option<&dev::DevFile>) -> anyhow::Result<Worker> {
+    let mut config = config.clone();
+    if config.stripe_secret_key.is_none() || config.printful_token.is_none() {
+        let Some(dev) = dev else {
+            bail!(
+                "set STRIPE_SECRET_KEY and PRINTFUL_TOKEN, or start `backroom dev` (its data dir holds the simulators' address)"
+            );
+        };
+        if config.stripe_secret_key.is_none() {
+            config.stripe_secret_key = Some(SecretString::from(dev::DEV_STRIPE_KEY.to_string()));
+            config.stripe_api_base = dev.stripe_api_base.clone();
+        }
+        if config.printful_token.is_none() {
+            config.printful_token = Some(SecretString::from(dev::DEV_PRINTFUL_TOKEN.to_string()));
+            config.printful_api_base = dev.printful_api_base.clone();
+        }
     }
-    let Some(dev) = dev else {
-        bail!(
-            "set STRIPE_SECRET_KEY and PRINTFUL_TOKEN, or start `backroom dev` (its data dir holds the simulators' address)"
-        );
-    };
-    let store = store(config)?;
-    let stripe = match (&config.stripe_secret_key, &dev.stripe_api_base) {
-        (Some(_), _) => wiring::stripe(config)?,
-        (None, base) => StripeClient::new(StripeSettings {
-            secret_key: SecretString::from(dev::DEV_STRIPE_KEY.to_string()),
-            api_base: base.clone(),
-            timeout: Duration::from_secs(10),
-        })?,
-    };
-    let printful = match (&config.printful_token, &dev.printful_api_base) {
-        (Some(_), _) => wiring::printful(config)?,
-        (None, base) => PrintfulClient::new(PrintfulSettings {
-            api_base: base.clone(),
-            ..PrintfulSettings::new(SecretString::from(dev::DEV_PRINTFUL_TOKEN.to_string()))
-        })?,
-    };
-    let alerts = Alerts::console(store.clone());
-    let fulfiller = Fulfiller {
-        store: store.clone(),
-        printful,
-        alerts: alerts.clone(),
-        paused: config.fulfillment_paused,
-        events: wiring::events(config, store.clone()),
-    };
-    Ok(Worker {
-        store,
-        stripe,
-        alerts,
-        fulfiller,
-    })
+    Services::new(config, Tuning::local(2))?.worker().await
 }
 
 async fn dlq(dev: Option<&dev::DevFile>, data_dir: &Path, cmd: DlqCommand) -> anyhow::Result<()> {

@@ -15,7 +15,6 @@ use backroom_app::Config;
 use backroom_app::config::SecretParams;
 use backroom_app::wiring;
 use backroom_printful::PrintfulClient;
-use backroom_stripe::HANDLED_EVENT_TYPES;
 use backroom_stripe::{StripeClient, WebhookEndpoint};
 use clap::Subcommand;
 use rand::RngCore;
@@ -121,8 +120,9 @@ async fn secrets(config: &Config, args: SecretsArgs) -> anyhow::Result<()> {
             .printful_webhook_secret_param
             .unwrap_or_else(|| config.secret_params.printful_webhook_secret.clone()),
     };
-    let webhook_secrets = (!config.stripe_webhook_secrets.is_empty()).then(|| {
+    let webhook_secrets = (!config.ingest.stripe_webhook_secrets.is_empty()).then(|| {
         let joined: Vec<&str> = config
+            .ingest
             .stripe_webhook_secrets
             .iter()
             .map(|s| s.expose_secret())
@@ -183,7 +183,7 @@ async fn secrets(config: &Config, args: SecretsArgs) -> anyhow::Result<()> {
             hint: "at least 32 random letters or digits",
             var: "PRINTFUL_WEBHOOK_TOKEN",
             param: names.printful_webhook_token,
-            given: config.printful_webhook_token.clone(),
+            given: config.ingest.printful_webhook_token.clone(),
             generate: true,
             check: check_webhook_token,
             later: "",
@@ -193,7 +193,7 @@ async fn secrets(config: &Config, args: SecretsArgs) -> anyhow::Result<()> {
             hint: "hex; only for signed webhooks",
             var: "PRINTFUL_WEBHOOK_SECRET",
             param: names.printful_webhook_secret,
-            given: config.printful_webhook_secret.clone(),
+            given: config.ingest.printful_webhook_secret.clone(),
             generate: false,
             check: |v| {
                 if v.len() % 2 == 0 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -378,7 +378,7 @@ async fn webhooks(config: &Config, args: WebhooksArgs) -> anyhow::Result<()> {
     if config.printful_token.is_none() {
         missing.push("PRINTFUL_TOKEN");
     }
-    if config.printful_webhook_token.is_none() {
+    if config.ingest.printful_webhook_token.is_none() {
         missing.push("PRINTFUL_WEBHOOK_TOKEN");
     }
     if !missing.is_empty() {
@@ -387,7 +387,7 @@ async fn webhooks(config: &Config, args: WebhooksArgs) -> anyhow::Result<()> {
             missing.join(", ")
         );
     }
-    let (Some(base), Some(token)) = (base, &config.printful_webhook_token) else {
+    let (Some(base), Some(token)) = (base, &config.ingest.printful_webhook_token) else {
         unreachable!("checked above");
     };
     if !(base.starts_with("https://") || base.starts_with("http://")) {
@@ -397,14 +397,15 @@ async fn webhooks(config: &Config, args: WebhooksArgs) -> anyhow::Result<()> {
     let secrets_param = args
         .stripe_webhook_secrets_param
         .unwrap_or_else(|| config.secret_params.stripe_webhook_secrets.clone());
-    stripe_webhook(&wiring::stripe(config)?, &base, &secrets_param).await?;
-    printful_webhook(&wiring::printful(config)?, &base, token).await
+    let tuning = wiring::Tuning::local(1);
+    stripe_webhook(&wiring::stripe(config, &tuning)?, &base, &secrets_param).await?;
+    printful_webhook(&wiring::printful(config, &tuning)?, &base, token).await
 }
 
 /// Whether an endpoint sends every event type backroom handles.
 fn listens(e: &WebhookEndpoint) -> bool {
     e.enabled_events.iter().any(|t| t == "*")
-        || HANDLED_EVENT_TYPES
+        || backroom_core::StripeEventKind::NAMES
             .iter()
             .all(|wanted| e.enabled_events.iter().any(|t| t == wanted))
 }
@@ -416,7 +417,7 @@ async fn stripe_webhook(stripe: &StripeClient, base: &str, secrets_param: &str) 
         .await
         .context("could not list Stripe's webhook endpoints")?;
     let ours: Vec<&WebhookEndpoint> = endpoints.iter().filter(|e| e.url == url).collect();
-    let n = HANDLED_EVENT_TYPES.len();
+    let n = backroom_core::StripeEventKind::NAMES.len();
     if let Some(good) = ours.iter().find(|e| e.enabled && listens(e)) {
         println!(
             "Stripe: the webhook endpoint {} for {url} is enabled and sends the {n} event types backroom handles: unchanged",
@@ -428,8 +429,8 @@ async fn stripe_webhook(stripe: &StripeClient, base: &str, secrets_param: &str) 
     if let Some(e) = ours.first() {
         // Event types the owner added are kept; only the missing ones are added.
         let mut events: Vec<&str> = e.enabled_events.iter().map(String::as_str).collect();
-        for wanted in HANDLED_EVENT_TYPES {
-            if !events.contains(&wanted) {
+        for wanted in backroom_core::StripeEventKind::NAMES {
+            if !events.contains(wanted) {
                 events.push(wanted);
             }
         }
@@ -450,7 +451,11 @@ async fn stripe_webhook(stripe: &StripeClient, base: &str, secrets_param: &str) 
         return Ok(());
     }
     let (created, secret) = stripe
-        .create_webhook_endpoint(&url, &HANDLED_EVENT_TYPES, backroom_stripe::API_VERSION)
+        .create_webhook_endpoint(
+            &url,
+            backroom_core::StripeEventKind::NAMES,
+            backroom_stripe::API_VERSION,
+        )
         .await
         .with_context(|| format!("could not create the Stripe webhook endpoint for {url}"))?;
     println!(
@@ -496,7 +501,7 @@ async fn printful_webhook(printful: &PrintfulClient, base: &str, token: &SecretS
     let url = format!("{prefix}{}", token.expose_secret());
     // The token is a secret: what is printed names it instead.
     let shown = format!("{prefix}<PRINTFUL_WEBHOOK_TOKEN>");
-    let wanted: BTreeSet<&str> = backroom_printful::HANDLED_EVENT_TYPES.into_iter().collect();
+    let wanted: BTreeSet<&str> = backroom_core::PrintfulEventKind::NAMES.iter().copied().collect();
     let n = wanted.len();
     let current = printful
         .webhook_config()
@@ -508,7 +513,7 @@ async fn printful_webhook(printful: &PrintfulClient, base: &str, token: &SecretS
         return Ok(());
     }
     let set = printful
-        .set_webhook_config(&url, &backroom_printful::HANDLED_EVENT_TYPES)
+        .set_webhook_config(&url, backroom_core::PrintfulEventKind::NAMES)
         .await
         .context("could not set Printful's webhook configuration")?;
     if set.url.as_deref() != Some(url.as_str()) {

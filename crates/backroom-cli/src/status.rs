@@ -6,10 +6,11 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use aws_sdk_sqs::types::QueueAttributeName;
+use backroom_app::Config;
 use backroom_app::digest::{self, Sent};
 use backroom_app::status::{self, Alarms, DeadLetters, Environment};
 use backroom_app::watchdog::Deadlines;
-use backroom_app::{Config, wiring};
+use backroom_app::wiring::{Services, Tuning};
 use backroom_aws::cloudwatch::CloudWatchAlarms;
 
 use crate::dev::DevFile;
@@ -107,7 +108,8 @@ pub async fn status(
 }
 
 pub async fn digest(config: &Config, days: u32, send: bool, json: bool) -> anyhow::Result<()> {
-    let store = crate::store(config)?;
+    let services = Services::new(config.clone(), Tuning::local(2))?;
+    let store = services.store.clone();
     let d = digest::gather(
         &store,
         days,
@@ -117,7 +119,7 @@ pub async fn digest(config: &Config, days: u32, send: bool, json: bool) -> anyho
     )
     .await?;
     let sent = if send {
-        let alerts = wiring::alerts(config, store).await;
+        let alerts = services.alerts().await;
         Some(digest::send(&alerts, &d).await?)
     } else {
         None

@@ -116,11 +116,11 @@ async fn setup_webhooks_registers_both_once_and_puts_back_what_changed() {
     ];
     let stripe_url = "https://api.shop.test/webhooks/stripe";
     let printful_url = format!("https://api.shop.test/webhooks/printful/{WEBHOOK_TOKEN}");
-    let handled: BTreeSet<String> = backroom_stripe::HANDLED_EVENT_TYPES
+    let handled: BTreeSet<String> = backroom_core::StripeEventKind::NAMES
         .iter()
         .map(|t| t.to_string())
         .collect();
-    let printful_handled: BTreeSet<String> = backroom_printful::HANDLED_EVENT_TYPES
+    let printful_handled: BTreeSet<String> = backroom_core::PrintfulEventKind::NAMES
         .iter()
         .map(|t| t.to_string())
         .collect();
@@ -183,7 +183,7 @@ async fn setup_webhooks_registers_both_once_and_puts_back_what_changed() {
 
     // Someone disables the endpoint, drops an event type and points Printful elsewhere: the next
     // run puts all of it back, without a second endpoint.
-    let partial: Vec<&str> = backroom_stripe::HANDLED_EVENT_TYPES[..4].to_vec();
+    let partial: Vec<&str> = backroom_core::StripeEventKind::NAMES[..4].to_vec();
     let disabled = stripe
         .update_webhook_endpoint(&endpoint.id, false, &partial)
         .await
@@ -213,7 +213,7 @@ async fn setup_webhooks_registers_both_once_and_puts_back_what_changed() {
 
     // Only a disabled endpoint: enabling it is all that is done.
     stripe
-        .update_webhook_endpoint(&endpoint.id, false, &backroom_stripe::HANDLED_EVENT_TYPES)
+        .update_webhook_endpoint(&endpoint.id, false, backroom_core::StripeEventKind::NAMES)
         .await
         .unwrap();
     let fourth = succeeded(&backroom(&env, &["setup", "webhooks"], "").await);

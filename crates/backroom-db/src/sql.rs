@@ -16,6 +16,53 @@ use std::sync::{Arc, LazyLock, RwLock};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Error, GenericClient, Row};
 
+/// What a piece of work cost the database: statements sent (each a round trip, BEGIN and COMMIT
+/// included) and transactions, counted for the task that runs it under [`counted`]. The
+/// benchmark and the tests use it to hold the worker to its budget per event; nothing is
+/// counted outside `counted`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Cost {
+    pub statements: u64,
+    pub transactions: u64,
+    /// Transactions tried again after a conflict or a lost connection (their statements count).
+    pub retries: u64,
+}
+
+tokio::task_local! {
+    static COST: Arc<std::sync::Mutex<Cost>>;
+}
+
+/// Runs `work` and returns what it cost the database, counting the statements this task sends
+/// (and the tasks it starts through [`inherit`]).
+pub async fn counted<F: std::future::Future>(work: F) -> (F::Output, Cost) {
+    let cost = Arc::new(std::sync::Mutex::new(Cost::default()));
+    let out = COST.scope(cost.clone(), work).await;
+    let total = *cost.lock().unwrap_or_else(|p| p.into_inner());
+    (out, total)
+}
+
+/// `work`, counted with the running task's count when there is one: for a task spawned to do
+/// part of the counted work.
+pub fn inherit<F: std::future::Future>(work: F) -> impl std::future::Future<Output = F::Output> {
+    let current = COST.try_with(Arc::clone).ok();
+    async move {
+        match current {
+            Some(cost) => COST.scope(cost, work).await,
+            None => work.await,
+        }
+    }
+}
+
+/// Adds to the running task's count, if it is being counted.
+pub(crate) fn charge(statements: u64, transactions: u64, retries: u64) {
+    let _ = COST.try_with(|c| {
+        let mut cost = c.lock().unwrap_or_else(|p| p.into_inner());
+        cost.statements += statements;
+        cost.transactions += transactions;
+        cost.retries += retries;
+    });
+}
+
 /// Parameter types by statement text, for the life of the process.
 static TYPES: LazyLock<RwLock<HashMap<String, Arc<[Type]>>>> = LazyLock::new(Default::default);
 
@@ -45,6 +92,7 @@ fn typed<'a>(params: &[&'a (dyn ToSql + Sync)], types: &[Type]) -> Option<Vec<(&
 /// `query`, in one round trip once the statement is known.
 pub async fn query<C: GenericClient>(c: &C, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
     let types = types(c, sql).await?;
+    charge(1, 0, 0);
     let Some(typed) = typed(params, &types) else {
         return c.query(sql, params).await;
     };
@@ -58,6 +106,7 @@ pub async fn query_opt<C: GenericClient>(
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Option<Row>, Error> {
     let types = types(c, sql).await?;
+    charge(1, 0, 0);
     let Some(typed) = typed(params, &types) else {
         return c.query_opt(sql, params).await;
     };
@@ -67,6 +116,7 @@ pub async fn query_opt<C: GenericClient>(
 /// `query_one`: exactly one row.
 pub async fn query_one<C: GenericClient>(c: &C, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
     let types = types(c, sql).await?;
+    charge(1, 0, 0);
     let Some(typed) = typed(params, &types) else {
         return c.query_one(sql, params).await;
     };
@@ -76,6 +126,7 @@ pub async fn query_one<C: GenericClient>(c: &C, sql: &str, params: &[&(dyn ToSql
 /// `execute`: the number of rows changed.
 pub async fn execute<C: GenericClient>(c: &C, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
     let types = types(c, sql).await?;
+    charge(1, 0, 0);
     let Some(typed) = typed(params, &types) else {
         return c.execute(sql, params).await;
     };

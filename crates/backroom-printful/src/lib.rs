@@ -35,17 +35,3 @@ pub use model::{
     Status, WebhookConfig, costs_from_json,
 };
 pub use products::{Availability, SyncProduct, SyncVariant, parse_price};
-
-/// The v1 webhook event types backroom subscribes to: every one that says something about an
-/// order or its packages. Each is only a hint; the worker re-reads the order.
-pub const HANDLED_EVENT_TYPES: [&str; 9] = [
-    "package_shipped",
-    "package_returned",
-    "order_created",
-    "order_updated",
-    "order_failed",
-    "order_canceled",
-    "order_put_hold",
-    "order_put_hold_approval",
-    "order_remove_hold",
-];

@@ -956,11 +956,11 @@ async fn the_webhook_configuration_is_what_the_client_reads() {
     let ours = client
         .set_webhook_config(
             "http://127.0.0.1:9/webhooks/printful/token",
-            &backroom_printful::HANDLED_EVENT_TYPES,
+            backroom_core::PrintfulEventKind::NAMES,
         )
         .await
         .unwrap();
-    assert_eq!(ours.types, backroom_printful::HANDLED_EVENT_TYPES);
+    assert_eq!(ours.types, backroom_core::PrintfulEventKind::NAMES);
     assert_eq!(client.webhook_config().await.unwrap(), ours);
     let unknown = client
         .set_webhook_config("http://127.0.0.1:9/x", &["order_teleported"])

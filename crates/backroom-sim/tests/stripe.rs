@@ -16,8 +16,7 @@ use backroom_sim::stripe::{CouponOff, PayChoices, PromotionCodeSpec, ShippingRat
 use backroom_sim::{SimError, StripeSim, StripeSimConfig};
 use backroom_stripe::webhook::{Envelope, WebhookError, WebhookVerifier};
 use backroom_stripe::{
-    API_VERSION, CheckoutLine, CheckoutRequest, HANDLED_EVENT_TYPES, PaymentStatus, SessionStatus, StripeClient,
-    StripeError, StripeSettings,
+    API_VERSION, CheckoutLine, CheckoutRequest, PaymentStatus, SessionStatus, StripeClient, StripeError, StripeSettings,
 };
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -739,7 +738,10 @@ async fn webhook_endpoints_reflect_the_configured_url() {
     assert!(endpoints[0].enabled);
     assert_eq!(
         endpoints[0].enabled_events,
-        HANDLED_EVENT_TYPES.map(str::to_string).to_vec()
+        backroom_core::StripeEventKind::NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
     );
     assert_eq!(endpoints[0].api_version.as_deref(), Some(API_VERSION));
     sim.set_webhook_url(None);
@@ -833,7 +835,10 @@ async fn lists_filter_and_page_like_stripe() {
         ]
     );
     assert!(all.windows(2).all(|w| w[0].created <= w[1].created), "oldest first");
-    let handled = client.list_events(&HANDLED_EVENT_TYPES, None).await.unwrap();
+    let handled = client
+        .list_events(backroom_core::StripeEventKind::NAMES, None)
+        .await
+        .unwrap();
     assert_eq!(
         handled.iter().map(|e| e.object_id.as_str()).collect::<Vec<_>>(),
         vec![b.as_str(), c.as_str()]

@@ -955,7 +955,7 @@ mod tests {
     #[test]
     fn webhook_endpoint_requests_carry_the_url_the_events_and_the_version() {
         let Ok(version) = crate::API_VERSION.parse::<stripe_shared::ApiVersion>();
-        let events: Vec<CreateWebhookEndpointEnabledEvents> = crate::HANDLED_EVENT_TYPES
+        let events: Vec<CreateWebhookEndpointEnabledEvents> = backroom_core::StripeEventKind::NAMES
             .iter()
             .map(|e| {
                 let Ok(event) = e.parse();
@@ -967,7 +967,7 @@ mod tests {
         let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
         assert_eq!(get("url"), Some("https://api.example/webhooks/stripe"));
         assert_eq!(get("api_version"), Some(crate::API_VERSION));
-        for (i, event) in crate::HANDLED_EVENT_TYPES.iter().enumerate() {
+        for (i, event) in backroom_core::StripeEventKind::NAMES.iter().enumerate() {
             assert_eq!(get(&format!("enabled_events[{i}]")), Some(*event));
         }
         let update = UpdateWebhookEndpoint::new("we_1")

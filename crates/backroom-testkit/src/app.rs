@@ -8,21 +8,17 @@ use crate::TestDatabase;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use backroom_app::Queue;
-use backroom_app::alerts::Alerts;
-use backroom_app::checkout::CheckoutSettings;
-use backroom_app::events::Events;
-use backroom_app::fulfillment::Fulfiller;
-use backroom_app::http::{self, Ingest, Shop};
+use backroom_app::http;
 use backroom_app::queue::LocalQueue;
-use backroom_app::worker::Worker;
+use backroom_app::services::Worker;
+use backroom_app::wiring::{Services, Tuning};
+use backroom_app::{Config, Queue};
 use backroom_core::ports::{CatalogStore, OrderStore};
 use backroom_core::{Catalog, Order, OrderId};
-use backroom_db::{Db, DbConfig, Store};
-use backroom_printful::{PrintfulClient, PrintfulSettings};
+use backroom_db::Store;
+use backroom_printful::PrintfulClient;
 use backroom_sim::printful::{PrintfulSim, PrintfulSimConfig};
 use backroom_sim::stripe::{StripeSim, StripeSimConfig};
-use backroom_stripe::webhook::WebhookVerifier;
 use backroom_stripe::{StripeClient, StripeSettings};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -89,14 +85,6 @@ impl TestApp {
 
     pub async fn with(options: Options) -> TestApp {
         let db = TestDatabase::new().await;
-        let store = Store::new(Db::new(DbConfig::Url(db.url.clone().into()), 8));
-        let catalog = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog.toml")).unwrap();
-        let mut catalog = Catalog::from_toml(&catalog).unwrap();
-        if !options.shipping_zones {
-            catalog.shipping_zones.clear();
-        }
-        store.sync_catalog(&catalog).await.unwrap();
-
         let (sim, api_base) = StripeSim::serve_loopback(StripeSimConfig {
             webhook_secret: WEBHOOK_SECRET.into(),
             duplicate_deliveries: options.duplicate_deliveries,
@@ -106,65 +94,66 @@ impl TestApp {
             ..StripeSimConfig::default()
         })
         .await;
-        let stripe = stripe_client(&api_base);
         let (printful_sim, printful_base) = PrintfulSim::serve_loopback(PrintfulSimConfig {
             webhook_secret_hex: Some(PRINTFUL_SECRET_HEX.into()),
             drop_delay: options.printful_timeout * 3,
             ..PrintfulSimConfig::default()
         })
         .await;
-        let printful = PrintfulClient::new(PrintfulSettings {
-            api_base: Some(printful_base),
-            timeout: options.printful_timeout,
-            max_retries: 8,
-            max_backoff: options.printful_max_backoff,
-            ..PrintfulSettings::new("printful-api-token".to_string().into())
-        })
-        .unwrap();
-        let queue = LocalQueue::new(Duration::from_millis(200), 5);
-        let shop = Shop {
-            store: store.clone(),
-            stripe: stripe.clone(),
-            checkout: CheckoutSettings {
-                storefront_origin: ORIGIN.into(),
-                shipping_countries: vec!["DE".into(), "FR".into()],
-                shipping_rate_ids: options.shipping_rate_ids.clone(),
-                automatic_tax: options.automatic_tax,
-                allow_promotion_codes: options.allow_promotion_codes,
+        // Built the way every process builds it: from variables, by the one wiring.
+        let vars: std::collections::HashMap<String, String> = [
+            ("DATABASE_URL", db.url.clone()),
+            ("STRIPE_SECRET_KEY", "sk_test_backroom".into()),
+            ("STRIPE_API_BASE", api_base.clone()),
+            ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET.into()),
+            ("STRIPE_SHIPPING_RATES", options.shipping_rate_ids.join(",")),
+            ("STRIPE_AUTOMATIC_TAX", options.automatic_tax.to_string()),
+            ("STRIPE_PROMOTION_CODES", options.allow_promotion_codes.to_string()),
+            ("PRINTFUL_TOKEN", "printful-api-token".into()),
+            ("PRINTFUL_API_BASE", printful_base.clone()),
+            ("PRINTFUL_WEBHOOK_TOKEN", PRINTFUL_TOKEN.into()),
+            ("PRINTFUL_WEBHOOK_SECRET", PRINTFUL_SECRET_HEX.into()),
+            ("STOREFRONT_ORIGIN", ORIGIN.into()),
+            ("SHIPPING_COUNTRIES", "DE,FR".into()),
+            ("FULFILLMENT_PAUSED", options.fulfillment_paused.to_string()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let config = Config::from_vars(&vars).unwrap();
+        let services = Services::new(
+            config,
+            Tuning {
+                connections: 8,
+                stripe_timeout: Duration::from_secs(5),
+                printful_timeout: options.printful_timeout,
+                printful_max_retries: 8,
+                printful_max_backoff: options.printful_max_backoff,
             },
-        };
-        let ingest = Ingest {
-            stripe_verifier: Some(WebhookVerifier::new(vec![WEBHOOK_SECRET.to_string().into()], false)),
-            printful_token: Some(PRINTFUL_TOKEN.to_string().into()),
-            printful_secret: Some(PRINTFUL_SECRET_HEX.to_string().into()),
-            queue: Queue::Local(queue.clone()),
-        };
-        let router =
-            http::with_json_fallback(http::shop_routes(Arc::new(shop)).merge(http::webhook_routes(Arc::new(ingest))));
+        )
+        .unwrap();
+        let store = services.store.clone();
+        let catalog = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog.toml")).unwrap();
+        let mut catalog = Catalog::from_toml(&catalog).unwrap();
+        if !options.shipping_zones {
+            catalog.shipping_zones.clear();
+        }
+        store.sync_catalog(&catalog).await.unwrap();
+        let queue = LocalQueue::new(Duration::from_millis(200), 5);
+        let router = http::with_json_fallback(http::shop_routes(Arc::new(services.shop().unwrap())).merge(
+            http::webhook_routes(Arc::new(services.ingest(Queue::Local(queue.clone())))),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let served = router.clone();
         tokio::spawn(async move { axum::serve(listener, served).await });
         sim.set_webhook_url(Some(format!("{base}/webhooks/stripe")));
         printful_sim.set_webhook_url(Some(format!("{base}/webhooks/printful/{PRINTFUL_TOKEN}")));
-        let alerts = Alerts::console(store.clone());
-        let fulfiller = Fulfiller {
-            store: store.clone(),
-            printful: printful.clone(),
-            alerts: alerts.clone(),
-            paused: options.fulfillment_paused,
-            // Order events to the log; the catch-up publishes what is left at once.
-            events: Events {
-                catchup_grace: Duration::ZERO,
-                ..Events::console(store.clone())
-            },
-        };
-        let worker = Worker {
-            store: store.clone(),
-            stripe: stripe.clone(),
-            alerts,
-            fulfiller,
-        };
+        let mut worker = services.worker().await.unwrap();
+        // Order events to the log; the catch-up publishes what is left at once.
+        worker.outbox.catchup_grace = Duration::ZERO;
+        let (stripe, printful) = (worker.stripe.clone(), worker.printful.clone());
         TestApp {
             db,
             store,

@@ -85,7 +85,7 @@ fn the_domain_depends_only_on_its_allow_list() {
 
 #[test]
 fn the_environment_is_read_only_in_the_configuration() {
-    let config = workspace().join("crates/backroom-app/src/config.rs");
+    let config = workspace().join("crates/backroom-ingest/src/config.rs");
     let mut found = Vec::new();
     for dir in shipped_sources() {
         for file in rust_files(&dir) {
@@ -105,8 +105,54 @@ fn the_environment_is_read_only_in_the_configuration() {
     }
     assert!(
         found.is_empty(),
-        "read settings in crates/backroom-app/src/config.rs and pass them in: {found:#?}"
+        "read settings in crates/backroom-ingest/src/config.rs (or through its `Vars` in backroom-app's config.rs) and pass them in: {found:#?}"
     );
+}
+
+/// The dependencies a crate's manifest names (workspace crates and external ones alike).
+fn dependencies(manifest: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let mut in_deps = false;
+    let mut out = BTreeSet::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+            continue;
+        }
+        if in_deps
+            && let Some((name, _)) = line.split_once(['=', '.'])
+            && !name.trim().is_empty()
+            && !name.starts_with('#')
+        {
+            out.insert(name.trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_webhook_functions_link_no_database_and_no_use_cases() {
+    // They verify, classify and queue: backroom-ingest alone. Linking backroom-app would bring
+    // the database driver and every use case back into the smallest, most-called functions.
+    let root = workspace();
+    let forbidden = ["backroom-app", "backroom-db", "tokio-postgres", "reqwest"];
+    for manifest in [
+        "lambdas/stripe-webhook/Cargo.toml",
+        "lambdas/printful-webhook/Cargo.toml",
+        "crates/backroom-ingest/Cargo.toml",
+    ] {
+        let deps = dependencies(&root.join(manifest));
+        assert!(
+            !deps.is_empty(),
+            "{manifest} names no dependencies: is the reader broken?"
+        );
+        let bad: Vec<&&str> = forbidden.iter().filter(|f| deps.contains(**f)).collect();
+        assert!(
+            bad.is_empty(),
+            "{manifest} depends on {bad:?}: keep the webhook path to backroom-ingest"
+        );
+    }
+    assert!(dependencies(&root.join("lambdas/stripe-webhook/Cargo.toml")).contains("backroom-ingest"));
 }
 
 /// The top-level modules of a crate's `src` and, for each, the other top-level modules its

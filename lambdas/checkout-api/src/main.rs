@@ -11,6 +11,6 @@ use backroom_app::{Config, http, telemetry, wiring};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(true);
     let config = Config::load().await?;
-    let shop = wiring::shop(&config, wiring::LAMBDA_CONNECTIONS)?;
+    let shop = wiring::Services::new(config, wiring::Tuning::LAMBDA)?.shop()?;
     lambda_http::run(http::with_json_fallback(http::shop_routes(Arc::new(shop)))).await
 }

@@ -1,16 +1,13 @@
 //! `POST /webhooks/stripe`: verify on the raw bytes, queue, answer. Never touches the database.
 
-// The futures of the AWS SDK and the use cases nest deeply; the default limit is too low to lay them out.
-#![recursion_limit = "256"]
-
 use std::sync::Arc;
 
-use backroom_app::{Config, http, telemetry, wiring};
+use backroom_ingest::{IngestConfig, telemetry, webhook_routes, with_json_fallback};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(true);
-    let config = Config::load().await?;
-    let ingest = wiring::ingest(&config).await?;
-    lambda_http::run(http::with_json_fallback(http::webhook_routes(Arc::new(ingest)))).await
+    let config = IngestConfig::load().await?;
+    let ingest = backroom_ingest::sqs_ingest(&config).await?;
+    lambda_http::run(with_json_fallback(webhook_routes(Arc::new(ingest)))).await
 }

@@ -15,6 +15,9 @@ pub use outbox::*;
 pub use queue::*;
 pub use reconcile::*;
 
+/// Which provider an event came from (defined with the providers' event kinds).
+pub use crate::provider_events::EventSource;
+
 /// What the concerns' files share.
 mod prelude {
     pub(super) use crate::catalog::{Catalog, Variant};

@@ -34,21 +34,42 @@ pub enum CreateOrderError {
     Store(#[from] StoreError),
 }
 
-/// Which provider an event came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventSource {
-    Stripe,
-    Printful,
+/// A fact to apply to an order, with what comes with it.
+#[derive(Clone, Copy, Debug)]
+pub struct Change<'a> {
+    pub id: OrderId,
+    pub fact: &'a Fact,
+    pub cause: &'a Cause,
+    /// The provider event that says it, marked processed in the same transaction.
+    pub claim: Option<&'a EventClaim>,
+    /// The payment's details, written whatever the state machine decides.
+    pub details: Option<&'a PaymentDetails>,
+    /// What Printful says of the order, written whatever the state machine decides. With it,
+    /// the change applies only to an order backroom sent to Printful: any other is
+    /// [`ApplyError::NotFound`] (a Printful order naming it was not made by backroom).
+    pub printful: Option<&'a PrintfulUpdate>,
 }
 
-impl EventSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventSource::Stripe => "stripe",
-            EventSource::Printful => "printful",
-        }
-    }
+/// What a Printful order says, kept with ours.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrintfulUpdate {
+    pub order_id: i64,
+    /// Printful's bill, when it gave one.
+    pub costs: Option<crate::earnings::PrintfulCosts>,
+    pub shipments: Vec<ShipmentRecord>,
+}
+
+/// What a [`Change`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Changed {
+    pub applied: Applied,
+    /// The order as it is after the change; `None` when the event had already been processed
+    /// (nothing was read or written).
+    pub order: Option<Order>,
+    /// The order event the change put in the outbox, to publish now.
+    pub event: Option<super::OutboxEntry>,
+    /// Earlier events of the order were still unpublished: publish them first, in order.
+    pub outbox_behind: bool,
 }
 
 /// A provider event to be processed once.
@@ -108,6 +129,11 @@ pub trait OrderStore: Send + Sync {
         cause: &Cause,
         claim: Option<&EventClaim>,
     ) -> impl Future<Output = Result<Applied, ApplyError>> + Send;
+
+    /// [`OrderStore::apply_fact`] in the fewest round trips, for the worker: the payment's
+    /// details (if any) written with the transition, and the order returned as it is after the
+    /// change (read once, in the change's transaction), with the outbox entry the change made.
+    fn apply_change(&self, change: Change<'_>) -> impl Future<Output = Result<Changed, ApplyError>> + Send;
 
     /// Records the checkout session made for an order (idempotent).
     fn attach_checkout_session(

@@ -73,11 +73,12 @@ impl OrderEventStore for Store {
     }
 
     async fn mark_published(&self, event_id: Uuid) -> Result<bool, StoreError> {
-        self.db
-            .with_retry(|tx| {
+        Ok(self
+            .db
+            .write_alone(|c| {
                 Box::pin(async move {
                     let n = sql::execute(
-                        tx,
+                        c,
                         "UPDATE order_events SET published_at = now() WHERE id = $1 AND published_at IS NULL",
                         &[&event_id],
                     )
@@ -85,8 +86,7 @@ impl OrderEventStore for Store {
                     Ok(n == 1)
                 })
             })
-            .await
-            .map_err(store_err)
+            .await?)
     }
 
     async fn record_publish_failure(&self, event_id: Uuid, error: &str) -> Result<(), StoreError> {

@@ -23,13 +23,14 @@ pub(super) async fn claim_in<C: GenericClient>(
 
 impl Inbox for Store {
     async fn claim(&self, claim: &EventClaim) -> Result<bool, StoreError> {
-        self.db
-            .with_retry(|tx| {
+        // One idempotent INSERT: it needs no transaction of its own.
+        Ok(self
+            .db
+            .write_alone(|c| {
                 let claim = claim.clone();
-                Box::pin(async move { Ok(claim_in(tx, &claim, None).await?) })
+                Box::pin(async move { Ok(claim_in(c, &claim, None).await?) })
             })
-            .await
-            .map_err(store_err)
+            .await?)
     }
 
     async fn is_processed(&self, source: EventSource, event_id: &str) -> Result<bool, StoreError> {

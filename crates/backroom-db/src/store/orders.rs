@@ -3,10 +3,11 @@ use std::sync::Arc;
 
 use backroom_core::earnings::PrintfulCosts;
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
+use backroom_core::order::SkuQuantity;
 use backroom_core::owed::WorkLog;
 use backroom_core::ports::{
-    Applied, ApplyError, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter, OrderStore,
-    PaymentDetails, ShipmentRecord, StoreError,
+    Applied, ApplyError, Change, Changed, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter,
+    OrderStore, OutboxEntry, PaymentDetails, PrintfulUpdate, ShipmentRecord, StoreError,
 };
 use backroom_core::pricing::{PriceEntry, PricedOrder, check_stock, price, releases_stock};
 use backroom_core::{
@@ -125,6 +126,21 @@ impl OrderStore for Store {
         }
     }
 
+    async fn apply_change(&self, change: Change<'_>) -> Result<Changed, ApplyError> {
+        let result = self
+            .db
+            .with_retry(|tx| {
+                let owned = OwnedChange::of(&change);
+                Box::pin(async move { change_in(tx, &owned).await })
+            })
+            .await;
+        match result {
+            Ok(changed) => Ok(changed),
+            Err(TxError::Abort(e)) => Err(e),
+            Err(TxError::Db(e)) => Err(ApplyError::Store(e.into())),
+        }
+    }
+
     async fn attach_checkout_session(
         &self,
         id: OrderId,
@@ -217,32 +233,7 @@ impl OrderStore for Store {
         self.db
             .with_retry(|tx| {
                 let s = shipment.clone();
-                Box::pin(async move {
-                    sql::execute(
-                        tx,
-                        "INSERT INTO shipments (order_id, provider_shipment_id, carrier, service, tracking_number, tracking_url, \
-                         shipped_at, reshipment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (order_id, provider_shipment_id) DO UPDATE SET \
-                         carrier = coalesce(nullif(EXCLUDED.carrier, ''), shipments.carrier), \
-                         service = coalesce(nullif(EXCLUDED.service, ''), shipments.service), \
-                         tracking_number = coalesce(nullif(EXCLUDED.tracking_number, ''), shipments.tracking_number), \
-                         tracking_url = coalesce(nullif(EXCLUDED.tracking_url, ''), shipments.tracking_url), \
-                         shipped_at = coalesce(EXCLUDED.shipped_at, shipments.shipped_at), \
-                         reshipment = EXCLUDED.reshipment OR shipments.reshipment, updated_at = now()",
-                        &[
-                            &id.uuid(),
-                            &s.provider_shipment_id,
-                            &s.carrier,
-                            &s.service,
-                            &s.tracking_number,
-                            &s.tracking_url,
-                            &s.shipped_at,
-                            &s.reshipment,
-                        ],
-                    )
-                    .await?;
-                    Ok(())
-                })
+                Box::pin(async move { Ok(upsert_shipment(tx, id, &s).await?) })
             })
             .await
             .map_err(store_err)
@@ -385,16 +376,262 @@ pub async fn apply_in<C: GenericClient>(
                 super::events::record_in(tx, entry, event).await?;
             }
             if releases_stock(s.payment) {
-                sql::execute(
-                    tx,
-                    "UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL",
-                    &[&id.uuid()],
-                )
-                .await?;
+                release_in(tx, id).await?;
             }
             Ok(Applied::Transitioned(t))
         }
     }
+}
+
+/// A parcel recorded, or brought up to date (a blank field never erases a known one).
+async fn upsert_shipment<C: GenericClient>(tx: &C, id: OrderId, s: &ShipmentRecord) -> Result<(), DbError> {
+    sql::execute(
+        tx,
+        "INSERT INTO shipments (order_id, provider_shipment_id, carrier, service, tracking_number, tracking_url, \
+         shipped_at, reshipment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (order_id, provider_shipment_id) DO UPDATE SET \
+         carrier = coalesce(nullif(EXCLUDED.carrier, ''), shipments.carrier), \
+         service = coalesce(nullif(EXCLUDED.service, ''), shipments.service), \
+         tracking_number = coalesce(nullif(EXCLUDED.tracking_number, ''), shipments.tracking_number), \
+         tracking_url = coalesce(nullif(EXCLUDED.tracking_url, ''), shipments.tracking_url), \
+         shipped_at = coalesce(EXCLUDED.shipped_at, shipments.shipped_at), \
+         reshipment = EXCLUDED.reshipment OR shipments.reshipment, updated_at = now()",
+        &[
+            &id.uuid(),
+            &s.provider_shipment_id,
+            &s.carrier,
+            &s.service,
+            &s.tracking_number,
+            &s.tracking_url,
+            &s.shipped_at,
+            &s.reshipment,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A [`Change`] owned, for a transaction that may run more than once.
+struct OwnedChange {
+    id: OrderId,
+    fact: Fact,
+    cause: Cause,
+    claim: Option<EventClaim>,
+    details: Option<PaymentDetails>,
+    printful: Option<PrintfulUpdate>,
+}
+
+impl OwnedChange {
+    fn of(c: &Change<'_>) -> OwnedChange {
+        OwnedChange {
+            id: c.id,
+            fact: c.fact.clone(),
+            cause: c.cause.clone(),
+            claim: c.claim.cloned(),
+            details: c.details.cloned(),
+            printful: c.printful.cloned(),
+        }
+    }
+}
+
+/// The order, whether the claimed event was processed, and whether the buyer's data was
+/// forgotten: one read, which also marks the order row for the commit-time conflict check.
+static CHANGE_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {ORDER_COLUMNS}, EXISTS (SELECT 1 FROM inbox_events WHERE source = $2 AND event_id = $3), \
+         forgotten_at IS NOT NULL FROM orders WHERE id = $1 FOR UPDATE"
+    )
+});
+
+/// Everything a change writes, in one statement: the order's new state and the payment's
+/// details, the timeline entry, the outbox row, the stock given back (the holds and their SKUs'
+/// stock rows), the event's claim. Each
+/// part is switched by its parameters (a NULL id or flag leaves it out).
+const CHANGE_WRITE: &str = "WITH o AS (\
+     UPDATE orders SET \
+       status = CASE WHEN $2 THEN $3::text ELSE status END, \
+       payment = CASE WHEN $2 THEN $4::text ELSE payment END, \
+       fulfillment = CASE WHEN $2 THEN $5::text ELSE fulfillment END, \
+       printful_mark = CASE WHEN $2 THEN $6::text ELSE printful_mark END, \
+       printful_mark_at = CASE WHEN $2 THEN $7::timestamptz ELSE printful_mark_at END, \
+       amount_mismatch = CASE WHEN $2 THEN $8::bool ELSE amount_mismatch END, \
+       amount_accepted = CASE WHEN $2 THEN $9::bool ELSE amount_accepted END, \
+       delivered_at = coalesce(delivered_at, $10::timestamptz), \
+       stripe_payment_intent_id = coalesce($11::text, stripe_payment_intent_id), \
+       email = CASE WHEN forgotten_at IS NULL THEN coalesce($12::text, email) END, \
+       shipping = CASE WHEN forgotten_at IS NULL THEN coalesce($13::jsonb, shipping) END, \
+       charged = coalesce($14::jsonb, charged), \
+       stripe_fee = coalesce($15::jsonb, stripe_fee), \
+       printful_order_id = coalesce($27::bigint, printful_order_id), \
+       printful_costs = coalesce($28::jsonb, printful_costs), \
+       updated_at = now() \
+     WHERE id = $1 AND ($2::bool OR $26::bool) RETURNING id), \
+   t AS (\
+     INSERT INTO order_timeline (id, order_id, at, from_status, to_status, cause, detail) \
+     SELECT $16::uuid, $1, clock_timestamp(), $17::text, $18::text, $19::text, $20::text WHERE $16::uuid IS NOT NULL \
+     RETURNING id, order_id, at), \
+   e AS (\
+     INSERT INTO order_events (id, order_id, detail_type, at) \
+     SELECT id, order_id, $21::text, at FROM t WHERE $21::text IS NOT NULL \
+     ON CONFLICT (id) DO NOTHING RETURNING id, at), \
+   s AS (\
+     UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL AND $22::bool \
+     RETURNING sku, quantity), \
+   k AS (\
+     UPDATE stock SET held = greatest(stock.held - r.quantity, 0), updated_at = now() \
+     FROM (SELECT sku, sum(quantity)::bigint AS quantity FROM s GROUP BY sku) r WHERE stock.sku = r.sku RETURNING 1), \
+   c AS (\
+     INSERT INTO inbox_events (source, event_id, event_type, order_id) \
+     SELECT $23::text, $24::text, $25::text, $1 WHERE $24::text IS NOT NULL \
+     ON CONFLICT (source, event_id) DO NOTHING RETURNING 1) \
+ SELECT (SELECT at FROM e), \
+   EXISTS (SELECT 1 FROM order_events WHERE order_id = $1 AND published_at IS NULL), \
+   (SELECT count(*) FROM o), (SELECT count(*) FROM s), (SELECT count(*) FROM c), (SELECT count(*) FROM k)";
+
+/// A change in one transaction of four statements: read the order (and whether the event was
+/// processed), read its items, write everything, and the commit. The order returned is the
+/// one read with the change made to it, as the write leaves the row.
+async fn change_in<C: GenericClient>(tx: &C, c: &OwnedChange) -> Result<Changed, TxError<ApplyError>> {
+    let id = c.id;
+    let source = c.claim.as_ref().map(|k| k.source.as_str());
+    let event_id = c.claim.as_ref().map(|k| k.event_id.as_str());
+    let row = sql::query_opt(tx, &CHANGE_READ, &[&id.uuid(), &source, &event_id])
+        .await?
+        .ok_or(TxError::Abort(ApplyError::NotFound(id)))?;
+    if row.get::<_, bool>(26) {
+        return Ok(Changed {
+            applied: Applied::AlreadyProcessed,
+            order: None,
+            event: None,
+            outbox_behind: false,
+        });
+    }
+    let forgotten: bool = row.get(27);
+    let item_rows = sql::query(
+        tx,
+        &format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE order_id = $1 ORDER BY line"),
+        &[&id.uuid()],
+    )
+    .await?;
+    let items = item_rows.iter().map(item_from).collect::<Result<Vec<_>, _>>()?;
+    let mut order = order_from(&row, items)?;
+    if let Some(update) = &c.printful {
+        if !order.submitted_by_us() {
+            return Err(TxError::Abort(ApplyError::NotFound(id)));
+        }
+        // Parcels first: the shipped event is built from them.
+        for shipment in &update.shipments {
+            upsert_shipment(tx, id, shipment).await?;
+        }
+    }
+    let (timeline, transition) = match order.state.decide(order.total, &c.fact) {
+        Decision::Refuse(refusal) => ((None, Applied::Refused(refusal)), None),
+        Decision::Note(note) => {
+            let status = order.status();
+            ((Some((status, status, note.clone())), Applied::Noted(note)), None)
+        }
+        Decision::Apply(t) => (
+            (Some((t.from, t.to, t.detail.clone())), Applied::Transitioned(t.clone())),
+            Some(t),
+        ),
+    };
+    let (entry, applied) = timeline;
+    let entry_id = entry.as_ref().map(|_| Uuid::new_v4());
+    let (from, to, detail) = match &entry {
+        Some((from, to, detail)) => (Some(from.as_str()), Some(to.as_str()), Some(detail.as_str())),
+        None => (None, None, None),
+    };
+    let cause = entry.as_ref().map(|_| c.cause.to_string());
+    let event_type = transition
+        .as_ref()
+        .and_then(|t| OrderEventType::of_transition(t.from, t.to));
+    let s = transition.as_ref().map(|t| t.state);
+    let delivered_at = match (&transition, &c.fact) {
+        (Some(_), Fact::Delivered { at }) => Some(*at),
+        _ => None,
+    };
+    let d = c.details.clone().unwrap_or_default();
+    let has_details = c.details.is_some() || c.printful.is_some();
+    let printful_id = c.printful.as_ref().map(|p| p.order_id);
+    let printful_costs = c.printful.as_ref().and_then(|p| p.costs);
+    let costs_json = printful_costs.map(|x| serde_json::to_value(x).unwrap_or_default());
+    let charged = d.charged.map(|x| serde_json::to_value(x).unwrap_or_default());
+    let fee = d.stripe_fee.map(|x| serde_json::to_value(x).unwrap_or_default());
+    let release = s.is_some_and(|s| releases_stock(s.payment));
+    let row = sql::query_one(
+        tx,
+        CHANGE_WRITE,
+        &[
+            &id.uuid(),
+            &transition.is_some(),
+            &transition.as_ref().map(|t| t.to.as_str()),
+            &s.map(|s| payment_str(s.payment)),
+            &s.map(|s| fulfillment_str(s.fulfillment)),
+            &s.and_then(|s| s.mark.map(|m| exception_str(m.exception))),
+            &s.and_then(|s| s.mark.map(|m| m.at)),
+            &s.map(|s| s.amount_mismatch),
+            &s.map(|s| s.amount_accepted),
+            &delivered_at,
+            &d.payment_intent_id,
+            &d.email.as_ref().map(Email::as_str),
+            &d.shipping,
+            &charged,
+            &fee,
+            &entry_id,
+            &from,
+            &to,
+            &cause,
+            &detail,
+            &event_type.map(OrderEventType::detail_type),
+            &release,
+            &source,
+            &event_id,
+            &c.claim.as_ref().map(|k| k.event_type.as_str()),
+            &has_details,
+            &printful_id,
+            &costs_json,
+        ],
+    )
+    .await?;
+    // The order as the write left it.
+    if let Some(s) = s {
+        order.state = s;
+    }
+    if transition.is_some() || has_details {
+        order.updated_at = chrono::Utc::now();
+    }
+    order.stripe_payment_intent_id = d.payment_intent_id.or(order.stripe_payment_intent_id);
+    if !forgotten {
+        order.email = d.email.or(order.email);
+        order.shipping = d.shipping.or(order.shipping);
+    }
+    order.charged = d.charged.or(order.charged);
+    order.stripe_fee = d.stripe_fee.or(order.stripe_fee);
+    order.printful_order_id = printful_id.or(order.printful_order_id);
+    order.printful_costs = printful_costs.or(order.printful_costs);
+    let event = match (
+        row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0),
+        event_type,
+        entry_id,
+    ) {
+        (Some(at), Some(event_type), Some(event_id)) => Some(OutboxEntry {
+            event_id,
+            order_id: id,
+            event_type,
+            at,
+            published_at: None,
+            attempts: 0,
+            last_error: None,
+        }),
+        _ => None,
+    };
+    Ok(Changed {
+        applied,
+        order: Some(order),
+        event,
+        // Read before this statement's own insert: events of the order still waiting.
+        outbox_behind: row.get(1),
+    })
 }
 
 async fn append_timeline<C: GenericClient>(
@@ -456,32 +693,14 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     let catalog = rows.iter().map(price_entry).collect::<Result<Vec<_>, DbError>>()?;
     let priced = price(&new.items, &catalog).map_err(abort)?;
 
-    // Limited stock: writing the product row makes concurrent checkouts of the same SKU
-    // conflict (a lock wait then 40001 on PostgreSQL, an OCC conflict on DSQL), so the loser
-    // retries and counts the winner's hold. SKUs are taken in a fixed order.
+    // Limited stock: the SKU's stock row is taken by a conditional increment, so concurrent
+    // checkouts of the same SKU conflict on that one row (a lock wait then 40001 on PostgreSQL,
+    // an OCC conflict at commit on DSQL) and the loser retries and counts the winner's hold;
+    // checkouts of other SKUs and catalog reads do not conflict with it. A checkout that finds
+    // the units gone writes nothing and is refused, without a retry. SKUs are taken in a fixed
+    // order.
     for (wanted, limit) in &priced.holds {
-        let sku = wanted.sku.as_str();
-        sql::execute(
-            tx,
-            "UPDATE products SET stock_version = stock_version + 1 WHERE sku = $1",
-            &[&sku],
-        )
-        .await?;
-        let held: i64 = sql::query_one(
-            tx,
-            "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE sku = $1 AND released_at IS NULL",
-            &[&sku],
-        )
-        .await?
-        .get(0);
-        check_stock(wanted, *limit, u64::try_from(held).unwrap_or(0)).map_err(abort)?;
-        let quantity = i32::try_from(wanted.quantity).map_err(|_| DbError::Corrupt("quantity".into()))?;
-        sql::execute(
-            tx,
-            "INSERT INTO stock_holds (order_id, sku, quantity) VALUES ($1, $2, $3)",
-            &[&new.id.uuid(), &sku, &quantity],
-        )
-        .await?;
+        hold_in(tx, new.id, wanted, *limit).await?;
     }
     let PricedOrder { items, total, .. } = priced;
     let (total, currency) = (total.amount, total.currency);
@@ -552,6 +771,104 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         created_at: row.get(1),
         updated_at: row.get(2),
     })
+}
+
+/// Holds `wanted` units of a SKU limited to `limit` for an order, or refuses with what is left.
+/// Keeps the invariant: `stock.held` = the SKU's unreleased `stock_holds`.
+async fn hold_in<C: GenericClient>(
+    tx: &C,
+    order: OrderId,
+    wanted: &SkuQuantity,
+    limit: u32,
+) -> Result<(), TxError<CreateOrderError>> {
+    let sku = wanted.sku.as_str();
+    if !take_units(tx, sku, wanted.quantity, limit).await? {
+        let held: Option<i64> = sql::query_opt(tx, "SELECT held FROM stock WHERE sku = $1", &[&sku])
+            .await?
+            .map(|r| r.get(0));
+        let held = match held {
+            Some(held) => held,
+            None => {
+                // The SKU's first limited checkout (or the first since the stock table came):
+                // its row starts from the holds already there. Two first checkouts at once meet
+                // on the primary key; the loser is retried and finds the row.
+                sql::execute(
+                    tx,
+                    "INSERT INTO stock (sku, held) SELECT $1, coalesce(sum(quantity), 0)::bigint FROM stock_holds \
+                     WHERE sku = $1 AND released_at IS NULL",
+                    &[&sku],
+                )
+                .await?;
+                if take_units(tx, sku, wanted.quantity, limit).await? {
+                    return insert_hold(tx, order, sku, wanted.quantity).await;
+                }
+                sql::query_one(tx, "SELECT held FROM stock WHERE sku = $1", &[&sku])
+                    .await?
+                    .get(0)
+            }
+        };
+        check_stock(wanted, limit, u64::try_from(held).unwrap_or(0)).map_err(TxError::Abort)?;
+        // The increment found the row and the units but did not apply: cannot happen in one
+        // snapshot; refuse rather than oversell.
+        return Err(TxError::Db(DbError::Corrupt(format!(
+            "stock of {sku}: held {held} of {limit}"
+        ))));
+    }
+    insert_hold(tx, order, sku, wanted.quantity).await
+}
+
+/// Adds `quantity` to the SKU's held units when they fit under `limit`; false when they do not
+/// or the SKU has no stock row yet.
+async fn take_units<C: GenericClient>(tx: &C, sku: &str, quantity: u32, limit: u32) -> Result<bool, DbError> {
+    let taken = sql::execute(
+        tx,
+        "UPDATE stock SET held = held + $2, updated_at = now() WHERE sku = $1 AND held + $2 <= $3",
+        &[&sku, &i64::from(quantity), &i64::from(limit)],
+    )
+    .await?;
+    Ok(taken == 1)
+}
+
+async fn insert_hold<C: GenericClient>(
+    tx: &C,
+    order: OrderId,
+    sku: &str,
+    quantity: u32,
+) -> Result<(), TxError<CreateOrderError>> {
+    let quantity = i32::try_from(quantity).map_err(|_| DbError::Corrupt("quantity".into()))?;
+    sql::execute(
+        tx,
+        "INSERT INTO stock_holds (order_id, sku, quantity) VALUES ($1, $2, $3)",
+        &[&order.uuid(), &sku, &quantity],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Gives an order's unreleased holds back: each hold marked released and its units taken off
+/// its SKU's stock row, in the caller's transaction.
+async fn release_in<C: GenericClient>(tx: &C, id: OrderId) -> Result<(), DbError> {
+    let released = sql::query(
+        tx,
+        "UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL RETURNING sku, quantity",
+        &[&id.uuid()],
+    )
+    .await?;
+    let mut released: Vec<(String, i64)> = released
+        .iter()
+        .map(|r| (r.get(0), i64::from(r.get::<_, i32>(1))))
+        .collect();
+    released.sort();
+    for (sku, quantity) in &released {
+        // No row yet: the first checkout that needs one counts the holds, this one released.
+        sql::execute(
+            tx,
+            "UPDATE stock SET held = greatest(held - $2, 0), updated_at = now() WHERE sku = $1",
+            &[sku, quantity],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Loads orders (with their lines) matching a WHERE/ORDER clause over `orders`.

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::state::{ApiError, Draw, EVENT_TYPES, OrderRef, RateReading};
+use super::state::{ApiError, Draw, OrderRef, RateReading};
 use super::{PrintfulSim, RecordedRequest, SimError, now, products};
 
 pub(super) fn router(sim: PrintfulSim) -> Router {
@@ -367,7 +367,7 @@ async fn set_webhooks(State(sim): State<PrintfulSim>, body: Bytes) -> Response {
         let types: Vec<String> = types.iter().filter_map(|t| t.as_str().map(str::to_string)).collect();
         if let Some(unknown) = types
             .iter()
-            .find(|t| !EVENT_TYPES.contains(&t.as_str()) && !is_other_v1_event(t))
+            .find(|t| backroom_core::PrintfulEventKind::parse(t).is_none() && !is_other_v1_event(t))
         {
             return Err(ApiError::bad_request(format!("Invalid webhook type: {unknown}")));
         }

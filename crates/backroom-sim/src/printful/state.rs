@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use backroom_core::PrintfulEventKind;
 use serde_json::{Map, Value, json};
 
 use super::{FaultCounts, PrintfulCosts, RandomFaults, RecordedRequest, SimError, SyncProductSpec, WebhookDelivery};
@@ -12,18 +13,6 @@ use super::{FaultCounts, PrintfulCosts, RandomFaults, RecordedRequest, SimError,
 /// v1's rate limit: 120 requests in a fixed window that refills every minute.
 pub(crate) const RATE_LIMIT: u32 = 120;
 const RATE_WINDOW: Duration = Duration::from_secs(60);
-
-/// The event types the simulator sends, and so the default subscription.
-pub(crate) const EVENT_TYPES: [&str; 8] = [
-    "package_shipped",
-    "order_created",
-    "order_updated",
-    "order_failed",
-    "order_canceled",
-    "order_put_hold",
-    "order_remove_hold",
-    "package_returned",
-];
 
 /// Printful's largest page, for v1 and v2 lists.
 pub(crate) const MAX_PAGE: usize = 100;
@@ -334,7 +323,7 @@ impl State {
             faults: Faults::default(),
             webhook: Webhook {
                 url: webhook_url,
-                types: EVENT_TYPES.iter().map(|t| t.to_string()).collect(),
+                types: PrintfulEventKind::NAMES.iter().map(|t| t.to_string()).collect(),
                 deliver: true,
             },
             window: Window {
@@ -418,7 +407,7 @@ impl State {
         };
         self.orders.insert(id, order);
         let order = &self.orders[&id];
-        let events = vec![self.event("order_created", now, order, None, None)];
+        let events = vec![self.event(PrintfulEventKind::OrderCreated, now, order, None, None)];
         Ok((self.order_json(order), events))
     }
 
@@ -446,7 +435,7 @@ impl State {
         let order = &self.orders[&id];
         Ok((
             self.order_json(order),
-            vec![self.event("order_updated", at, order, None, None)],
+            vec![self.event(PrintfulEventKind::OrderUpdated, at, order, None, None)],
         ))
     }
 
@@ -465,7 +454,7 @@ impl State {
         let order = &self.orders[&id];
         Ok((
             self.order_json(order),
-            vec![self.event("order_updated", at, order, None, None)],
+            vec![self.event(PrintfulEventKind::OrderUpdated, at, order, None, None)],
         ))
     }
 
@@ -487,9 +476,15 @@ impl State {
         let order = &self.orders[&id];
         let mut events = Vec::new();
         if !was_draft {
-            events.push(self.event("order_canceled", at, order, None, Some("Canceled through the API")));
+            events.push(self.event(
+                PrintfulEventKind::OrderCanceled,
+                at,
+                order,
+                None,
+                Some("Canceled through the API"),
+            ));
         }
-        events.push(self.event("order_updated", at, order, None, None));
+        events.push(self.event(PrintfulEventKind::OrderUpdated, at, order, None, None));
         Ok((self.order_json(order), events))
     }
 
@@ -513,7 +508,7 @@ impl State {
                 let order = &self.orders[&id];
                 Ok((
                     self.order_json(order),
-                    vec![self.event("order_updated", at, order, None, None)],
+                    vec![self.event(PrintfulEventKind::OrderUpdated, at, order, None, None)],
                 ))
             }
             "inprocess" | "partial" => {
@@ -558,8 +553,8 @@ impl State {
                 self.next_shipment_id += 1;
                 let order = &self.orders[&id];
                 let events = vec![
-                    self.event("package_shipped", at, order, Some(&shipment), None),
-                    self.event("order_updated", at, order, None, None),
+                    self.event(PrintfulEventKind::PackageShipped, at, order, Some(&shipment), None),
+                    self.event(PrintfulEventKind::OrderUpdated, at, order, None, None),
                 ];
                 Ok((self.order_json(order), events))
             }
@@ -647,7 +642,13 @@ impl State {
             let at = tick(order, now);
             let order = &self.orders[&id];
             let reason = reason.unwrap_or("The carrier returned the package to the fulfillment facility");
-            events.push(self.event("package_returned", at, order, Some(&shipment), Some(reason)));
+            events.push(self.event(
+                PrintfulEventKind::PackageReturned,
+                at,
+                order,
+                Some(&shipment),
+                Some(reason),
+            ));
         }
         let order = &self.orders[&id];
         Ok((self.shipment_v2_json(order, &shipment, public_base), events))
@@ -759,18 +760,18 @@ impl State {
         let order = &self.orders[&id];
         let mut events = Vec::new();
         if left_hold {
-            events.push(self.event("order_remove_hold", at, order, None, reason));
+            events.push(self.event(PrintfulEventKind::OrderRemoveHold, at, order, None, reason));
         }
         let specific = match status {
-            "onhold" => Some("order_put_hold"),
-            "failed" => Some("order_failed"),
-            "canceled" => Some("order_canceled"),
+            "onhold" => Some(PrintfulEventKind::OrderPutHold),
+            "failed" => Some(PrintfulEventKind::OrderFailed),
+            "canceled" => Some(PrintfulEventKind::OrderCanceled),
             _ => None,
         };
         if let Some(t) = specific {
             events.push(self.event(t, at, order, None, reason));
         }
-        events.push(self.event("order_updated", at, order, None, None));
+        events.push(self.event(PrintfulEventKind::OrderUpdated, at, order, None, None));
         Ok((self.order_json(order), events))
     }
 
@@ -890,7 +891,7 @@ impl State {
     /// with the full order, `retries` 0 (delivery raises it on each retry).
     fn event(
         &self,
-        event_type: &str,
+        kind: PrintfulEventKind,
         created: i64,
         order: &SimOrder,
         shipment: Option<&Value>,
@@ -903,7 +904,7 @@ impl State {
         if let Some(r) = reason {
             data["reason"] = json!(r);
         }
-        json!({ "type": event_type, "created": created, "retries": 0, "store": self.store_id, "data": data })
+        json!({ "type": kind.as_str(), "created": created, "retries": 0, "store": self.store_id, "data": data })
     }
 }
 

@@ -530,7 +530,7 @@ pub fn webhook_endpoint(id: &str, url: &str, created: i64) -> Value {
         "application": null,
         "created": created,
         "description": "backroom simulator endpoint",
-        "enabled_events": backroom_stripe::HANDLED_EVENT_TYPES,
+        "enabled_events": backroom_core::StripeEventKind::NAMES,
         "livemode": false,
         "metadata": {},
         "status": "enabled",

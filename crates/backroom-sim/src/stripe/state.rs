@@ -190,7 +190,7 @@ impl State {
         previous: Option<Value>,
         out: &mut Outbox,
     ) {
-        let for_endpoint = change.endpoint && backroom_stripe::HANDLED_EVENT_TYPES.contains(&event_type);
+        let for_endpoint = change.endpoint && backroom_core::StripeEventKind::NAMES.contains(&event_type);
         let will_send = for_endpoint && change.deliver;
         let id = new_id("evt_", 24);
         let event = objects::event(

@@ -1,7 +1,8 @@
 //! Order events for the outside world, published from the outbox after the transaction of the
 //! transition has committed. Every transition that matters outside (`OrderEventType`) leaves an
-//! `order_events` row in its own transaction; right after, the order's unpublished rows are
-//! published and marked. A publish that fails is logged and counted on its row and never fails
+//! `order_events` row in its own transaction; right after, the event is published (built from
+//! the order the change returned, with no read, or with the order's earlier unpublished rows
+//! first when there are any) and marked. A publish that fails is logged and counted on its row and never fails
 //! the order: the catch-up jobs publish what is left. Delivery is at least once (a crash between
 //! the bus's answer and the mark publishes again), so every event carries its stable `event_id`.
 
@@ -9,11 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backroom_aws::EventBridgePublisher;
-use backroom_core::OrderId;
 use backroom_core::ports::{
-    Applied, EventPublisher, OrderEvent, OrderEventStore, OrderEventType, OrderStore, OutboxEntry, PublishError,
-    StoreError,
+    Applied, Changed, EventPublisher, OrderEvent, OrderEventStore, OrderEventType, OrderStore, OutboxEntry,
+    PublishError, StoreError,
 };
+use backroom_core::{Order, OrderId};
 use backroom_db::Store;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -110,7 +111,7 @@ pub struct Published {
 }
 
 #[derive(Clone, Debug)]
-pub struct Events {
+pub struct Outbox {
     pub store: Store,
     pub publisher: Publisher,
     /// `EVENTS_INCLUDE_EMAIL`: the buyer's e-mail address goes into the events (off by default).
@@ -118,9 +119,9 @@ pub struct Events {
     pub catchup_grace: Duration,
 }
 
-impl Events {
-    pub fn console(store: Store) -> Events {
-        Events {
+impl Outbox {
+    pub fn console(store: Store) -> Outbox {
+        Outbox {
             store,
             publisher: Publisher::Console(ConsolePublisher),
             include_email: false,
@@ -130,15 +131,15 @@ impl Events {
 
     /// To the bus when one is named; else to the log for a local database, and held in the
     /// outbox for the live one (only a bus may mark a live event published).
-    pub fn new(store: Store, bus_name: Option<&str>, include_email: bool, live_database: bool) -> Events {
-        Events {
+    pub fn new(store: Store, bus_name: Option<&str>, include_email: bool, live_database: bool) -> Outbox {
+        Outbox {
             publisher: match (bus_name, live_database) {
                 (Some(name), _) => Publisher::EventBridge(Bus::named(name)),
                 (None, false) => Publisher::Console(ConsolePublisher),
                 (None, true) => Publisher::Held,
             },
             include_email,
-            ..Events::console(store)
+            ..Outbox::console(store)
         }
     }
 
@@ -149,7 +150,7 @@ impl Events {
         match applied {
             Applied::Transitioned(t) if OrderEventType::of_transition(t.from, t.to).is_some() => {
                 let events = self.clone();
-                match tokio::spawn(async move { events.publish_order(id).await }).await {
+                match tokio::spawn(backroom_db::sql::inherit(async move { events.publish_order(id).await })).await {
                     Ok(published) => published,
                     Err(e) => {
                         tracing::error!(order_id = %id, error = %e, "publishing the order's events failed; the catch-up publishes them");
@@ -159,6 +160,53 @@ impl Events {
             }
             _ => Published::default(),
         }
+    }
+
+    /// After a change was committed: publishes the event it made, built from the order the
+    /// change returned (no read), or, when earlier events of the order are still waiting, all of
+    /// them oldest first. Runs as a task of its own, as `after_apply`.
+    pub async fn after_change(&self, changed: &Changed) -> Published {
+        let (Some(entry), Some(order)) = (changed.event.clone(), changed.order.clone()) else {
+            return Published::default();
+        };
+        if matches!(self.publisher, Publisher::Held) {
+            return Published::default();
+        }
+        let outbox = self.clone();
+        let behind = changed.outbox_behind;
+        let task = tokio::spawn(backroom_db::sql::inherit(async move {
+            if behind {
+                return outbox.publish_order(order.id).await;
+            }
+            let mut report = Published::default();
+            match Box::pin(outbox.publish_known(&entry, &order)).await {
+                Ok(()) => report.published += 1,
+                Err(error) => {
+                    report.failed += 1;
+                    outbox.publish_failed(&entry, &error).await;
+                }
+            }
+            report
+        }));
+        match task.await {
+            Ok(published) => published,
+            Err(e) => {
+                tracing::error!(order_id = %changed.order.as_ref().map(|o| o.id.to_string()).unwrap_or_default(), error = %e, "publishing the order's event failed; the catch-up publishes it");
+                Published::default()
+            }
+        }
+    }
+
+    /// Publishes one event of an order known in memory.
+    async fn publish_known(&self, entry: &OutboxEntry, order: &Order) -> Result<(), String> {
+        let shipments = if entry.event_type == OrderEventType::Shipped {
+            self.store.shipments(entry.order_id).await.map_err(|e| e.to_string())?
+        } else {
+            vec![]
+        };
+        let event = OrderEvent::build(entry, order, &shipments, self.include_email)
+            .map_err(|e| format!("order {}: {e}", entry.order_id))?;
+        self.send(entry, &event).await
     }
 
     /// Publishes every unpublished event of one order, oldest first. Never fails: what could
@@ -224,20 +272,24 @@ impl Events {
                 Err(error) => {
                     report.failed += 1;
                     in_a_row += 1;
-                    tracing::error!(
-                        event_id = %entry.event_id,
-                        order_id = %entry.order_id,
-                        detail_type = %entry.event_type,
-                        error = %error,
-                        "an order event was not published; the catch-up publishes it"
-                    );
-                    if let Err(e) = self.store.record_publish_failure(entry.event_id, &error).await {
-                        tracing::error!(event_id = %entry.event_id, error = %e, "could not count the failed publish");
-                    }
+                    self.publish_failed(entry, &error).await;
                 }
             }
         }
         report
+    }
+
+    async fn publish_failed(&self, entry: &OutboxEntry, error: &str) {
+        tracing::error!(
+            event_id = %entry.event_id,
+            order_id = %entry.order_id,
+            detail_type = %entry.event_type,
+            error = %error,
+            "an order event was not published; the catch-up publishes it"
+        );
+        if let Err(e) = self.store.record_publish_failure(entry.event_id, error).await {
+            tracing::error!(event_id = %entry.event_id, error = %e, "could not count the failed publish");
+        }
     }
 
     async fn publish_one(&self, entry: &OutboxEntry) -> Result<(), String> {
@@ -246,7 +298,12 @@ impl Events {
             Ok(None) => return Err(format!("order {} does not exist", entry.order_id)),
             Err(e) => return Err(e.to_string()),
         };
-        self.publisher.publish(&event).await.map_err(|e| e.to_string())?;
+        self.send(entry, &event).await
+    }
+
+    /// Sends the event and marks it published.
+    async fn send(&self, entry: &OutboxEntry, event: &OrderEvent) -> Result<(), String> {
+        self.publisher.publish(event).await.map_err(|e| e.to_string())?;
         // The bus has the event. Should the mark fail, the catch-up publishes it again: at
         // least once, and consumers de-duplicate on the event id.
         if let Err(e) = self.store.mark_published(entry.event_id).await {
