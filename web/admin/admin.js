@@ -82,12 +82,30 @@
     return wrap;
   }
 
-  // A link to the buyer's order page, which shows the full timeline.
+  // "dev" (backroom dev, which also serves the storefront) or "owner" (backroom owner, which
+  // serves this page alone), as the summary says.
+  let mode = "dev";
+
+  // A link to the buyer's order page, which shows the full timeline. `backroom owner` serves
+  // no storefront: there the order's command is shown on hover instead.
   function orderLink(orderId, text) {
     if (!orderId) return document.createTextNode("");
+    if (mode === "owner") {
+      const span = el("span", text ? null : "mono id", text || orderId);
+      span.title = "backroom orders show " + orderId;
+      return span;
+    }
     const link = el("a", text ? null : "mono id", text || orderId);
     link.href = "/success.html?order_id=" + encodeURIComponent(orderId);
     return link;
+  }
+
+  // How long ago, in the largest whole unit.
+  function formatAge(seconds) {
+    if (seconds >= 2 * 86400) return Math.floor(seconds / 86400) + " days";
+    if (seconds >= 2 * 3600) return Math.floor(seconds / 3600) + " h";
+    if (seconds >= 60) return Math.floor(seconds / 60) + " min";
+    return "under a minute";
   }
 
   function code(text) {
@@ -218,11 +236,18 @@
     const messages = data.messages || [];
     document.getElementById("dlq-count").textContent = "(" + messages.length + ")";
     const body = document.getElementById("dlq-body");
+    if (data.error) {
+      body.replaceChildren(el("p", "muted", data.error));
+      return;
+    }
     if (messages.length === 0) {
       body.replaceChildren(el("p", "all-clear", "Empty: every event was processed."));
       return;
     }
     const hint = el("p", "muted small");
+    if (typeof data.approximate_messages === "number" && data.approximate_messages > messages.length) {
+      hint.append(document.createTextNode("About " + data.approximate_messages + " in the queue, " + messages.length + " shown. "));
+    }
     hint.append(document.createTextNode("These events failed 5 times. Fix the cause, then run "), code("backroom dlq redrive"), document.createTextNode("."));
     body.replaceChildren(hint, table("Dead-lettered messages", [
       { label: "Source" }, { label: "Event type" }, { label: "Event id" }, { label: "Receives", className: "num" }, { label: "Message id" },
@@ -294,7 +319,171 @@
     }), "events-table"));
   }
 
+  // --- The summary: sales per day, stuck orders, disputes, alarms ------------------------
+
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attributes, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  // The currency most of the period's revenue is in: the chart draws that one.
+  function mainCurrency(days) {
+    const totals = new Map();
+    for (const day of days) {
+      for (const r of day.revenue) totals.set(r.currency, (totals.get(r.currency) || 0) + r.amount);
+    }
+    let best = null;
+    for (const [currency, amount] of totals) if (best === null || amount > totals.get(best)) best = currency;
+    return { best, totals };
+  }
+
+  function shortDate(iso) {
+    // The date is a UTC day ("2026-12-07"): formatted as such, whatever the browser's zone.
+    const date = new Date(iso + "T00:00:00Z");
+    return date.toLocaleDateString(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
+  }
+
+  // A bar per day for the revenue in the main currency, the day's order count above it.
+  function salesChart(days) {
+    const { best, totals } = mainCurrency(days);
+    const width = 900, height = 220, left = 64, right = 8, top = 18, bottom = 28;
+    const plotW = width - left - right, plotH = height - top - bottom;
+    const amountOf = (day) => (day.revenue.find((r) => r.currency === best) || { amount: 0 }).amount;
+    const maxAmount = Math.max(1, ...days.map(amountOf));
+    const totalOrders = days.reduce((n, day) => n + day.orders, 0);
+    const chart = svg("svg", {
+      viewBox: "0 0 " + width + " " + height, class: "sales-chart", role: "img",
+      "data-testid": "sales-chart", "data-days": days.length, "data-orders": totalOrders,
+      "aria-label": "Orders and revenue per day over the last " + days.length + " days",
+    });
+    // The axis: zero and the highest day.
+    chart.append(
+      svg("line", { x1: left, y1: top + plotH, x2: width - right, y2: top + plotH, class: "axis" }),
+      svg("text", { x: left - 6, y: top + plotH, class: "tick", "text-anchor": "end" }, best ? formatMoney({ amount: 0, currency: best }) : "0"),
+      svg("text", { x: left - 6, y: top + 10, class: "tick", "text-anchor": "end" }, best ? formatMoney({ amount: maxAmount, currency: best }) : ""),
+      svg("line", { x1: left, y1: top, x2: width - right, y2: top, class: "grid" }),
+    );
+    const step = plotW / days.length;
+    days.forEach((day, i) => {
+      const amount = amountOf(day);
+      const h = Math.round((amount / maxAmount) * plotH);
+      const x = left + i * step + step * 0.15;
+      const bar = svg("rect", {
+        x: x.toFixed(1), y: top + plotH - h, width: (step * 0.7).toFixed(1), height: Math.max(h, day.orders ? 1 : 0),
+        class: "bar", "data-date": day.date, "data-orders": day.orders, "data-amount": amount,
+      });
+      const money = day.revenue.map(formatMoney).join(" + ") || "no sales";
+      bar.append(svg("title", {}, shortDate(day.date) + ": " + day.orders + (day.orders === 1 ? " order, " : " orders, ") + money));
+      chart.append(bar);
+      if (day.orders > 0) {
+        chart.append(svg("text", { x: (x + step * 0.35).toFixed(1), y: top + plotH - h - 4, class: "count-label", "text-anchor": "middle" }, day.orders));
+      }
+      if (i % 5 === 0 || i === days.length - 1) {
+        chart.append(svg("text", { x: (x + step * 0.35).toFixed(1), y: height - 8, class: "tick", "text-anchor": "middle" }, shortDate(day.date)));
+      }
+    });
+    const totalsText = [...totals].map(([currency, amount]) => formatMoney({ amount, currency })).join(" + ");
+    const caption = el("p", "muted small", totalOrders + (totalOrders === 1 ? " paid order" : " paid orders") +
+      (totalsText ? ", " + totalsText : "") + " in " + days.length + " days (UTC). Bars: revenue per day" +
+      (totals.size > 1 ? " in " + best : "") + "; numbers: orders.");
+    return [chart, caption];
+  }
+
+  function drawStuck(stuck) {
+    document.getElementById("stuck-count").textContent = "(" + stuck.length + ")";
+    const body = document.getElementById("stuck-body");
+    if (stuck.length === 0) {
+      body.replaceChildren(el("p", "all-clear", "None: every order is within its stage's deadline."));
+      return;
+    }
+    const hint = el("p", "muted small", "Past the watchdog's deadline for their stage. Look at one with the command shown.");
+    body.replaceChildren(hint, table("Stuck orders, oldest first", [
+      { label: "Order" }, { label: "Stage" }, { label: "Waiting" }, { label: "Since" }, { label: "Look" },
+    ], stuck.map((order) => {
+      const stage = el("span", "status-badge", order.status);
+      stage.dataset.status = order.status;
+      return [orderLink(order.order_id, "#" + order.number), stage, formatAge(order.age_seconds), timeEl(order.waiting_since), code(order.command)];
+    }), "stuck-table"));
+  }
+
+  function drawDisputes(disputes) {
+    const body = document.getElementById("disputes-body");
+    if (disputes.source !== "stripe") {
+      document.getElementById("disputes-count").textContent = "";
+      body.replaceChildren(el("p", "muted", "Unknown: " + (disputes.hint || disputes.error || "")));
+      return;
+    }
+    const open = disputes.open || [];
+    document.getElementById("disputes-count").textContent = "(" + open.length + ")";
+    if (open.length === 0) {
+      body.replaceChildren(el("p", "all-clear", "No open disputes."));
+      return;
+    }
+    const now = Date.now();
+    body.replaceChildren(table("Open disputes", [
+      { label: "Due" }, { label: "Amount", className: "num" }, { label: "Reason" }, { label: "Order" },
+      { label: "Evidence" }, { label: "Next step" },
+    ], open.map((d) => {
+      const due = el("span");
+      if (d.due_by) {
+        const left = new Date(d.due_by).getTime() - now;
+        const days = left < 0 ? -1 : Math.ceil(left / 86400000);
+        due.append(timeEl(d.due_by), el("span", days < 3 ? "severity-text is-security" : "muted",
+          days < 0 ? " (past)" : " (in " + days + (days === 1 ? " day)" : " days)")));
+      } else {
+        due.textContent = "no due date";
+      }
+      const evidence = d.submitted ? "submitted" : d.evidence_drafted ? "drafted, not submitted" : "none";
+      const order = d.order_id ? orderLink(d.order_id, "#" + d.order_number) : el("span", "muted", "not ours");
+      const next = d.command ? code(d.command) : el("span", "muted", d.submitted ? "wait for the bank" : "answer in the Stripe dashboard");
+      return [due, formatMoney(d.amount), d.reason, order, evidence, next];
+    }), "disputes-table"));
+  }
+
+  function drawAlarms(alarms) {
+    const body = document.getElementById("alarms-body");
+    const count = document.getElementById("alarms-count");
+    count.textContent = "";
+    switch (alarms.source) {
+      case "not_in_dev":
+        body.replaceChildren(el("p", "muted", "Unknown in backroom dev: CloudWatch alarms exist only in the deployed stack."));
+        return;
+      case "not_configured":
+        body.replaceChildren(el("p", "muted", "Unknown: " + alarms.hint));
+        return;
+      case "unavailable":
+        body.replaceChildren(el("p", "error", "Unknown: could not read the " + alarms.prefix + "* alarms: " + alarms.error));
+        return;
+      default: {
+        const list = alarms.alarms || [];
+        const firing = list.filter((a) => a.state === "ALARM").length;
+        count.textContent = "(" + firing + " of " + list.length + " firing)";
+        if (list.length === 0) {
+          body.replaceChildren(el("p", "muted", "No alarm is named " + alarms.prefix + "* (is the stack name right?)"));
+          return;
+        }
+        body.replaceChildren(table("The stack's alarms", [{ label: "State" }, { label: "Alarm" }, { label: "Since" }],
+          list.map((a) => [el("span", a.state === "ALARM" ? "severity-text is-security" : a.state === "OK" ? "ok-text" : "muted", a.state),
+            el("span", "mono id", a.name), a.since ? timeEl(a.since) : ""])));
+      }
+    }
+  }
+
+  function drawSummary(data) {
+    mode = data.mode || "dev";
+    document.getElementById("sales-body").replaceChildren(...salesChart(data.days || []));
+    drawStuck(data.stuck || []);
+    drawDisputes(data.disputes || {});
+    drawAlarms(data.alarms || {});
+  }
+
   const SECTIONS = [
+    // First: it tells the mode, which the other sections' order links follow.
+    { path: "/admin/api/summary", draw: drawSummary, body: ["sales-body", "stuck-body", "disputes-body", "alarms-body"] },
     { path: "/admin/api/events", draw: drawEvents, body: "events-body" },
     { path: "/admin/api/orders", draw: drawOrders, body: "orders-body" },
     { path: "/admin/api/alerts", draw: drawAlerts, body: "alerts-body" },
@@ -324,7 +513,9 @@
         failures += 1;
         if (result.reason.status === 403) forbidden = true;
         lastDrawn[section.path] = null;
-        document.getElementById(section.body).replaceChildren(el("p", "error", "Could not load: " + result.reason.message));
+        for (const id of [].concat(section.body)) {
+          document.getElementById(id).replaceChildren(el("p", "error", "Could not load: " + result.reason.message));
+        }
       }
     });
 

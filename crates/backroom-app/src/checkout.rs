@@ -1,7 +1,7 @@
 //! `POST /checkout`: the order row first, then the Stripe Checkout Session for it.
 
 use axum::http::StatusCode;
-use backroom_core::ports::{CatalogStore, CreateOrderError, NewOrder, OrderStore};
+use backroom_core::ports::{CatalogStore, CreateOrderError, NewOrder, OrderStore, StoreError};
 use backroom_core::shipping::{ShippingError, country_code, zone_for};
 use backroom_core::{Cause, Email, Fact, NewOrderItem, OrderId, Sku};
 use backroom_db::Store;
@@ -180,7 +180,7 @@ pub async fn checkout(
     settings: &CheckoutSettings,
     input: CheckoutInput,
 ) -> Result<CheckoutCreated, ApiError> {
-    let zones = store.shipping_zones().await.map_err(|e| ApiError::internal(&e))?;
+    let zones = store.shipping_zones().await.map_err(|e| store_error(&e))?;
     let zone = if zones.is_empty() {
         None
     } else {
@@ -249,10 +249,12 @@ pub async fn checkout(
         }
     };
     let expires_at = chrono::DateTime::from_timestamp(session.expires_at, 0).unwrap_or(expires);
-    store
-        .attach_checkout_session(id, &session.id, expires_at)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    if let Err(e) = store.attach_checkout_session(id, &session.id, expires_at).await {
+        // The buyer never gets this session's page: give the stock back now rather than after
+        // the abandoned-checkout sweep's grace.
+        fail_order(store, id).await;
+        return Err(store_error(&e));
+    }
     Ok(CheckoutCreated {
         order_id: id,
         checkout_url: session.url,
@@ -335,7 +337,19 @@ fn refusal(e: CreateOrderError) -> ApiError {
         ),
         CreateOrderError::Empty => ApiError::invalid("missing_items", "items", "the order has no items"),
         CreateOrderError::Total(e) => ApiError::invalid("total_too_large", "items", e.to_string()),
-        CreateOrderError::Store(e) => ApiError::internal(&e),
+        CreateOrderError::Store(e) => store_error(&e),
+    }
+}
+
+/// A store failure as the storefront sees it: `busy` (503, `Retry-After: 1`) when the database
+/// was only contended, else `internal`.
+fn store_error(error: &StoreError) -> ApiError {
+    match error.0.downcast_ref::<backroom_db::DbError>() {
+        Some(db) if db.is_busy() => {
+            tracing::warn!(error = %db, "the database is contended; asked the caller to come back");
+            ApiError::busy()
+        }
+        _ => ApiError::internal(error),
     }
 }
 

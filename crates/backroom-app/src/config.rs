@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use backroom_db::{DbConfig, DsqlConfig, DsqlRole};
+use backroom_db::{DbConfig, DsqlConfig, DsqlRole, Isolation};
 pub use backroom_ingest::config::{ConfigError, IngestConfig, SECRET_NAMES, Vars};
 use secrecy::SecretString;
 
@@ -20,6 +20,11 @@ pub const DEFAULT_SHIPPING_COUNTRIES: &[&str] = &[
 pub struct Config {
     /// Where the database is, if configured.
     pub database: Option<DbConfig>,
+    /// `BACKROOM_DB_ISOLATION=serializable`: `backroom dev` runs its transactions SERIALIZABLE on
+    /// its local PostgreSQL, so that contention aborts at COMMIT with 40001 as on Aurora DSQL
+    /// (the flash-sale test's second run). The Lambda functions always use REPEATABLE READ, the
+    /// only level DSQL has.
+    pub db_isolation: Isolation,
     /// The webhook secrets and the events queue (what the webhook functions read alone).
     pub ingest: IngestConfig,
     pub stripe_secret_key: Option<SecretString>,
@@ -159,6 +164,13 @@ impl Config {
             secret_params,
             dead_letter_queue_url: get("DEAD_LETTER_QUEUE_URL")?,
             database,
+            db_isolation: match get("BACKROOM_DB_ISOLATION")? {
+                None => Isolation::default(),
+                Some(v) => Isolation::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                    name: "BACKROOM_DB_ISOLATION",
+                    reason: format!("{v:?} is neither repeatable_read nor serializable"),
+                })?,
+            },
             ingest: IngestConfig::from_vars(vars)?,
             stripe_secret_key: get("STRIPE_SECRET_KEY")?.map(SecretString::from),
             stripe_api_base: get("STRIPE_API_BASE")?,
@@ -284,6 +296,25 @@ mod tests {
                 role: DsqlRole::Admin,
                 ..
             }))
+        ));
+    }
+
+    #[test]
+    fn the_database_isolation_is_repeatable_read_unless_serializable_is_asked_for() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.db_isolation, Isolation::RepeatableRead);
+        for v in ["serializable", "SERIALIZABLE"] {
+            let c = Config::from_vars(&vars(&[("BACKROOM_DB_ISOLATION", v)])).unwrap();
+            assert_eq!(c.db_isolation, Isolation::Serializable, "{v}");
+        }
+        let c = Config::from_vars(&vars(&[("BACKROOM_DB_ISOLATION", "repeatable-read")])).unwrap();
+        assert_eq!(c.db_isolation, Isolation::RepeatableRead);
+        assert!(matches!(
+            Config::from_vars(&vars(&[("BACKROOM_DB_ISOLATION", "read committed")])),
+            Err(ConfigError::Invalid {
+                name: "BACKROOM_DB_ISOLATION",
+                ..
+            })
         ));
     }
 

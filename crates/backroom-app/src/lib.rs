@@ -19,6 +19,7 @@ pub mod queue;
 pub mod reconcile;
 pub mod services;
 pub mod status;
+pub mod summary;
 pub mod sweep;
 pub mod watchdog;
 pub mod wiring;

@@ -61,7 +61,9 @@ pub struct Services {
 impl Services {
     /// Needs a database; the providers are asked for only by what uses them.
     pub fn new(config: Config, tuning: Tuning) -> anyhow::Result<Services> {
-        let store = Store::new(Db::new(config.require_database()?.clone(), tuning.connections));
+        let store = Store::new(
+            Db::new(config.require_database()?.clone(), tuning.connections).with_isolation(config.db_isolation),
+        );
         Ok(Services { config, tuning, store })
     }
 

@@ -2,15 +2,38 @@
 //! payment session does not hold stock forever.
 
 use axum::http::StatusCode;
+use backroom_app::checkout::{CheckoutInput, checkout};
 use backroom_app::sweep::{ABANDONED_CHECKOUT_GRACE, sweep_abandoned_checkouts, sweep_cause};
 use backroom_core::ports::{CatalogStore, NewOrder, OrderStore};
 use backroom_core::{Catalog, NewOrderItem, Order, OrderId, OrderStatus, Sku};
+use backroom_db::{Db, DbConfig, RetryPolicy, Store};
 use backroom_testkit::app::TestApp;
 use serde_json::json;
 
 const PRINT: &str = "LIGHTHOUSE-PRINT-A3";
 
+/// What the catalog says is left of a SKU, after checking the stock invariant: the SKU's stock
+/// row counts exactly its unreleased holds (or it has no row yet and no holds).
 async fn available(app: &TestApp, sku: &str) -> Option<u32> {
+    let c = app.db.connect().await;
+    let holds: i64 = c
+        .query_one(
+            "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE sku = $1 AND released_at IS NULL",
+            &[&sku],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let row: Option<i64> = c
+        .query_opt("SELECT held FROM stock WHERE sku = $1", &[&sku])
+        .await
+        .unwrap()
+        .map(|r| r.get(0));
+    assert_eq!(
+        row.unwrap_or(0),
+        holds,
+        "{sku}: the stock row counts the unreleased holds"
+    );
     app.store
         .catalog()
         .await
@@ -145,4 +168,64 @@ async fn a_checkout_left_without_a_session_gives_its_stock_back_after_the_grace(
     assert_eq!(app.order(young.id).await.status(), OrderStatus::PendingPayment);
     assert_eq!(held(&app, young.id).await, 1);
     assert_eq!(available(&app, PRINT).await, Some(22));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_that_runs_out_of_retries_is_told_to_come_back_not_a_500() {
+    let app = TestApp::new().await;
+    app.checkout(&[(PRINT, 1)]).await;
+    assert_eq!(available(&app, PRINT).await, Some(24));
+    // A store that gives up after one attempt, and a concurrent writer of the piece's stock row
+    // that commits while the checkout waits for it: the checkout's one attempt fails with 40001.
+    let store = Store::new(
+        Db::new(DbConfig::Url(app.db.url.clone().into()), 2).with_policy(RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }),
+    );
+    let other = app.db.connect().await;
+    other
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .unwrap();
+    other
+        .execute("UPDATE stock SET updated_at = now() WHERE sku = $1", &[&PRINT])
+        .await
+        .unwrap();
+    let (stripe, settings) = (app.stripe.clone(), Default::default());
+    let buyer = tokio::spawn(async move {
+        let input = CheckoutInput {
+            items: vec![NewOrderItem {
+                sku: Sku::parse(PRINT).unwrap(),
+                quantity: 1,
+            }],
+            email: None,
+            country: Some("DE".into()),
+        };
+        checkout(&store, &stripe, &settings, input).await
+    });
+    let watcher = app.db.connect().await;
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    other.batch_execute("COMMIT").await.unwrap();
+    let refused = buyer.await.unwrap().unwrap_err();
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{refused:?}");
+    assert_eq!(refused.code, "busy", "{refused:?}");
+    assert_eq!(refused.retry_after, Some(1), "{refused:?}");
+    let response = axum::response::IntoResponse::into_response(refused);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(app.count("SELECT count(*) FROM orders").await, 1, "nothing written");
+    assert_eq!(available(&app, PRINT).await, Some(24));
 }

@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use backroom_bench::report::{
-    Build, ColdStart, Cost, CostCase, Report, Size, Target, Warm, WorkerCpu, WorkerThroughput, mb, range,
+    Build, ColdStart, Cost, CostCase, FlashSale, Report, Size, Target, Warm, WorkerCpu, WorkerThroughput, mb, range,
 };
 use backroom_bench::stats::{Percentiles, Summary};
 use backroom_bench::{cpu, machine};
@@ -532,6 +532,7 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
         arm64_source: arm64.map(|(source, _)| source),
         build,
         cost: Some(cost),
+        flash_sale: read_flash_sale(&target),
         targets: vec![],
         method: method(&plan),
     };
@@ -728,6 +729,68 @@ fn read_build_time(target: &Path) -> Option<Build> {
     })
 }
 
+/// The flash-sale test's figures, as scripts/bench had it write them to
+/// target/bench/flash-sale.json (`BACKROOM_FLASH_REPORT`).
+fn read_flash_sale(target: &Path) -> Option<FlashSale> {
+    let text = std::fs::read_to_string(target.join("bench/flash-sale.json")).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            say(&format!(
+                "target/bench/flash-sale.json is not the flash-sale test's report: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// The flash-sale target: every run sold each unit once and answered everybody else 409, or
+/// 429/503 with Retry-After, never another 5xx.
+fn flash_sale_target(f: Option<&FlashSale>) -> Target {
+    let name = "Flash sale (1,000 buyers, 25 units)".to_string();
+    let goal = "each unit paid and at Printful once; the others 409 sold out or 503 + Retry-After; no 5xx; on \
+                PostgreSQL and DSQL-like"
+        .to_string();
+    let Some(f) = f.filter(|f| !f.runs.is_empty()) else {
+        return Target {
+            name,
+            goal,
+            figure: "-".into(),
+            met: None,
+            why: Some(
+                "the flash-sale test did not write its figures (it failed, or scripts/bench was not used): run \
+                 `cargo test -p backroom-cli --test flash_sale -- --nocapture`"
+                    .into(),
+            ),
+        };
+    };
+    let figure = f
+        .runs
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {} paid, {} × 409, {} × 429/503, {} × 5xx, p99 {:.0} ms, {} retries",
+                r.label(),
+                r.paid,
+                backroom_bench::report::thousands(r.sold_out_409 as f64),
+                r.come_back_429_503,
+                r.server_errors_5xx,
+                r.p99_ms,
+                r.db_retries_during_sale
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let missed: Vec<&str> = f.runs.iter().filter(|r| !r.held()).map(|r| r.label()).collect();
+    Target {
+        name,
+        goal,
+        figure,
+        met: Some(missed.is_empty()),
+        why: (!missed.is_empty()).then(|| format!("not held in: {} (see the flash sale section)", missed.join(", "))),
+    }
+}
+
 fn method(plan: &Plan) -> Vec<String> {
     let mut m = vec![];
     if plan.quick {
@@ -876,6 +939,7 @@ fn targets(r: &Report) -> Vec<Target> {
             why: (!met).then(|| worker_why(w)),
         });
     }
+    t.push(flash_sale_target(r.flash_sale.as_ref()));
     if let Some(cost) = &r.cost {
         let at = |orders: u64| cost.estimates.iter().find(|c| c.estimate.orders == orders);
         if let Some(idle) = at(0) {
@@ -951,6 +1015,44 @@ mod tests {
             size_in_line("checkout-api: bootstrap 21405856, zip 8272710", "checkout-api"),
             Some(8_272_710)
         );
+    }
+
+    #[test]
+    fn the_flash_sale_figures_are_read_from_the_target_dir_and_judged_per_run() {
+        let target = std::env::temp_dir().join(format!("backroom-bench-flash-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(target.join("bench")).unwrap();
+        let missing = flash_sale_target(read_flash_sale(&target).as_ref());
+        assert_eq!(missing.met, None);
+        assert!(missing.why.unwrap().contains("--test flash_sale"));
+
+        // As crates/backroom-cli/tests/flash_sale.rs writes it.
+        let run = |isolation: &str, come_back: u64, errors: u64| {
+            serde_json::json!({"isolation": isolation, "buyers": 1000, "units": 25, "in_flight": 64, "window_seconds": 10.0,
+                "created": 25, "paid": 25, "at_printful": 25, "sold_out_409": 975 - come_back - errors,
+                "come_back_429_503": come_back, "server_errors_5xx": errors, "other_answers": 0, "p50_ms": 5.3,
+                "p99_ms": 234.7, "max_ms": 582.8, "db_retries_during_sale": 106, "db_gave_up_during_sale": come_back,
+                "db_retries": 106, "db_gave_up": come_back, "db_commits": 250, "sale_seconds": 10.0,
+                "settle_seconds": 1.2, "run_seconds": 13.2})
+        };
+        let write = |runs: Vec<Value>| {
+            let report = serde_json::json!({"test": "crates/backroom-cli/tests/flash_sale.rs", "profile": "debug",
+                "runs": runs, "test_seconds": 27.4});
+            std::fs::write(target.join("bench/flash-sale.json"), report.to_string()).unwrap();
+            flash_sale_target(read_flash_sale(&target).as_ref())
+        };
+        let held = write(vec![run("repeatable_read", 0, 0), run("serializable", 4, 0)]);
+        assert_eq!(held.met, Some(true), "{held:?}");
+        assert!(
+            held.figure.contains(
+                "DSQL-like (SERIALIZABLE): 25 paid, 971 × 409, 4 × 429/503, 0 × 5xx, p99 235 ms, 106 retries"
+            ),
+            "{}",
+            held.figure
+        );
+        let broken = write(vec![run("repeatable_read", 0, 0), run("serializable", 0, 2)]);
+        assert_eq!(broken.met, Some(false));
+        assert!(broken.why.unwrap().contains("DSQL-like (SERIALIZABLE)"));
+        std::fs::remove_dir_all(&target).unwrap();
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use backroom_core::cost::{Estimate, Workload};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stats::Summary;
 
@@ -25,6 +25,8 @@ pub struct Report {
     pub arm64_source: Option<String>,
     pub build: Option<Build>,
     pub cost: Option<Cost>,
+    /// The flash-sale test's figures, when scripts/bench could run it.
+    pub flash_sale: Option<FlashSale>,
     pub targets: Vec<Target>,
     /// How the figures were measured, one paragraph each.
     pub method: Vec<String>,
@@ -134,6 +136,66 @@ pub struct Cost {
 pub struct CostCase {
     pub workload: Workload,
     pub estimate: Estimate,
+}
+
+/// What crates/backroom-cli/tests/flash_sale.rs writes to `BACKROOM_FLASH_REPORT`: one sale
+/// per isolation level of `backroom dev`'s database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlashSale {
+    pub test: String,
+    /// The build the test ran in: `debug` (as in scripts/test) or `release`.
+    pub profile: String,
+    pub runs: Vec<FlashSaleRun>,
+    pub test_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlashSaleRun {
+    /// `repeatable_read` (PostgreSQL as backroom runs it) or `serializable` (conflicts abort at
+    /// COMMIT with 40001, as on Aurora DSQL).
+    pub isolation: String,
+    pub buyers: usize,
+    pub units: usize,
+    pub in_flight: usize,
+    pub window_seconds: f64,
+    pub created: usize,
+    pub paid: usize,
+    pub at_printful: usize,
+    pub sold_out_409: usize,
+    pub come_back_429_503: usize,
+    pub server_errors_5xx: usize,
+    pub other_answers: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub db_retries_during_sale: u64,
+    pub db_gave_up_during_sale: u64,
+    pub db_retries: u64,
+    pub db_gave_up: u64,
+    pub sale_seconds: f64,
+    pub settle_seconds: f64,
+    pub run_seconds: f64,
+}
+
+impl FlashSaleRun {
+    /// `DSQL-like (SERIALIZABLE)` or `PostgreSQL (REPEATABLE READ)`.
+    pub fn label(&self) -> &'static str {
+        if self.isolation == "serializable" {
+            "DSQL-like (SERIALIZABLE)"
+        } else {
+            "PostgreSQL (REPEATABLE READ)"
+        }
+    }
+
+    /// Every unit sold and paid once, at Printful once, and every other buyer told sold out or
+    /// to come back: nothing else, no 5xx.
+    pub fn held(&self) -> bool {
+        self.paid == self.units
+            && self.at_printful == self.units
+            && self.server_errors_5xx == 0
+            && self.other_answers == 0
+            && self.created + self.sold_out_409 + self.come_back_429_503 == self.buyers
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -329,6 +391,45 @@ impl Report {
             }
             md.push('\n');
         }
+        if let Some(f) = &self.flash_sale {
+            let _ = writeln!(
+                md,
+                "## Flash sale\n\n`{}` ({} build, {:.0} s for both runs): `backroom dev` as a process, the Stripe and \
+                 Printful simulators in the test; the buyers all `POST /checkout` one unit of the one limited piece at a \
+                 steady rate over the window, a bounded number in flight; every created checkout is then paid and its \
+                 webhook flows. Latency is each buyer's `POST /checkout`; retries are `Db::with_retry`'s, counted by the \
+                 dev server (`GET /admin/api/db`).\n",
+                f.test, f.profile, f.test_seconds
+            );
+            md.push_str(
+                "| Database | Buyers (in flight) over | Units | Paid, at Printful once | 409 sold out | 429/503 + Retry-After | 5xx | \
+                 p50 ms | p99 ms | max ms | DB retries (given up) in the sale | Run s |\n\
+                 |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+            );
+            for r in &f.runs {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} ({}) over {:.0} s | {} | {}, {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {} ({}) | {:.1} |",
+                    r.label(),
+                    thousands(r.buyers as f64),
+                    r.in_flight,
+                    r.window_seconds,
+                    r.units,
+                    r.paid,
+                    r.at_printful,
+                    thousands(r.sold_out_409 as f64),
+                    r.come_back_429_503,
+                    r.server_errors_5xx,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.max_ms,
+                    r.db_retries_during_sale,
+                    r.db_gave_up_during_sale,
+                    r.run_seconds
+                );
+            }
+            md.push('\n');
+        }
         if !self.method.is_empty() {
             md.push_str("## How it was measured\n\n");
             for p in &self.method {
@@ -467,6 +568,7 @@ mod tests {
                 }],
                 assumptions: vec!["x86 durations stand in for arm64".into()],
             }),
+            flash_sale: Some(serde_json::from_str(FLASH_SALE_JSON).unwrap()),
             targets: vec![
                 Target {
                     name: "Zip size".into(),
@@ -487,6 +589,25 @@ mod tests {
         }
     }
 
+    /// The shape crates/backroom-cli/tests/flash_sale.rs writes (one run of it, trimmed).
+    const FLASH_SALE_JSON: &str = r#"{
+      "profile": "debug",
+      "runs": [
+        {"at_printful": 25, "buyers": 1000, "come_back_429_503": 0, "created": 25, "db_commits": 250, "db_gave_up": 0,
+         "db_gave_up_during_sale": 0, "db_retries": 106, "db_retries_during_sale": 106, "in_flight": 64,
+         "isolation": "repeatable_read", "max_ms": 582.8, "other_answers": 0, "p50_ms": 5.3, "p99_ms": 234.7, "paid": 25,
+         "run_seconds": 13.2, "sale_seconds": 10.0, "server_errors_5xx": 0, "settle_seconds": 1.2, "sold_out_409": 975,
+         "units": 25, "window_seconds": 10.0},
+        {"at_printful": 25, "buyers": 1000, "come_back_429_503": 3, "created": 25, "db_commits": 250, "db_gave_up": 3,
+         "db_gave_up_during_sale": 3, "db_retries": 130, "db_retries_during_sale": 130, "in_flight": 64,
+         "isolation": "serializable", "max_ms": 673.8, "other_answers": 0, "p50_ms": 6.5, "p99_ms": 522.4, "paid": 25,
+         "run_seconds": 13.5, "sale_seconds": 10.0, "server_errors_5xx": 0, "settle_seconds": 1.7, "sold_out_409": 972,
+         "units": 25, "window_seconds": 10.0}
+      ],
+      "test": "crates/backroom-cli/tests/flash_sale.rs",
+      "test_seconds": 27.4
+    }"#;
+
     #[test]
     fn the_markdown_has_every_section_with_its_figures_and_says_why_a_target_was_missed() {
         let md = sample().markdown();
@@ -506,6 +627,10 @@ mod tests {
             "Release build: 900 s",
             "| 1,000 | $",
             "- x86 durations stand in for arm64",
+            "## Flash sale",
+            "(debug build, 27 s for both runs)",
+            "| PostgreSQL (REPEATABLE READ) | 1,000 (64) over 10 s | 25 | 25, 25 | 975 | 0 | 0 | 5.3 | 234.7 | 582.8 | 106 (0) | 13.2 |",
+            "| DSQL-like (SERIALIZABLE) | 1,000 (64) over 10 s | 25 | 25, 25 | 972 | 3 | 0 | 6.5 | 522.4 | 673.8 | 130 (3) | 13.5 |",
             "## How it was measured",
         ] {
             assert!(md.contains(needle), "missing {needle:?} in:\n{md}");
@@ -525,6 +650,7 @@ mod tests {
         assert_eq!(json["cold_starts"][0]["total_ms"]["median"], 25.0);
         assert_eq!(json["targets"][1]["met"], false);
         assert_eq!(json["cost"]["estimates"][0]["estimate"]["orders"], 1000);
+        assert_eq!(json["flash_sale"]["runs"][1]["come_back_429_503"], 3);
         assert_eq!(
             std::fs::read_to_string(dir.join("report.md")).unwrap(),
             report.markdown()

@@ -11,7 +11,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use backroom_app::http::OrderStatusView;
@@ -29,6 +28,8 @@ use backroom_testkit::{Cluster, ClusterConfig};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use crate::owner::{self, AlarmSource, DeadLetterSource, OwnerPage};
 
 /// The webhook secret the simulator signs with and the route accepts when
 /// `STRIPE_WEBHOOK_SECRETS` is unset. Not a secret: it only ever guards a loopback server.
@@ -91,7 +92,6 @@ impl DevFile {
 }
 
 struct Running {
-    store: Store,
     queue: LocalQueue,
     worker: Worker,
 }
@@ -237,18 +237,28 @@ pub async fn run(args: DevArgs, mut config: Config) -> anyhow::Result<()> {
     let worker = services.worker().await?;
     let shop = services.shop()?;
     let running = Arc::new(Running {
-        store: store.clone(),
         queue: queue.clone(),
         worker: worker.clone(),
     });
     let router = router
         .merge(http::shop_routes(Arc::new(shop)))
         .merge(http::webhook_routes(Arc::new(ingest)))
-        .merge(admin_routes(running.clone()))
-        .merge(static_routes())
+        .merge(owner::admin_routes(Arc::new(OwnerPage {
+            mode: "dev",
+            store: store.clone(),
+            stripe: Some(worker.stripe.clone()),
+            events: worker.fulfiller.events.clone(),
+            dead_letters: DeadLetterSource::Local(queue.clone()),
+            alarms: AlarmSource::NotInDev,
+        })))
+        .merge(dev_admin_routes(running.clone()))
+        .merge(owner::static_routes())
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(OwnHost::new(addr.port())),
-            guard_owner_routes,
+            Arc::new(owner::Guard {
+                own: owner::OwnHost::new(addr.port()),
+                scope: owner::Scope::OwnerRoutes,
+            }),
+            owner::guard_owner_routes,
         ));
 
     let server = tokio::spawn(async move {
@@ -296,6 +306,12 @@ pub async fn run(args: DevArgs, mut config: Config) -> anyhow::Result<()> {
     match &cluster {
         Some(c) => println!("  database:          PostgreSQL in {}", c.pgdata().display()),
         None => println!("  database:          DATABASE_URL"),
+    }
+    if config.db_isolation != backroom_db::Isolation::default() {
+        println!(
+            "  isolation:         {} (BACKROOM_DB_ISOLATION): conflicts abort at COMMIT as on Aurora DSQL",
+            config.db_isolation.as_str()
+        );
     }
 
     // The reconciler runs once at start, then the catch-up jobs on their timer.
@@ -498,301 +514,28 @@ pub async fn catch_up_once(worker: &Worker) {
     }
 }
 
-/// The storefront and the owner page, from the repo's `web/` directory.
-fn static_routes() -> Router {
-    let dir = web_dir();
+/// The dev-only owner route: `backroom dlq redrive` moves the in-process queue's dead letters
+/// back (the owner page itself only reads, as in `backroom owner`).
+fn dev_admin_routes(running: Arc<Running>) -> Router {
     Router::new()
-        .route_service(
-            "/admin",
-            tower_http::services::ServeFile::new(dir.join("admin/index.html")),
-        )
-        .fallback_service(tower_http::services::ServeDir::new(dir))
-}
-
-fn web_dir() -> PathBuf {
-    let local = PathBuf::from("web");
-    if local.join("index.html").exists() {
-        return local;
-    }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"))
-}
-
-fn admin_routes(running: Arc<Running>) -> Router {
-    Router::new()
-        .route("/admin/api/orders", get(admin_orders))
-        .route("/admin/api/alerts", get(admin_alerts))
-        .route("/admin/api/dlq", get(admin_dlq))
         .route("/admin/api/dlq/redrive", post(admin_redrive))
-        .route("/admin/api/reconcile", get(admin_reconcile))
-        .route("/admin/api/orders/{order_id}", get(admin_order))
-        .route("/admin/api/events", get(admin_events))
+        .route("/admin/api/db", get(admin_db))
         .with_state(running)
 }
 
-/// Whether a path belongs to the machine's owner: the owner page, its API and the simulators
-/// (which take payments and move orders along). The shop's public routes, the webhooks and the
-/// storefront are not. Leading slashes are ignored, so `//admin` is the owner's too.
-fn owner_only(path: &str) -> bool {
-    let path = path.trim_start_matches('/');
-    ["admin", "sim"]
-        .iter()
-        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
-}
-
-/// The names the dev server answers to: `127.0.0.1`, `localhost` and `[::1]` on its port.
-#[derive(Clone, Debug)]
-struct OwnHost {
-    hosts: [String; 3],
-}
-
-impl OwnHost {
-    fn new(port: u16) -> OwnHost {
-        OwnHost {
-            hosts: [
-                format!("127.0.0.1:{port}"),
-                format!("localhost:{port}"),
-                format!("[::1]:{port}"),
-            ],
-        }
-    }
-
-    fn is_own(&self, host: &str) -> bool {
-        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
-    }
-
-    /// A request may reach an owner route when it names the dev server as its one Host, and
-    /// every Origin it carries (a browser sends one on a cross-site or non-GET request) is
-    /// `http://` one of those names. No Origin (curl, the CLI) is fine.
-    fn allows(&self, headers: &axum::http::HeaderMap) -> bool {
-        let mut hosts = headers.get_all(axum::http::header::HOST).iter();
-        let host_ok = match (hosts.next(), hosts.next()) {
-            (Some(host), None) => host.to_str().is_ok_and(|h| self.is_own(h)),
-            _ => false,
-        };
-        let origins_ok = headers.get_all(axum::http::header::ORIGIN).iter().all(|origin| {
-            origin
-                .to_str()
-                .ok()
-                .and_then(|o| o.strip_prefix("http://"))
-                .is_some_and(|h| self.is_own(h))
-        });
-        host_ok && origins_ok
-    }
-}
-
-/// Refuses an owner route (see [`owner_only`]) to a request whose Host or Origin is not the dev
-/// server's own: a web page the owner has open must not drive the owner page or the simulators,
-/// neither by posting to them (CSRF) nor by pointing its own name at 127.0.0.1 (DNS rebinding).
-async fn guard_owner_routes(
-    State(own): State<Arc<OwnHost>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if owner_only(request.uri().path()) && !own.allows(request.headers()) {
-        tracing::warn!(path = %request.uri().path(), "refused an owner route to a foreign Host or Origin");
-        let body = json!({"error": {"code": "forbidden",
-            "message": "the owner page and the simulators answer only to this dev server's own address (Host and Origin)"}});
-        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
-    }
-    next.run(request).await
-}
-
-/// The owner page is for the machine's own user: a caller from elsewhere gets a 403.
-fn refuse_remote(addr: &SocketAddr) -> Option<Response> {
-    if addr.ip().is_loopback() {
-        return None;
-    }
-    let body = json!({"error": {"code": "forbidden", "message": "the owner page is loopback only"}});
-    Some((StatusCode::FORBIDDEN, axum::Json(body)).into_response())
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        axum::Json(json!({"error": {"code": "internal_error", "message": e.to_string()}})),
-    )
-        .into_response()
-}
-
-async fn admin_orders(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Some(denied) = refuse_remote(&addr) {
-        return denied;
-    }
-    match r
-        .store
-        .orders(&OrderFilter {
-            status: None,
-            limit: Some(500),
-        })
-        .await
-    {
-        Ok(orders) => axum::Json(json!({ "orders": orders.iter().map(|o| json!({
-            "order_id": o.id, "number": o.number, "status": o.status(),
-            "total": {"amount": o.total.amount.get(), "currency": o.total.currency.code()},
-            "email": o.email.as_ref().map(|e| e.as_str()), "created_at": o.created_at, "updated_at": o.updated_at,
-            "earned": o.earned(),
-        })).collect::<Vec<_>>() }))
-        .into_response(),
-        Err(e) => internal(e),
-    }
-}
-
-async fn admin_order(
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    State(r): State<Arc<Running>>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    if let Some(denied) = refuse_remote(&addr) {
-        return denied;
-    }
-    let Ok(id) = backroom_core::OrderId::parse(&id) else {
-        return (StatusCode::BAD_REQUEST, "bad order id").into_response();
-    };
-    let (Ok(Some(order)), Ok(timeline), Ok(shipments)) = (
-        r.store.order(id).await,
-        r.store.timeline(id).await,
-        r.store.shipments(id).await,
-    ) else {
-        return (StatusCode::NOT_FOUND, "no such order").into_response();
-    };
-    let deliveries = r.store.deliveries(id).await.unwrap_or_default();
-    axum::Json(OrderStatusView::of(&order, &timeline, &shipments).with_deliveries(&deliveries)).into_response()
-}
-
-async fn admin_alerts(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Some(denied) = refuse_remote(&addr) {
-        return denied;
-    }
-    match r.store.alerts(200).await {
-        Ok(alerts) => axum::Json(json!({ "alerts": alerts })).into_response(),
-        Err(e) => internal(e),
-    }
-}
-
-async fn admin_dlq(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Some(denied) = refuse_remote(&addr) {
-        return denied;
-    }
-    let messages: Vec<_> = r
-        .queue
-        .dead_letters()
-        .iter()
-        .map(|d| {
-            json!({ "message_id": d.message_id, "source": d.message.source.as_str(), "event_id": d.message.event_id,
-            "event_type": d.message.event_type, "receive_count": d.receive_count })
-        })
-        .collect();
-    axum::Json(json!({ "messages": messages })).into_response()
-}
-
 async fn admin_redrive(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Some(denied) = refuse_remote(&addr) {
+    if let Some(denied) = owner::refuse_remote(&addr) {
         return denied;
     }
     axum::Json(json!({ "redriven": r.queue.redrive() })).into_response()
 }
 
-async fn admin_reconcile(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Some(denied) = refuse_remote(&addr) {
+/// The database handle's isolation level and what its retry loop has done since start
+/// (transactions committed, attempts retried after a conflict, transactions given up).
+async fn admin_db(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Some(denied) = owner::refuse_remote(&addr) {
         return denied;
     }
-    match r.store.last_run().await {
-        Ok(run) => axum::Json(json!({ "run": run })).into_response(),
-        Err(e) => internal(e),
-    }
-}
-
-/// The newest order events from the outbox, published or waiting, each with the detail it is
-/// published with.
-async fn admin_events(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
-    if let Some(denied) = refuse_remote(&addr) {
-        return denied;
-    }
-    use backroom_core::ports::OrderEventStore;
-    let events = &r.worker.outbox;
-    let (entries, unpublished) = match (r.store.recent_events(200).await, r.store.unpublished_count().await) {
-        (Ok(entries), Ok(unpublished)) => (entries, unpublished),
-        (Err(e), _) | (_, Err(e)) => return internal(e),
-    };
-    let mut list = Vec::with_capacity(entries.len());
-    for entry in &entries {
-        let detail = match events.event(entry).await {
-            Ok(Some(event)) => serde_json::to_value(&event.detail).unwrap_or_default(),
-            Ok(None) => serde_json::Value::Null,
-            Err(e) => return internal(e),
-        };
-        list.push(json!({
-            "event_id": entry.event_id, "order_id": entry.order_id, "detail_type": entry.event_type,
-            "at": entry.at, "published_at": entry.published_at, "attempts": entry.attempts,
-            "last_error": entry.last_error, "detail": detail,
-        }));
-    }
-    let destination = match &events.publisher {
-        backroom_app::outbox::Publisher::Console(_) => "console".to_string(),
-        backroom_app::outbox::Publisher::EventBridge(bus) => format!("EventBridge bus {}", bus.name()),
-        backroom_app::outbox::Publisher::Held => "nowhere (held in the outbox)".to_string(),
-    };
-    axum::Json(json!({ "destination": destination, "unpublished": unpublished, "events": list })).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_owner_routes_are_the_admin_and_simulator_paths() {
-        for path in [
-            "/admin",
-            "/admin/",
-            "/admin/api/orders",
-            "//admin/api/dlq",
-            "/sim/stripe/checkout/cs_1",
-            "/sim",
-        ] {
-            assert!(owner_only(path), "{path}");
-        }
-        for path in [
-            "/",
-            "/catalog",
-            "/checkout",
-            "/orders/x",
-            "/webhooks/stripe",
-            "/health",
-            "/app.js",
-            "/administrator",
-            "/simple",
-        ] {
-            assert!(!owner_only(path), "{path}");
-        }
-    }
-
-    #[test]
-    fn only_the_dev_servers_own_names_pass() {
-        let own = OwnHost::new(3000);
-        let headers = |pairs: &[(&'static str, &'static str)]| {
-            let mut h = axum::http::HeaderMap::new();
-            for (k, v) in pairs {
-                h.append(*k, axum::http::HeaderValue::from_static(v));
-            }
-            h
-        };
-        assert!(own.allows(&headers(&[("host", "127.0.0.1:3000")])));
-        assert!(own.allows(&headers(&[("host", "[::1]:3000"), ("origin", "http://localhost:3000")])));
-        assert!(!own.allows(&headers(&[])));
-        assert!(!own.allows(&headers(&[("host", "127.0.0.1")])));
-        assert!(!own.allows(&headers(&[("host", "127.0.0.1:3000"), ("host", "evil.example")])));
-        assert!(!own.allows(&headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("origin", "https://127.0.0.1:3000")
-        ])));
-        assert!(!own.allows(&headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("origin", "http://127.0.0.1:3000.evil.example")
-        ])));
-        assert!(!own.allows(&headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("origin", "http://127.0.0.1:3000"),
-            ("origin", "http://evil.example"),
-        ])));
-    }
+    let db = r.worker.store.db();
+    axum::Json(json!({ "isolation": db.isolation().as_str(), "transactions": db.retry_stats() })).into_response()
 }

@@ -13,6 +13,17 @@ use crate::DlqCommand;
 /// see more of it. Peeking changes nothing but the messages' receive counts.
 const PEEKS: usize = 5;
 
+/// The queue template.yaml names `<stack>-events-dlq`.
+pub const DLQ_SUFFIX: &str = "-events-dlq";
+
+/// The stack name in a dead-letter queue URL made by template.yaml, if it is one.
+pub fn stack_from_dlq_url(url: &str) -> Option<String> {
+    let name = url.trim_end_matches('/').rsplit('/').next()?;
+    name.strip_suffix(DLQ_SUFFIX)
+        .filter(|stack| !stack.is_empty())
+        .map(str::to_string)
+}
+
 pub async fn run(url: &str, cmd: DlqCommand) -> anyhow::Result<()> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -36,7 +47,9 @@ async fn attribute(sqs: &aws_sdk_sqs::Client, url: &str, name: QueueAttributeNam
         .ok_or_else(|| anyhow!("SQS did not say the {name} of {url}"))
 }
 
-async fn list(sqs: &aws_sdk_sqs::Client, url: &str, json: bool) -> anyhow::Result<()> {
+/// What is in the dead-letter queue: SQS's approximate count and a sample of up to 50 messages
+/// (as [`describe`] shows them), each left where it is.
+pub(crate) async fn peek(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<(String, Vec<serde_json::Value>)> {
     let approximate = attribute(sqs, url, QueueAttributeName::ApproximateNumberOfMessages).await?;
     let mut seen = HashSet::new();
     let mut messages = Vec::new();
@@ -66,6 +79,11 @@ async fn list(sqs: &aws_sdk_sqs::Client, url: &str, json: bool) -> anyhow::Resul
             break;
         }
     }
+    Ok((approximate, messages))
+}
+
+async fn list(sqs: &aws_sdk_sqs::Client, url: &str, json: bool) -> anyhow::Result<()> {
+    let (approximate, messages) = peek(sqs, url).await?;
     if json {
         let body = serde_json::json!({
             "queue_url": url,
@@ -175,4 +193,23 @@ where
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_is_read_from_the_template_s_dlq_name() {
+        assert_eq!(
+            stack_from_dlq_url("https://sqs.eu-west-1.amazonaws.com/123456789012/shop-live-events-dlq").as_deref(),
+            Some("shop-live")
+        );
+        assert_eq!(
+            stack_from_dlq_url("http://127.0.0.1:4566/000000000000/x-events-dlq/").as_deref(),
+            Some("x")
+        );
+        assert_eq!(stack_from_dlq_url("https://sqs.example/1/my-queue"), None);
+        assert_eq!(stack_from_dlq_url("https://sqs.example/1/-events-dlq"), None);
+    }
 }

@@ -5,6 +5,7 @@ mod dev;
 mod disputes;
 mod dlq;
 mod orders;
+mod owner;
 mod setup;
 mod status;
 
@@ -41,6 +42,9 @@ struct Cli {
 enum Command {
     /// Run the whole shop locally: storefront, API, simulators, worker and jobs.
     Dev(dev::DevArgs),
+    /// The owner page on 127.0.0.1 against the deployed shop, read-only: orders, sales per day,
+    /// stuck orders, disputes, dead letters and alarms, with the owner's own credentials.
+    Owner(owner::OwnerArgs),
     /// Apply the database migrations that are not applied yet (safe to run again).
     Migrate,
     /// The catalog of products and variants.
@@ -197,6 +201,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Dev(args) = cli.command {
         return dev::run(args, config).await;
     }
+    // The deployed shop's page: never a `backroom dev`'s database.
+    if let Command::Owner(args) = cli.command {
+        return owner::run(args, config).await;
+    }
     let dev = dev::DevFile::read(&cli.data_dir);
     if config.database.is_none()
         && let Some(dev) = &dev
@@ -204,7 +212,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.database = Some(DbConfig::Url(SecretString::from(dev.database_url.clone())));
     }
     match cli.command {
-        Command::Dev(_) | Command::Setup(_) => unreachable!("handled above"),
+        Command::Dev(_) | Command::Owner(_) | Command::Setup(_) => unreachable!("handled above"),
         Command::Migrate => {
             // Migrations change the schema: on DSQL they run as `admin`.
             let db = match config.require_database()?.clone() {

@@ -14,18 +14,7 @@ use backroom_app::wiring::{Services, Tuning};
 use backroom_aws::cloudwatch::CloudWatchAlarms;
 
 use crate::dev::DevFile;
-use crate::dlq::aws_error;
-
-/// The queue template.yaml names `<stack>-events-dlq`.
-const DLQ_SUFFIX: &str = "-events-dlq";
-
-/// The stack name in a dead-letter queue URL made by template.yaml, if it is one.
-pub fn stack_from_dlq_url(url: &str) -> Option<String> {
-    let name = url.trim_end_matches('/').rsplit('/').next()?;
-    name.strip_suffix(DLQ_SUFFIX)
-        .filter(|stack| !stack.is_empty())
-        .map(str::to_string)
-}
+use crate::dlq::{DLQ_SUFFIX, aws_error, stack_from_dlq_url};
 
 async fn sqs_depth(url: &str) -> DeadLetters {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -158,23 +147,4 @@ pub async fn digest(config: &Config, days: u32, send: bool, json: bool) -> anyho
         ),
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_stack_is_read_from_the_template_s_dlq_name() {
-        assert_eq!(
-            stack_from_dlq_url("https://sqs.eu-west-1.amazonaws.com/123456789012/shop-live-events-dlq").as_deref(),
-            Some("shop-live")
-        );
-        assert_eq!(
-            stack_from_dlq_url("http://127.0.0.1:4566/000000000000/x-events-dlq/").as_deref(),
-            Some("x")
-        );
-        assert_eq!(stack_from_dlq_url("https://sqs.example/1/my-queue"), None);
-        assert_eq!(stack_from_dlq_url("https://sqs.example/1/-events-dlq"), None);
-    }
 }

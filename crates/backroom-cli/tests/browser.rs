@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{Dev, client, temp_dir};
+use support::{Dev, Owner, client, place_at, temp_dir};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -513,6 +513,100 @@ async fn a_buyer_pays_in_the_browser_and_watches_the_order_ship() {
     drop(dev); // SIGTERM: see Dev::drop
     let _ = std::fs::remove_dir_all(&data);
     println!("the browser purchase took {:.1} s", began.elapsed().as_secs_f64());
+}
+
+/// The owner page as `backroom owner` serves it, on a shop with sales over a few days, a
+/// stuck checkout and an open dispute: the chart is drawn from the day series and the orders are
+/// listed. The screenshot is docs/images/owner-page.png's source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sees_sales_per_day_stuck_orders_and_disputes() {
+    require(CHROMIUM, "chromium");
+    require(CHROMEDRIVER, "chromium-driver");
+    let app = backroom_testkit::app::TestApp::new().await;
+    let now = chrono::Utc::now();
+    let mut api = None;
+    let mut orders = Vec::new();
+    for (days_ago, sku) in [
+        (12, "FOG-MUG"),
+        (9, "GULL-TOTE"),
+        (6, "FOG-MUG"),
+        (6, "GULL-TOTE"),
+        (2, "FOG-MUG"),
+        (0, "GULL-TOTE"),
+    ] {
+        let (order, session) = app.checkout(&[(sku, 1)]).await;
+        if api.is_none() {
+            let pay_page = app.sim.session(&session).unwrap()["url"].as_str().unwrap().to_string();
+            api = Some(format!("{}/sim/stripe", pay_page.split("/sim/stripe/").next().unwrap()));
+        }
+        Box::pin(app.pay(order)).await;
+        place_at(&app, order, now - chrono::Duration::days(days_ago), false).await;
+        orders.push(order);
+    }
+    let (stuck, _) = app.checkout(&[("FOG-MUG", 1)]).await;
+    place_at(&app, stuck, now - chrono::Duration::hours(5), true).await;
+    let session = app.order(orders[1]).await.stripe_session_id.unwrap();
+    app.sim.dispute(&session, true).await.unwrap();
+    app.settle().await;
+
+    let api = api.unwrap();
+    let owner = Owner::start(
+        &[],
+        &[
+            ("DATABASE_URL", app.db.url.as_str()),
+            ("STRIPE_SECRET_KEY", "sk_test_owner_page"),
+            ("STRIPE_API_BASE", api.as_str()),
+        ],
+    );
+    let c = client();
+    let driver = Chromedriver::start(&c).await;
+    let browser = Browser::open(&c, &driver).await;
+    browser.go(&format!("{}/admin", owner.url)).await;
+
+    // The chart: one bar per day, the days with sales carrying their counts.
+    browser
+        .wait_for(r#"svg[data-testid="sales-chart"] rect.bar[data-orders="2"]"#)
+        .await;
+    let bars = browser.find_all(r#"svg[data-testid="sales-chart"] rect.bar"#).await;
+    assert_eq!(bars.len(), 30, "a bar per day");
+    let sold = browser
+        .find_all(r#"svg[data-testid="sales-chart"] rect.bar:not([data-orders="0"])"#)
+        .await;
+    assert_eq!(sold.len(), 5, "five days with sales");
+    let total = browser
+        .property(r#"svg[data-testid="sales-chart"]"#, "dataset")
+        .await
+        .unwrap_or_default();
+    assert_eq!(total["orders"], "6", "{total}");
+
+    // An order row, the stuck checkout with its command, and the dispute.
+    browser
+        .wait_for(r#"[data-testid="admin-orders"] .orders-table tbody tr"#)
+        .await;
+    let stuck_text = browser
+        .text(r#"[data-testid="admin-stuck"] tbody"#)
+        .await
+        .unwrap_or_default();
+    assert!(
+        stuck_text.contains("pending_payment") && stuck_text.contains(&format!("backroom orders show {stuck}")),
+        "{stuck_text}"
+    );
+    let disputes = browser
+        .text(r#"[data-testid="admin-disputes"] tbody"#)
+        .await
+        .unwrap_or_default();
+    assert!(disputes.contains("fraudulent"), "{disputes}");
+    // Without a stack the alarms are said to be unknown, not shown as fine.
+    let alarms = browser
+        .text(r#"[data-testid="admin-alarms"]"#)
+        .await
+        .unwrap_or_default();
+    assert!(alarms.contains("Unknown: pass --stack NAME"), "{alarms}");
+    browser.screenshot("owner.png").await;
+
+    browser.close().await;
+    drop(driver);
+    drop(owner);
 }
 
 #[test]

@@ -78,6 +78,12 @@ impl DbError {
         }
     }
 
+    /// The retries ran out on conflicts: the database is contended (a burst of checkouts of one
+    /// piece, say), not broken, and a caller that comes back in a moment is likely to succeed.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, DbError::RetriesExhausted { last, .. } if last.is_conflict())
+    }
+
     pub fn is_retryable(&self) -> bool {
         self.is_conflict() || self.is_connection_lost()
     }

@@ -11,6 +11,6 @@ pub mod store;
 
 pub use connect::{DbConfig, DsqlConfig, DsqlRole, Target};
 pub use error::DbError;
-pub use pool::Db;
+pub use pool::{Db, Isolation, RetryStats};
 pub use retry::{RetryPolicy, TxError};
 pub use store::Store;

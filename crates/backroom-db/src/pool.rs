@@ -6,6 +6,8 @@ use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use futures::future::BoxFuture;
 use tokio_postgres::{IsolationLevel, Transaction};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::connect::{Connection, DbConfig, MAX_CONNECTION_AGE, Target, connect};
@@ -36,11 +38,62 @@ impl managed::Manager for Manager {
     }
 }
 
+/// The isolation level of `Db::with_retry`'s transactions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// Snapshot isolation, as on Aurora DSQL: the default, and the only level used on DSQL.
+    #[default]
+    RepeatableRead,
+    /// PostgreSQL's SERIALIZABLE: every transaction that could not have run in some serial order
+    /// fails with 40001, most of them at COMMIT. A local stand-in for DSQL's optimistic
+    /// concurrency under contention (`BACKROOM_DB_ISOLATION=serializable` in `backroom dev`),
+    /// stricter than DSQL, which only aborts on write-write conflicts.
+    Serializable,
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::RepeatableRead => "repeatable_read",
+            Isolation::Serializable => "serializable",
+        }
+    }
+
+    /// `repeatable_read` or `serializable` (a dash or a space for the underscore, any case).
+    pub fn parse(s: &str) -> Option<Isolation> {
+        match s.trim().to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
+            "repeatable_read" => Some(Isolation::RepeatableRead),
+            "serializable" => Some(Isolation::Serializable),
+            _ => None,
+        }
+    }
+}
+
+/// What `Db::with_retry` has done since the handle was made (shared by its clones).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetryStats {
+    /// Transactions committed.
+    pub committed: u64,
+    /// Attempts tried again after a conflict or a lost connection.
+    pub retries: u64,
+    /// Transactions given up after the policy's last attempt.
+    pub exhausted: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    committed: AtomicU64,
+    retries: AtomicU64,
+    exhausted: AtomicU64,
+}
+
 /// The shop's database handle. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     pool: managed::Pool<Manager>,
     policy: RetryPolicy,
+    isolation: Isolation,
+    counters: Arc<Counters>,
 }
 
 pub type PooledConnection = managed::Object<Manager>;
@@ -61,6 +114,27 @@ impl Db {
         Db {
             pool,
             policy: RetryPolicy::default(),
+            isolation: Isolation::default(),
+            counters: Arc::default(),
+        }
+    }
+
+    /// The isolation level of the transactions of `with_retry` (REPEATABLE READ unless set).
+    pub fn with_isolation(mut self, isolation: Isolation) -> Db {
+        self.isolation = isolation;
+        self
+    }
+
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+
+    /// The retry loop's counts so far, over every clone of this handle.
+    pub fn retry_stats(&self) -> RetryStats {
+        RetryStats {
+            committed: self.counters.committed.load(Ordering::Relaxed),
+            retries: self.counters.retries.load(Ordering::Relaxed),
+            exhausted: self.counters.exhausted.load(Ordering::Relaxed),
         }
     }
 
@@ -86,7 +160,8 @@ impl Db {
         Ok(self.connection().await?.target)
     }
 
-    /// Runs `work` in a REPEATABLE READ transaction (snapshot isolation, as on DSQL) and commits.
+    /// Runs `work` in a REPEATABLE READ transaction (snapshot isolation, as on DSQL; SERIALIZABLE
+    /// when the handle says so) and commits.
     /// The whole transaction is tried again, with jittered exponential back-off, when it or its
     /// COMMIT meets a conflict (40001, OC000, OC001, a lost unique-key race) or a lost
     /// connection, up to the policy's attempts. `work` must not call other services: it may run
@@ -99,7 +174,10 @@ impl Db {
         loop {
             attempt += 1;
             let error = match self.attempt(&mut work).await {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    self.counters.committed.fetch_add(1, Ordering::Relaxed);
+                    return Ok(value);
+                }
                 Err(TxError::Abort(e)) => return Err(TxError::Abort(e)),
                 Err(TxError::Db(e)) => e,
             };
@@ -107,11 +185,14 @@ impl Db {
                 return Err(TxError::Db(error));
             }
             if attempt >= self.policy.max_attempts {
+                self.counters.exhausted.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(attempts = attempt, error = %error, "gave up on a transaction after its last attempt");
                 return Err(TxError::Db(DbError::RetriesExhausted {
                     attempts: attempt,
                     last: Box::new(error),
                 }));
             }
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
             crate::sql::charge(0, 0, 1);
             let pause = self.policy.backoff(attempt);
             tracing::debug!(attempt, error = %error, pause_ms = pause.as_millis() as u64, "retrying transaction");
@@ -128,7 +209,10 @@ impl Db {
             let tx = conn
                 .client
                 .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
+                .isolation_level(match self.isolation {
+                    Isolation::RepeatableRead => IsolationLevel::RepeatableRead,
+                    Isolation::Serializable => IsolationLevel::Serializable,
+                })
                 .start()
                 .await
                 .map_err(DbError::from)?;
@@ -180,6 +264,7 @@ impl Db {
             };
             match result {
                 Err(e) if e.is_retryable() && attempt < self.policy.max_attempts => {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(self.policy.backoff(attempt)).await;
                 }
                 other => return other,

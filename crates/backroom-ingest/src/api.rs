@@ -11,6 +11,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds after which the caller may try again, sent as `Retry-After`.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -20,6 +22,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -30,6 +33,19 @@ impl ApiError {
 
     pub fn invalid(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).field(field)
+    }
+
+    /// The database is contended (its retries ran out on conflicts, as in a burst of checkouts
+    /// of one piece): 503 with `Retry-After: 1`, code `busy`. Nothing was written.
+    pub fn busy() -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "many people are buying right now; please try again in a moment",
+            )
+        }
     }
 
     /// A failure on our side: the detail goes to the log, the caller gets a plain sentence.
@@ -65,6 +81,12 @@ impl IntoResponse for ApiError {
                 field: self.field.as_deref(),
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -130,3 +130,93 @@ pub fn client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// `backroom owner` as a child process on a free port, stopped (SIGTERM) when dropped.
+pub struct Owner {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Owner {
+    /// Starts `backroom owner --port 0` with `args` and `env` (on top of an environment with no
+    /// database, queue or provider keys of the machine's own) and waits for its address.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Owner {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_backroom"))
+            .args(["owner", "--port", "0"])
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .env_remove("DATABASE_URL")
+            .env_remove("DSQL_ENDPOINT")
+            .env_remove("DEAD_LETTER_QUEUE_URL")
+            .env_remove("STRIPE_SECRET_KEY")
+            .env_remove("PRINTFUL_TOKEN")
+            .env_remove("EVENT_BUS_NAME")
+            .env("BACKROOM_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("[owner] {line}");
+                let _ = tx.send(line);
+            }
+        });
+        let began = Instant::now();
+        let mut url = None;
+        while url.is_none() && began.elapsed() < Duration::from_secs(60) {
+            let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("backroom owner exited with {status} before it was ready");
+                }
+                continue;
+            };
+            if let Some((_, rest)) = line.split_once(" at ") {
+                url = rest.trim().strip_suffix("/admin").map(str::to_string);
+            }
+        }
+        let url = url.expect("backroom owner printed its address");
+        Owner { child, url }
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let began = Instant::now();
+        while began.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sets an order's creation (and, with `touched`, its last change) back to `at`, as if it had
+/// been placed (and left alone) then.
+pub async fn place_at(
+    app: &backroom_testkit::app::TestApp,
+    order: backroom_core::OrderId,
+    at: chrono::DateTime<chrono::Utc>,
+    touched: bool,
+) {
+    let (client, connection) = tokio_postgres::connect(&app.db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let n = client
+        .execute(
+            "UPDATE orders SET created_at = $1, updated_at = CASE WHEN $3 THEN $1 ELSE updated_at END WHERE id = $2",
+            &[&at, &order.uuid(), &touched],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use backroom_core::earnings::PrintfulCosts;
 use backroom_core::machine::{Decision, Exception, Fulfillment, Payment, PrintfulMark};
+use backroom_core::order::SkuQuantity;
 use backroom_core::owed::WorkLog;
 use backroom_core::ports::{
     Applied, ApplyError, Change, Changed, CreateOrderError, EventClaim, NewOrder, OrderEventType, OrderFilter,
@@ -375,12 +376,7 @@ pub async fn apply_in<C: GenericClient>(
                 super::events::record_in(tx, entry, event).await?;
             }
             if releases_stock(s.payment) {
-                sql::execute(
-                    tx,
-                    "UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL",
-                    &[&id.uuid()],
-                )
-                .await?;
+                release_in(tx, id).await?;
             }
             Ok(Applied::Transitioned(t))
         }
@@ -448,7 +444,8 @@ static CHANGE_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 /// Everything a change writes, in one statement: the order's new state and the payment's
-/// details, the timeline entry, the outbox row, the stock given back, the event's claim. Each
+/// details, the timeline entry, the outbox row, the stock given back (the holds and their SKUs'
+/// stock rows), the event's claim. Each
 /// part is switched by its parameters (a NULL id or flag leaves it out).
 const CHANGE_WRITE: &str = "WITH o AS (\
      UPDATE orders SET \
@@ -478,14 +475,18 @@ const CHANGE_WRITE: &str = "WITH o AS (\
      SELECT id, order_id, $21::text, at FROM t WHERE $21::text IS NOT NULL \
      ON CONFLICT (id) DO NOTHING RETURNING id, at), \
    s AS (\
-     UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL AND $22::bool RETURNING 1), \
+     UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL AND $22::bool \
+     RETURNING sku, quantity), \
+   k AS (\
+     UPDATE stock SET held = greatest(stock.held - r.quantity, 0), updated_at = now() \
+     FROM (SELECT sku, sum(quantity)::bigint AS quantity FROM s GROUP BY sku) r WHERE stock.sku = r.sku RETURNING 1), \
    c AS (\
      INSERT INTO inbox_events (source, event_id, event_type, order_id) \
      SELECT $23::text, $24::text, $25::text, $1 WHERE $24::text IS NOT NULL \
      ON CONFLICT (source, event_id) DO NOTHING RETURNING 1) \
  SELECT (SELECT at FROM e), \
    EXISTS (SELECT 1 FROM order_events WHERE order_id = $1 AND published_at IS NULL), \
-   (SELECT count(*) FROM o), (SELECT count(*) FROM s), (SELECT count(*) FROM c)";
+   (SELECT count(*) FROM o), (SELECT count(*) FROM s), (SELECT count(*) FROM c), (SELECT count(*) FROM k)";
 
 /// A change in one transaction of four statements: read the order (and whether the event was
 /// processed), read its items, write everything, and the commit. The order returned is the
@@ -692,32 +693,14 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
     let catalog = rows.iter().map(price_entry).collect::<Result<Vec<_>, DbError>>()?;
     let priced = price(&new.items, &catalog).map_err(abort)?;
 
-    // Limited stock: writing the product row makes concurrent checkouts of the same SKU
-    // conflict (a lock wait then 40001 on PostgreSQL, an OCC conflict on DSQL), so the loser
-    // retries and counts the winner's hold. SKUs are taken in a fixed order.
+    // Limited stock: the SKU's stock row is taken by a conditional increment, so concurrent
+    // checkouts of the same SKU conflict on that one row (a lock wait then 40001 on PostgreSQL,
+    // an OCC conflict at commit on DSQL) and the loser retries and counts the winner's hold;
+    // checkouts of other SKUs and catalog reads do not conflict with it. A checkout that finds
+    // the units gone writes nothing and is refused, without a retry. SKUs are taken in a fixed
+    // order.
     for (wanted, limit) in &priced.holds {
-        let sku = wanted.sku.as_str();
-        sql::execute(
-            tx,
-            "UPDATE products SET stock_version = stock_version + 1 WHERE sku = $1",
-            &[&sku],
-        )
-        .await?;
-        let held: i64 = sql::query_one(
-            tx,
-            "SELECT coalesce(sum(quantity), 0)::bigint FROM stock_holds WHERE sku = $1 AND released_at IS NULL",
-            &[&sku],
-        )
-        .await?
-        .get(0);
-        check_stock(wanted, *limit, u64::try_from(held).unwrap_or(0)).map_err(abort)?;
-        let quantity = i32::try_from(wanted.quantity).map_err(|_| DbError::Corrupt("quantity".into()))?;
-        sql::execute(
-            tx,
-            "INSERT INTO stock_holds (order_id, sku, quantity) VALUES ($1, $2, $3)",
-            &[&new.id.uuid(), &sku, &quantity],
-        )
-        .await?;
+        hold_in(tx, new.id, wanted, *limit).await?;
     }
     let PricedOrder { items, total, .. } = priced;
     let (total, currency) = (total.amount, total.currency);
@@ -788,6 +771,104 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         created_at: row.get(1),
         updated_at: row.get(2),
     })
+}
+
+/// Holds `wanted` units of a SKU limited to `limit` for an order, or refuses with what is left.
+/// Keeps the invariant: `stock.held` = the SKU's unreleased `stock_holds`.
+async fn hold_in<C: GenericClient>(
+    tx: &C,
+    order: OrderId,
+    wanted: &SkuQuantity,
+    limit: u32,
+) -> Result<(), TxError<CreateOrderError>> {
+    let sku = wanted.sku.as_str();
+    if !take_units(tx, sku, wanted.quantity, limit).await? {
+        let held: Option<i64> = sql::query_opt(tx, "SELECT held FROM stock WHERE sku = $1", &[&sku])
+            .await?
+            .map(|r| r.get(0));
+        let held = match held {
+            Some(held) => held,
+            None => {
+                // The SKU's first limited checkout (or the first since the stock table came):
+                // its row starts from the holds already there. Two first checkouts at once meet
+                // on the primary key; the loser is retried and finds the row.
+                sql::execute(
+                    tx,
+                    "INSERT INTO stock (sku, held) SELECT $1, coalesce(sum(quantity), 0)::bigint FROM stock_holds \
+                     WHERE sku = $1 AND released_at IS NULL",
+                    &[&sku],
+                )
+                .await?;
+                if take_units(tx, sku, wanted.quantity, limit).await? {
+                    return insert_hold(tx, order, sku, wanted.quantity).await;
+                }
+                sql::query_one(tx, "SELECT held FROM stock WHERE sku = $1", &[&sku])
+                    .await?
+                    .get(0)
+            }
+        };
+        check_stock(wanted, limit, u64::try_from(held).unwrap_or(0)).map_err(TxError::Abort)?;
+        // The increment found the row and the units but did not apply: cannot happen in one
+        // snapshot; refuse rather than oversell.
+        return Err(TxError::Db(DbError::Corrupt(format!(
+            "stock of {sku}: held {held} of {limit}"
+        ))));
+    }
+    insert_hold(tx, order, sku, wanted.quantity).await
+}
+
+/// Adds `quantity` to the SKU's held units when they fit under `limit`; false when they do not
+/// or the SKU has no stock row yet.
+async fn take_units<C: GenericClient>(tx: &C, sku: &str, quantity: u32, limit: u32) -> Result<bool, DbError> {
+    let taken = sql::execute(
+        tx,
+        "UPDATE stock SET held = held + $2, updated_at = now() WHERE sku = $1 AND held + $2 <= $3",
+        &[&sku, &i64::from(quantity), &i64::from(limit)],
+    )
+    .await?;
+    Ok(taken == 1)
+}
+
+async fn insert_hold<C: GenericClient>(
+    tx: &C,
+    order: OrderId,
+    sku: &str,
+    quantity: u32,
+) -> Result<(), TxError<CreateOrderError>> {
+    let quantity = i32::try_from(quantity).map_err(|_| DbError::Corrupt("quantity".into()))?;
+    sql::execute(
+        tx,
+        "INSERT INTO stock_holds (order_id, sku, quantity) VALUES ($1, $2, $3)",
+        &[&order.uuid(), &sku, &quantity],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Gives an order's unreleased holds back: each hold marked released and its units taken off
+/// its SKU's stock row, in the caller's transaction.
+async fn release_in<C: GenericClient>(tx: &C, id: OrderId) -> Result<(), DbError> {
+    let released = sql::query(
+        tx,
+        "UPDATE stock_holds SET released_at = now() WHERE order_id = $1 AND released_at IS NULL RETURNING sku, quantity",
+        &[&id.uuid()],
+    )
+    .await?;
+    let mut released: Vec<(String, i64)> = released
+        .iter()
+        .map(|r| (r.get(0), i64::from(r.get::<_, i32>(1))))
+        .collect();
+    released.sort();
+    for (sku, quantity) in &released {
+        // No row yet: the first checkout that needs one counts the holds, this one released.
+        sql::execute(
+            tx,
+            "UPDATE stock SET held = greatest(held - $2, 0), updated_at = now() WHERE sku = $1",
+            &[sku, quantity],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Loads orders (with their lines) matching a WHERE/ORDER clause over `orders`.

@@ -40,6 +40,16 @@ pub struct CursorRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The paid orders of one UTC day in one currency, and their total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DaySum {
+    pub day: chrono::NaiveDate,
+    pub currency: Currency,
+    pub orders: i64,
+    /// Minor units.
+    pub amount: i64,
+}
+
 /// Orders and their total in one currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CurrencySum {
@@ -283,6 +293,56 @@ impl Store {
                     )
                     .await?;
                     sums(&rows)
+                })
+            })
+            .await
+    }
+
+    /// The orders placed in `[since, until)` whose payment went through (refunded ones
+    /// included), per UTC day of their creation and currency, oldest first: how many, and what
+    /// they were charged (shipping and tax included; the items' total for an order whose charge
+    /// is not recorded). Days without a sale are left out.
+    pub async fn sales_by_day(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<DaySum>, DbError> {
+        self.db
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = sql::query(
+                        c,
+                        "SELECT (created_at AT TIME ZONE 'UTC')::date, currency, total_cents, charged FROM orders \
+                         WHERE created_at >= $1 AND created_at < $2 AND payment IN ('paid', 'refunded') \
+                         ORDER BY created_at, id",
+                        &[&since, &until],
+                    )
+                    .await?;
+                    let mut sums: Vec<DaySum> = Vec::new();
+                    for r in &rows {
+                        let day: chrono::NaiveDate = r.get(0);
+                        let code: String = r.get(1);
+                        let currency =
+                            Currency::parse(&code).map_err(|e| DbError::Corrupt(format!("currency {code:?}: {e}")))?;
+                        let charged = r
+                            .get::<_, Option<serde_json::Value>>(3)
+                            .map(serde_json::from_value::<backroom_core::earnings::Charged>)
+                            .transpose()
+                            .map_err(|e| DbError::Corrupt(format!("charged amounts: {e}")))?;
+                        let amount = charged.map_or_else(|| r.get::<_, i64>(2), |c| c.total.get());
+                        match sums.iter_mut().find(|s| s.day == day && s.currency == currency) {
+                            Some(sum) => {
+                                sum.orders += 1;
+                                sum.amount = sum
+                                    .amount
+                                    .checked_add(amount)
+                                    .ok_or_else(|| DbError::Corrupt(format!("the sales of {day} overflow")))?;
+                            }
+                            None => sums.push(DaySum {
+                                day,
+                                currency,
+                                orders: 1,
+                                amount,
+                            }),
+                        }
+                    }
+                    Ok(sums)
                 })
             })
             .await
