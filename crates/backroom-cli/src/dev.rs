@@ -13,15 +13,14 @@ use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use backroom_app::http::OrderStatusView;
 use backroom_app::queue::LocalQueue;
 use backroom_app::reconcile::ReconcileOptions;
 use backroom_app::wiring::{Services, Tuning};
 use backroom_app::worker::{BatchItem, Worker};
 use backroom_app::{Config, Queue, catchup, http, reconcile, watchdog};
 use backroom_core::Catalog;
-use backroom_core::ports::{AlertStore, CatalogStore, OrderFilter, OrderStore, ReconcileStore};
-use backroom_db::{DbConfig, Store, migrate};
+use backroom_core::ports::CatalogStore;
+use backroom_db::{DbConfig, migrate};
 use backroom_sim::printful::{PrintfulSim, PrintfulSimConfig};
 use backroom_sim::stripe::{StripeSim, StripeSimConfig};
 use backroom_testkit::{Cluster, ClusterConfig};
@@ -247,7 +246,7 @@ pub async fn run(args: DevArgs, mut config: Config) -> anyhow::Result<()> {
             mode: "dev",
             store: store.clone(),
             stripe: Some(worker.stripe.clone()),
-            events: worker.fulfiller.events.clone(),
+            outbox: worker.outbox.clone(),
             dead_letters: DeadLetterSource::Local(queue.clone()),
             alarms: AlarmSource::NotInDev,
         })))

@@ -16,14 +16,15 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use backroom_app::events::{Events, Publisher};
+use backroom_app::outbox::{Outbox, Publisher};
 use backroom_app::queue::LocalQueue;
 use backroom_app::status::Alarms;
 use backroom_app::watchdog::Deadlines;
-use backroom_app::{Config, summary, wiring};
+use backroom_app::wiring::{Services, Tuning};
+use backroom_app::{Config, summary};
 use backroom_aws::cloudwatch::CloudWatchAlarms;
 use backroom_core::ports::{AlertStore, OrderFilter, OrderStore, ReconcileStore};
-use backroom_db::{Db, Store};
+use backroom_db::Store;
 use backroom_stripe::StripeClient;
 use serde_json::json;
 
@@ -81,17 +82,18 @@ pub struct OwnerPage {
     /// For the open disputes; none without a Stripe key.
     pub stripe: Option<StripeClient>,
     /// How order events are described and where they are published.
-    pub events: Events,
+    pub outbox: Outbox,
     pub dead_letters: DeadLetterSource,
     pub alarms: AlarmSource,
 }
 
 /// `backroom owner`: the page on 127.0.0.1 until Ctrl-C.
 pub async fn run(args: OwnerArgs, config: Config) -> anyhow::Result<()> {
-    let Some(database) = config.database.clone() else {
+    if config.database.is_none() {
         bail!("backroom owner reads the deployed shop: set DSQL_ENDPOINT (and AWS_REGION, DSQL_ROLE) or DATABASE_URL");
-    };
-    let store = Store::new(Db::new(database, 2));
+    }
+    let services = Services::new(config.clone(), Tuning::local(2))?;
+    let store = services.store.clone();
     let (dead_letters, stack) = dead_letter_queue(&config, args.stack).await;
     let alarms = match &stack {
         Some(stack) => AlarmSource::Stack {
@@ -101,12 +103,12 @@ pub async fn run(args: OwnerArgs, config: Config) -> anyhow::Result<()> {
         None => AlarmSource::NotConfigured("pass --stack NAME (or set DEAD_LETTER_QUEUE_URL)".into()),
     };
     let stripe = match &config.stripe_secret_key {
-        Some(_) => Some(wiring::stripe(&config)?),
+        Some(_) => Some(services.stripe()?),
         None => None,
     };
     let page = Arc::new(OwnerPage {
         mode: "owner",
-        events: wiring::events(&config, store.clone()),
+        outbox: services.outbox(),
         store,
         stripe,
         dead_letters,
@@ -480,14 +482,14 @@ async fn admin_events(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(p): Stat
         return denied;
     }
     use backroom_core::ports::OrderEventStore;
-    let events = &p.events;
+    let outbox = &p.outbox;
     let (entries, unpublished) = match (p.store.recent_events(200).await, p.store.unpublished_count().await) {
         (Ok(entries), Ok(unpublished)) => (entries, unpublished),
         (Err(e), _) | (_, Err(e)) => return internal(e),
     };
     let mut list = Vec::with_capacity(entries.len());
     for entry in &entries {
-        let detail = match events.event(entry).await {
+        let detail = match outbox.event(entry).await {
             Ok(Some(event)) => serde_json::to_value(&event.detail).unwrap_or_default(),
             Ok(None) => serde_json::Value::Null,
             Err(e) => return internal(e),
@@ -498,7 +500,7 @@ async fn admin_events(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(p): Stat
             "last_error": entry.last_error, "detail": detail,
         }));
     }
-    let destination = match &events.publisher {
+    let destination = match &outbox.publisher {
         Publisher::Console(_) => "console".to_string(),
         Publisher::EventBridge(bus) => format!("EventBridge bus {}", bus.name()),
         Publisher::Held => "nowhere (held in the outbox)".to_string(),
