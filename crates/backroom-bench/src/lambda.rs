@@ -13,7 +13,8 @@ use backroom_bench::runtime_api::{Answer, Outcome, RuntimeApi};
 #[derive(Clone, Debug)]
 pub struct Function {
     pub name: String,
-    /// `rust` or `node`.
+    /// `rust`, or a peer's: `node` (bench/peers/stripe-webhook-node), `rust-minimal`
+    /// (bench/peers/stripe-webhook-rust).
     pub runtime: &'static str,
     pub program: PathBuf,
     /// `LAMBDA_TASK_ROOT` and the working directory.

@@ -19,7 +19,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use backroom_bench::report::{
-    Build, ColdStart, Cost, CostCase, FlashSale, Report, Size, Target, Warm, WorkerCpu, WorkerThroughput, mb, range,
+    Build, ColdStart, Cost, CostCase, FlashSale, MINIMAL_PEER, NODE_PEER, Report, Size, Target, Warm, WorkerCpu,
+    WorkerThroughput, range,
 };
 use backroom_bench::stats::{Percentiles, Summary};
 use backroom_bench::{cpu, machine};
@@ -39,6 +40,10 @@ const FUNCTIONS: [&str; 7] = [
     "printful-catchup",
     "reconciler",
 ];
+
+/// The minimal Rust function of stripe-webhook's job (bench/peers/stripe-webhook-rust), built by
+/// scripts/bench with the seven.
+const MINIMAL: &str = "stripe-webhook-minimal";
 
 /// How many times each thing is done.
 #[derive(Clone, Copy, Debug)]
@@ -197,7 +202,7 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
     };
     let node = Function {
         name: "stripe-webhook".into(),
-        runtime: "node",
+        runtime: NODE_PEER,
         program: peer.join("bootstrap"),
         task_root: peer.clone(),
         env: {
@@ -206,6 +211,27 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
             env.push(("NODE_ENV".into(), "production".into()));
             env
         },
+    };
+
+    // The minimal Rust peer, given the same queue and secret as stripe-webhook.
+    let minimal = if release.join(MINIMAL).exists() {
+        Some(Function {
+            name: "stripe-webhook".into(),
+            runtime: MINIMAL_PEER,
+            program: release.join(MINIMAL),
+            task_root: release.clone(),
+            env: {
+                let mut env = aws.env();
+                env.push(("STRIPE_WEBHOOK_SECRET".into(), fixture::WEBHOOK_SECRET.into()));
+                env
+            },
+        })
+    } else {
+        say(&format!(
+            "{MINIMAL} is not built in {}: its cold start and size are left out of this run",
+            release.display()
+        ));
+        None
     };
 
     // One real paid order's event: the webhook both webhook functions are sent.
@@ -237,6 +263,7 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
         let function = spec(name);
         let mut runs: Vec<ColdRun> = vec![];
         let mut node_runs: Vec<ColdRun> = vec![];
+        let mut minimal_runs: Vec<ColdRun> = vec![];
         for run in 0..plan.cold_runs {
             let event: Vec<u8> = match name {
                 "checkout-api" => http_api_event("GET", "/catalog", &[("accept", "application/json")], None)
@@ -265,17 +292,32 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
             runs.push(result);
             if name == "stripe-webhook" {
                 say(&format!("cold start stripe-webhook (Node.js peer) #{}", run + 1));
-                let (result, instance) =
-                    Instance::cold(&node, event, logs.join(format!("node-stripe-webhook-cold-{run}.log"))).await?;
+                let (result, instance) = Instance::cold(
+                    &node,
+                    event.clone(),
+                    logs.join(format!("node-stripe-webhook-cold-{run}.log")),
+                )
+                .await?;
                 instance.stop().await;
                 check_answer(name, &result.answer)?;
                 node_runs.push(result);
+                if let Some(minimal) = &minimal {
+                    say(&format!("cold start stripe-webhook (minimal Rust peer) #{}", run + 1));
+                    let (result, instance) =
+                        Instance::cold(minimal, event, logs.join(format!("{MINIMAL}-cold-{run}.log"))).await?;
+                    instance.stop().await;
+                    check_answer(name, &result.answer)?;
+                    minimal_runs.push(result);
+                }
             }
         }
         let label = event_label_of(name);
         cold.push(summarise_cold(name, "rust", label, &runs)?);
         if !node_runs.is_empty() {
-            cold.push(summarise_cold(name, "node", label, &node_runs)?);
+            cold.push(summarise_cold(name, NODE_PEER, label, &node_runs)?);
+        }
+        if !minimal_runs.is_empty() {
+            cold.push(summarise_cold(name, MINIMAL_PEER, label, &minimal_runs)?);
         }
     }
     aws.purge().await?;
@@ -440,6 +482,15 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
             arm64_zip_bytes: arm64
                 .as_ref()
                 .and_then(|(_, m)| m.iter().find(|(n, _)| n == f).map(|(_, b)| *b)),
+        });
+    }
+    if minimal.is_some() {
+        let binary = release.join(MINIMAL);
+        sizes.push(Size {
+            function: MINIMAL.into(),
+            binary_bytes: std::fs::metadata(&binary)?.len(),
+            zip_bytes: zip_size(&binary, &target.join("bench/zip"), MINIMAL)?,
+            arm64_zip_bytes: None,
         });
     }
     let build = read_build_time(&target);
@@ -665,57 +716,13 @@ fn worker_why(w: &WorkerThroughput) -> String {
 }
 
 /// The arm64 zip sizes measured separately, when their file is there: `(source, [(function, bytes)])`.
-/// Each line that names a function and a size (`1234567` bytes, or `1.23 MB`/`MiB`/`KB`) counts.
+/// Each line that names a function and a size (`1234567` bytes, or `1.23 MB`/`MiB`/`KB`) counts
+/// (`backroom_bench::report::parse_arm64_sizes`).
 fn read_arm64_sizes() -> Option<(String, Vec<(String, u64)>)> {
     let path = std::env::var("BENCH_ARM64_SIZES").unwrap_or_else(|_| "bench/arm64-sizes.txt".into());
     let text = std::fs::read_to_string(&path).ok()?;
-    let mut sizes = vec![];
-    for line in text.lines() {
-        let Some(function) = FUNCTIONS.iter().find(|f| {
-            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                .any(|w| w == **f)
-        }) else {
-            continue;
-        };
-        if let Some(bytes) = size_in_line(line, function) {
-            sizes.push((function.to_string(), bytes));
-        }
-    }
+    let sizes = backroom_bench::report::parse_arm64_sizes(&text, &FUNCTIONS);
     (!sizes.is_empty()).then(|| (format!("measured separately, from {path}"), sizes))
-}
-
-/// The zip's size on a line: the number after "zip" when the line names one, else the last size.
-fn size_in_line(line: &str, function: &str) -> Option<u64> {
-    let rest = line.replacen(function, " ", 1);
-    let lower = rest.to_ascii_lowercase();
-    let scope = lower.find("zip").map(|i| &lower[i..]).unwrap_or(&lower);
-    let tokens: Vec<&str> = scope
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '|' || c == '=' || c == ':')
-        .filter(|t| !t.is_empty())
-        .collect();
-    for (i, t) in tokens.iter().enumerate() {
-        let number: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-        if number.is_empty() {
-            continue;
-        }
-        let Ok(value) = number.parse::<f64>() else { continue };
-        let unit = t[number.len()..].to_string() + tokens.get(i + 1).copied().unwrap_or("");
-        let bytes = if unit.starts_with("mib") {
-            value * 1_048_576.0
-        } else if unit.starts_with("mb") || unit.starts_with('m') {
-            value * 1e6
-        } else if unit.starts_with("kib") {
-            value * 1024.0
-        } else if unit.starts_with("kb") || unit.starts_with('k') {
-            value * 1e3
-        } else if value > 10_000.0 {
-            value
-        } else {
-            continue;
-        };
-        return Some(bytes as u64);
-    }
-    None
 }
 
 /// The release build's time, as scripts/bench recorded it in target/bench/release-build.json.
@@ -806,6 +813,12 @@ fn method(plan: &Plan) -> Vec<String> {
              /proc/<pid>/status right after the answer. Median [min-max] of the runs. A wrong answer stops the benchmark.",
             plan.cold_runs
         ),
+        "Minimal Rust peer: bench/peers/stripe-webhook-rust (binary `stripe-webhook-minimal`), stripe-webhook's job and \
+         nothing else: lambda_http, the `Stripe-Signature` check (HMAC-SHA256, 300 s tolerance) on the raw body, one \
+         `SendMessage` with an SQS client built as backroom's (`aws_config::load_defaults`, the workspace's features), \
+         the secret from an environment variable. Built in the same `cargo build --release` as the seven, started the \
+         same way, after each run of stripe-webhook and its Node.js peer, with the same event and queue."
+            .into(),
         "The functions run against real parts: PostgreSQL 15 from backroom-testkit (a private cluster on a unix socket, \
          fsync off, migrated database per shop), SQS on ministack (AWS_ENDPOINT_URL), and the Stripe and Printful \
          simulators of backroom-sim on loopback. The scheduled jobs run against a second, quiet shop (nothing to catch up \
@@ -820,7 +833,10 @@ fn method(plan: &Plan) -> Vec<String> {
              round; median [min-max] over rounds. After each round the queue must hold exactly one message per webhook.",
             plan.warm_rounds, plan.warm_up, plan.warm_invocations
         ),
-        "Size: the stripped x86_64 release binary, and a zip of it named `bootstrap` made with `zip -9 -X`.".into(),
+        "Size: the stripped x86_64 release binary, and a zip of it named `bootstrap` made with `zip -9 -X` (the minimal \
+         Rust peer's too). The arm64 zips are read from bench/arm64-sizes.txt (`cargo lambda build --release --arm64`), \
+         measured apart from this run; the zip target is judged on them."
+            .into(),
         "Cost: backroom_core::cost::estimate over `Workload::typical` with the measured durations (see the cost section)."
             .into(),
     ]);
@@ -828,37 +844,10 @@ fn method(plan: &Plan) -> Vec<String> {
 }
 
 fn targets(r: &Report) -> Vec<Target> {
-    let mut t = vec![];
-    let cold = |runtime: &str| {
-        r.cold_starts
-            .iter()
-            .find(|c| c.function == "stripe-webhook" && c.runtime == runtime)
-    };
-    if let (Some(rust), Some(node)) = (cold("rust"), cold("node")) {
-        let ratio = rust.total_ms.median / node.total_ms.median;
-        t.push(Target {
-            name: "Cold start vs the Node.js peer (stripe-webhook)".into(),
-            goal: "≤ 1/6 of Node's".into(),
-            figure: format!(
-                "{:.1} ms vs {:.1} ms: 1/{:.1}",
-                rust.total_ms.median,
-                node.total_ms.median,
-                1.0 / ratio
-            ),
-            met: Some(ratio <= 1.0 / 6.0),
-            why: (ratio > 1.0 / 6.0).then(|| {
-                format!(
-                    "Rust's init (spawn to first poll) is {:.1} ms of its {:.1} ms; the rest is the first invocation \
-                     ({:.1} ms), mostly the first SendMessage: a new TCP connection to the emulator and the SDK's first \
-                     request. Node spends {:.1} ms in init loading the two packages.",
-                    rust.init_ms.median,
-                    rust.total_ms.median,
-                    rust.first_invoke_ms.median,
-                    node.init_ms.median
-                )
-            }),
-        });
-    }
+    let mut t = vec![
+        backroom_bench::report::cold_vs_node_target(&r.cold_starts, &FUNCTIONS),
+        backroom_bench::report::webhook_vs_minimal_target(&r.cold_starts),
+    ];
     let warm = |runtime: &str| r.warm.iter().find(|w| w.runtime == runtime);
     if let (Some(rust), Some(node)) = (warm("rust"), warm("node")) {
         let ratio = rust.p99_ms.median / node.p99_ms.median;
@@ -882,24 +871,11 @@ fn targets(r: &Report) -> Vec<Target> {
             }),
         });
     }
-    if let Some(largest) = r.sizes.iter().max_by_key(|s| s.zip_bytes) {
-        let met = largest.zip_bytes <= 5_000_000;
-        t.push(Target {
-            name: "Zip size".into(),
-            goal: "≤ 5 MB each".into(),
-            figure: format!("largest {} ({})", mb(largest.zip_bytes), largest.function),
-            met: Some(met),
-            why: (!met).then(|| {
-                let over: Vec<String> = r
-                    .sizes
-                    .iter()
-                    .filter(|s| s.zip_bytes > 5_000_000)
-                    .map(|s| format!("{} {}", s.function, mb(s.zip_bytes)))
-                    .collect();
-                format!("over: {}", over.join(", "))
-            }),
-        });
-    }
+    t.push(backroom_bench::report::arm64_zip_target(
+        &r.sizes,
+        &FUNCTIONS,
+        r.arm64_source.as_deref(),
+    ));
     let rust_cold: Vec<&ColdStart> = r.cold_starts.iter().filter(|c| c.runtime == "rust").collect();
     if let Some(top) = rust_cold
         .iter()
@@ -997,25 +973,6 @@ fn paid_lines(e: &backroom_core::cost::Estimate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arm64_sizes_are_read_from_a_line_per_function() {
-        assert_eq!(
-            size_in_line("stripe-webhook: bootstrap 7.10 MB, zip 3.21 MB", "stripe-webhook"),
-            Some(3_210_000)
-        );
-        assert_eq!(
-            size_in_line("| event-worker | 3456789 |", "event-worker"),
-            Some(3_456_789)
-        );
-        assert_eq!(size_in_line("reconciler zip=2.5MiB", "reconciler"), Some(2_621_440));
-        assert_eq!(size_in_line("checkout-api: not built", "checkout-api"), None);
-        // The committed file's shape: the zip, not the binary beside it.
-        assert_eq!(
-            size_in_line("checkout-api: bootstrap 21405856, zip 8272710", "checkout-api"),
-            Some(8_272_710)
-        );
-    }
 
     #[test]
     fn the_flash_sale_figures_are_read_from_the_target_dir_and_judged_per_run() {

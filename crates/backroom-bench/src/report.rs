@@ -48,7 +48,7 @@ pub struct Machine {
 #[derive(Debug, Clone, Serialize)]
 pub struct ColdStart {
     pub function: String,
-    /// `rust` or `node`.
+    /// `rust`, or a peer's: `node` ([`NODE_PEER`]) or `rust-minimal` ([`MINIMAL_PEER`]).
     pub runtime: String,
     /// The first event it was given.
     pub event: String,
@@ -263,7 +263,7 @@ impl Report {
         md.push('\n');
 
         if !self.cold_starts.is_empty() {
-            md.push_str("## Cold start\n\nProcess spawn to first invocation answered, under the in-repo Lambda Runtime API; median [min-max] of the runs. Init = spawn to the first `GET /next`.\n\n");
+            md.push_str("## Cold start\n\nProcess spawn to first invocation answered, under the in-repo Lambda Runtime API; median [min-max] of the runs. Init = spawn to the first `GET /next`. Runtime `node` is the Node.js peer (bench/peers/stripe-webhook-node), `rust-minimal` the minimal Rust function of the same job (bench/peers/stripe-webhook-rust), both sent the same event as stripe-webhook.\n\n");
             md.push_str("| Function | Runtime | First event | Runs | Cold start ms | Init ms | First invoke ms | Peak RSS MB |\n|---|---|---|---|---|---|---|---|\n");
             for c in &self.cold_starts {
                 let _ = writeln!(
@@ -487,6 +487,305 @@ pub fn thousands(v: f64) -> String {
     if v < 0.0 { format!("-{out}") } else { out }
 }
 
+/// The runtime of the Node.js peer's rows (bench/peers/stripe-webhook-node).
+pub const NODE_PEER: &str = "node";
+/// The runtime of the minimal Rust peer's rows (bench/peers/stripe-webhook-rust, binary
+/// `stripe-webhook-minimal`): the same job as stripe-webhook with nothing else.
+pub const MINIMAL_PEER: &str = "rust-minimal";
+/// Every function's cold start is at most this fraction of the Node.js peer's.
+const COLD_VS_NODE: f64 = 15.0;
+/// stripe-webhook's cold start is at most this multiple of the minimal Rust peer's.
+const WEBHOOK_VS_MINIMAL: f64 = 1.2;
+/// The functions whose arm64 zip must stay within [`WEBHOOK_ZIP_BYTES`]; every other one within
+/// [`OTHER_ZIP_BYTES`].
+pub const WEBHOOK_FUNCTIONS: [&str; 2] = ["stripe-webhook", "printful-webhook"];
+pub const WEBHOOK_ZIP_BYTES: u64 = 4_000_000;
+pub const OTHER_ZIP_BYTES: u64 = 6_000_000;
+
+fn unmeasured(name: &str, goal: &str, why: String) -> Target {
+    Target {
+        name: name.into(),
+        goal: goal.into(),
+        figure: "-".into(),
+        met: None,
+        why: Some(why),
+    }
+}
+
+/// "Cold start vs the Node.js peer": each of `functions` (the Rust builds) against the Node.js
+/// stripe-webhook, from the medians of the runs.
+pub fn cold_vs_node_target(cold: &[ColdStart], functions: &[&str]) -> Target {
+    let name = "Cold start vs the Node.js peer";
+    let goal = "≤ 1/15 of the Node.js stripe-webhook's, every function";
+    let Some(node) = cold
+        .iter()
+        .find(|c| c.function == "stripe-webhook" && c.runtime == NODE_PEER)
+    else {
+        return unmeasured(
+            name,
+            goal,
+            "the Node.js peer (bench/peers/stripe-webhook-node) was not measured in this run".into(),
+        );
+    };
+    let node_ms = node.total_ms.median;
+    let mut measured: Vec<(&str, &ColdStart)> = vec![];
+    let mut missing: Vec<&str> = vec![];
+    for f in functions {
+        match cold.iter().find(|c| c.function == *f && c.runtime == "rust") {
+            Some(c) => measured.push((f, c)),
+            None => missing.push(f),
+        }
+    }
+    let times = |c: &ColdStart| node_ms / c.total_ms.median;
+    let Some((slowest, worst)) = measured
+        .iter()
+        .max_by(|a, b| a.1.total_ms.median.total_cmp(&b.1.total_ms.median))
+    else {
+        return unmeasured(
+            name,
+            goal,
+            "no Rust function's cold start was measured in this run".into(),
+        );
+    };
+    let figure = format!(
+        "Node.js {node_ms:.1} ms; slowest {slowest} {:.1} ms: 1/{:.1}",
+        worst.total_ms.median,
+        times(worst)
+    );
+    let over: Vec<String> = measured
+        .iter()
+        .filter(|(_, c)| times(c) < COLD_VS_NODE)
+        .map(|(f, c)| {
+            format!(
+                "{f} {:.1} ms = 1/{:.1} (init {:.1} ms, first invocation {:.1} ms)",
+                c.total_ms.median,
+                times(c),
+                c.init_ms.median,
+                c.first_invoke_ms.median
+            )
+        })
+        .collect();
+    let not_run = (!missing.is_empty()).then(|| format!("not measured (not built): {}", missing.join(", ")));
+    let (met, why) = if !over.is_empty() {
+        let mut why = format!(
+            "over 1/15 of Node's {node_ms:.1} ms (at most {:.1} ms): {}",
+            node_ms / COLD_VS_NODE,
+            over.join("; ")
+        );
+        if let Some(n) = not_run {
+            why = format!("{why}; {n}");
+        }
+        (Some(false), Some(why))
+    } else if not_run.is_some() {
+        (None, not_run)
+    } else {
+        (Some(true), None)
+    };
+    Target {
+        name: name.into(),
+        goal: goal.into(),
+        figure,
+        met,
+        why,
+    }
+}
+
+/// "stripe-webhook vs a minimal Rust function of the same job": the cold starts' medians of the
+/// real function and of bench/peers/stripe-webhook-rust, measured in the same run.
+pub fn webhook_vs_minimal_target(cold: &[ColdStart]) -> Target {
+    let name = "stripe-webhook vs a minimal Rust function of the same job";
+    let goal = "cold start ≤ 1.2× the minimal one's";
+    let row = |runtime: &str| {
+        cold.iter()
+            .find(|c| c.function == "stripe-webhook" && c.runtime == runtime)
+    };
+    let (real, minimal) = match (row("rust"), row(MINIMAL_PEER)) {
+        (Some(real), Some(minimal)) => (real, minimal),
+        (None, _) => {
+            return unmeasured(
+                name,
+                goal,
+                "stripe-webhook's cold start was not measured in this run".into(),
+            );
+        }
+        (_, None) => {
+            return unmeasured(
+                name,
+                goal,
+                "the minimal peer was not measured in this run: build it with `cargo build --release --locked -p \
+                 stripe-webhook-minimal` (scripts/bench does)"
+                    .into(),
+            );
+        }
+    };
+    let ratio = real.total_ms.median / minimal.total_ms.median;
+    let met = ratio <= WEBHOOK_VS_MINIMAL;
+    Target {
+        name: name.into(),
+        goal: goal.into(),
+        figure: format!(
+            "{:.1} ms vs {:.1} ms: {ratio:.2}×",
+            real.total_ms.median, minimal.total_ms.median
+        ),
+        met: Some(met),
+        why: (!met).then(|| {
+            format!(
+                "init (spawn to first poll) {:.1} ms vs {:.1} ms, first invocation {:.1} ms vs {:.1} ms, peak RSS {:.1} MB \
+                 vs {:.1} MB; the minimal function reads its secret and queue from the environment, sets up no logging or \
+                 metrics and parses nothing but the signature header",
+                real.init_ms.median,
+                minimal.init_ms.median,
+                real.first_invoke_ms.median,
+                minimal.first_invoke_ms.median,
+                real.peak_rss_mb.median,
+                minimal.peak_rss_mb.median
+            )
+        }),
+    }
+}
+
+/// The arm64 zip limit of a function.
+pub fn arm64_zip_limit(function: &str) -> u64 {
+    if WEBHOOK_FUNCTIONS.contains(&function) {
+        WEBHOOK_ZIP_BYTES
+    } else {
+        OTHER_ZIP_BYTES
+    }
+}
+
+/// "Zip per function (arm64)": each of `functions`' arm64 zip (`cargo lambda build --release
+/// --arm64`) against its limit; `source` says where the arm64 sizes were read from.
+pub fn arm64_zip_target(sizes: &[Size], functions: &[&str], source: Option<&str>) -> Target {
+    let name = "Zip per function (arm64)";
+    let goal = "≤ 4 MB stripe-webhook and printful-webhook; ≤ 6 MB each other function";
+    let mut measured: Vec<(&str, u64)> = vec![];
+    let mut missing: Vec<&str> = vec![];
+    for f in functions {
+        match sizes.iter().find(|s| s.function == *f).and_then(|s| s.arm64_zip_bytes) {
+            Some(bytes) => measured.push((f, bytes)),
+            None => missing.push(f),
+        }
+    }
+    if measured.is_empty() {
+        return unmeasured(
+            name,
+            goal,
+            match source {
+                Some(source) => format!("no arm64 size of a function built in this run ({source})"),
+                None => {
+                    "no arm64 sizes: bench/arm64-sizes.txt (or BENCH_ARM64_SIZES) is missing or names no function; \
+                         write one `<function>: bootstrap <bytes>, zip <bytes>` line per function from `cargo lambda \
+                         build --release --arm64 --output-format zip`"
+                        .into()
+                }
+            },
+        );
+    }
+    let largest = |webhook: bool| {
+        measured
+            .iter()
+            .filter(|(f, _)| WEBHOOK_FUNCTIONS.contains(f) == webhook)
+            .max_by_key(|(_, b)| *b)
+            .map(|(f, b)| format!("{} ({f})", mb(*b)))
+    };
+    let figure = [("webhooks", largest(true)), ("others", largest(false))]
+        .into_iter()
+        .filter_map(|(what, l)| l.map(|l| format!("{what} largest {l}")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let over: Vec<String> = measured
+        .iter()
+        .filter(|(f, b)| *b > arm64_zip_limit(f))
+        .map(|(f, b)| format!("{f} {} (limit {})", mb(*b), mb(arm64_zip_limit(f))))
+        .collect();
+    let not_read = (!missing.is_empty()).then(|| format!("no arm64 size for: {}", missing.join(", ")));
+    let (met, why) = if !over.is_empty() {
+        let mut why = format!("over: {}", over.join(", "));
+        if let Some(n) = not_read {
+            why = format!("{why}; {n}");
+        }
+        (Some(false), Some(why))
+    } else if not_read.is_some() {
+        (None, not_read)
+    } else {
+        (Some(true), None)
+    };
+    Target {
+        name: name.into(),
+        goal: goal.into(),
+        figure,
+        met,
+        why,
+    }
+}
+
+/// The arm64 zip sizes in a file of lines such as `stripe-webhook: bootstrap 13278472, zip
+/// 5523851` (bench/arm64-sizes.txt): `(function, bytes)` for each of `functions` a line names with
+/// a size. Comment lines (`#`, `//`) and lines naming no function are skipped; a later line for a
+/// function replaces an earlier one.
+pub fn parse_arm64_sizes(text: &str, functions: &[&str]) -> Vec<(String, u64)> {
+    let mut sizes: Vec<(String, u64)> = vec![];
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('#') || trimmed.starts_with("//") {
+            continue;
+        }
+        let Some(function) = functions.iter().find(|f| {
+            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .any(|w| w == **f)
+        }) else {
+            continue;
+        };
+        if let Some(bytes) = size_in_line(line, function) {
+            sizes.retain(|(f, _)| f != function);
+            sizes.push((function.to_string(), bytes));
+        }
+    }
+    sizes
+}
+
+/// The zip's size on a line: the first size after "zip" when the line names one, else the first
+/// size on the line. A size is a byte count (more than 10,000) or a number with a unit (`MB`,
+/// `MiB`, `M`, `KB`, `KiB`, `K`).
+pub fn size_in_line(line: &str, function: &str) -> Option<u64> {
+    let rest = line.replacen(function, " ", 1);
+    let lower = rest.to_ascii_lowercase();
+    match lower.find("zip") {
+        Some(i) => first_size(&lower[i..]).or_else(|| first_size(&lower)),
+        None => first_size(&lower),
+    }
+}
+
+fn first_size(text: &str) -> Option<u64> {
+    let tokens: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '|' | '=' | ':' | '(' | ')' | ';'))
+        .filter(|t| !t.is_empty())
+        .collect();
+    for (i, t) in tokens.iter().enumerate() {
+        let number: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        if number.is_empty() {
+            continue;
+        }
+        let Ok(value) = number.parse::<f64>() else { continue };
+        let unit = t[number.len()..].to_string() + tokens.get(i + 1).copied().unwrap_or("");
+        let bytes = if unit.starts_with("mib") {
+            value * 1_048_576.0
+        } else if unit.starts_with("mb") || unit.starts_with('m') {
+            value * 1e6
+        } else if unit.starts_with("kib") {
+            value * 1024.0
+        } else if unit.starts_with("kb") || unit.starts_with('k') {
+            value * 1e3
+        } else if value > 10_000.0 {
+            value
+        } else {
+            continue;
+        };
+        return Some(bytes as u64);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -665,5 +964,176 @@ mod tests {
         assert_eq!(mb(4_990_000), "4.99 MB");
         assert_eq!(range(&s(&[1.0, 2.0, 3.0]), 1), "2.0 [1.0-3.0]");
         assert_eq!(range(&s(&[4.0]), 2), "4.00");
+    }
+    fn cold(function: &str, runtime: &str, total: f64) -> ColdStart {
+        ColdStart {
+            function: function.into(),
+            runtime: runtime.into(),
+            event: "e".into(),
+            total_ms: s(&[total]),
+            init_ms: s(&[total / 3.0]),
+            first_invoke_ms: s(&[total * 2.0 / 3.0]),
+            peak_rss_mb: s(&[12.0]),
+        }
+    }
+
+    #[test]
+    fn every_function_is_held_to_a_fifteenth_of_the_node_peers_cold_start() {
+        let functions = ["checkout-api", "stripe-webhook", "event-worker"];
+        let mut runs = vec![
+            cold("stripe-webhook", NODE_PEER, 300.0),
+            cold("checkout-api", "rust", 9.0),
+            cold("stripe-webhook", "rust", 12.0),
+            cold("stripe-webhook", MINIMAL_PEER, 10.0),
+            cold("event-worker", "rust", 20.0),
+        ];
+        let t = cold_vs_node_target(&runs, &functions);
+        assert_eq!(t.met, Some(true), "{t:?}");
+        assert_eq!(t.figure, "Node.js 300.0 ms; slowest event-worker 20.0 ms: 1/15.0");
+        assert_eq!(t.why, None);
+
+        runs[4] = cold("event-worker", "rust", 20.5);
+        let t = cold_vs_node_target(&runs, &functions);
+        assert_eq!(t.met, Some(false));
+        let why = t.why.unwrap();
+        assert!(why.contains("event-worker 20.5 ms = 1/14.6"), "{why}");
+        assert!(!why.contains("checkout-api"), "{why}");
+
+        // A function that did not run: not measured, unless another already missed.
+        let t = cold_vs_node_target(&runs[..4], &functions);
+        assert_eq!(t.met, None);
+        assert!(t.why.unwrap().contains("event-worker"));
+        runs[2] = cold("stripe-webhook", "rust", 25.0);
+        let t = cold_vs_node_target(&runs[..4], &functions);
+        assert_eq!(t.met, Some(false));
+        assert!(t.why.unwrap().contains("not measured (not built): event-worker"));
+
+        let t = cold_vs_node_target(&runs[1..], &functions);
+        assert_eq!((t.met, t.figure.as_str()), (None, "-"));
+        assert!(t.why.unwrap().contains("Node.js peer"));
+    }
+
+    #[test]
+    fn the_webhook_is_held_to_one_point_two_times_the_minimal_function() {
+        let within = [
+            cold("stripe-webhook", "rust", 12.0),
+            cold("stripe-webhook", MINIMAL_PEER, 10.0),
+        ];
+        let t = webhook_vs_minimal_target(&within);
+        assert_eq!(t.met, Some(true), "{t:?}");
+        assert_eq!(t.figure, "12.0 ms vs 10.0 ms: 1.20×");
+        assert_eq!(t.name, "stripe-webhook vs a minimal Rust function of the same job");
+
+        let over = [
+            cold("stripe-webhook", "rust", 12.1),
+            cold("stripe-webhook", MINIMAL_PEER, 10.0),
+        ];
+        let t = webhook_vs_minimal_target(&over);
+        assert_eq!(t.met, Some(false));
+        assert!(t.why.unwrap().contains("init (spawn to first poll) 4.0 ms vs 3.3 ms"));
+
+        // Node's row is not the minimal function.
+        let t = webhook_vs_minimal_target(&[
+            cold("stripe-webhook", "rust", 12.0),
+            cold("stripe-webhook", NODE_PEER, 200.0),
+        ]);
+        assert_eq!(t.met, None);
+        assert!(t.why.unwrap().contains("-p stripe-webhook-minimal"));
+        let t = webhook_vs_minimal_target(&within[1..]);
+        assert_eq!(t.met, None);
+        assert!(t.why.unwrap().contains("stripe-webhook's cold start"));
+    }
+
+    #[test]
+    fn arm64_zips_are_held_to_four_mb_for_the_webhooks_and_six_for_the_others() {
+        let functions = ["checkout-api", "stripe-webhook", "printful-webhook"];
+        let size = |function: &str, arm64: Option<u64>| Size {
+            function: function.into(),
+            binary_bytes: 1,
+            zip_bytes: 1,
+            arm64_zip_bytes: arm64,
+        };
+        let mut sizes = vec![
+            size("checkout-api", Some(6_000_000)),
+            size("stripe-webhook", Some(3_999_999)),
+            size("printful-webhook", Some(4_000_000)),
+            // The peer's size never counts: it is not one of the functions.
+            size("stripe-webhook-minimal", Some(9_000_000)),
+        ];
+        let t = arm64_zip_target(&sizes, &functions, Some("from bench/arm64-sizes.txt"));
+        assert_eq!(t.met, Some(true), "{t:?}");
+        assert_eq!(
+            t.figure,
+            "webhooks largest 4.00 MB (printful-webhook); others largest 6.00 MB (checkout-api)"
+        );
+
+        sizes[1] = size("stripe-webhook", Some(5_523_851));
+        sizes[0] = size("checkout-api", Some(6_000_001));
+        let t = arm64_zip_target(&sizes, &functions, Some("x"));
+        assert_eq!(t.met, Some(false));
+        assert_eq!(
+            t.why.as_deref(),
+            Some("over: checkout-api 6.00 MB (limit 6.00 MB), stripe-webhook 5.52 MB (limit 4.00 MB)")
+        );
+
+        // Missing figures: not measured, with the reason.
+        sizes[0] = size("checkout-api", Some(5_000_000));
+        sizes[1] = size("stripe-webhook", None);
+        let t = arm64_zip_target(&sizes, &functions, Some("x"));
+        assert_eq!(t.met, None);
+        assert_eq!(t.why.as_deref(), Some("no arm64 size for: stripe-webhook"));
+        let none: Vec<Size> = sizes.iter().map(|s| size(&s.function, None)).collect();
+        let t = arm64_zip_target(&none, &functions, None);
+        assert_eq!((t.met, t.figure.as_str()), (None, "-"));
+        assert!(t.why.unwrap().contains("bench/arm64-sizes.txt"));
+    }
+
+    #[test]
+    fn arm64_sizes_are_read_from_a_line_per_function() {
+        assert_eq!(
+            size_in_line("stripe-webhook: bootstrap 7.10 MB, zip 3.21 MB", "stripe-webhook"),
+            Some(3_210_000)
+        );
+        assert_eq!(
+            size_in_line("| event-worker | 3456789 |", "event-worker"),
+            Some(3_456_789)
+        );
+        assert_eq!(size_in_line("reconciler zip=2.5MiB", "reconciler"), Some(2_621_440));
+        assert_eq!(size_in_line("checkout-api: not built", "checkout-api"), None);
+        // The committed file's shape: the zip, not the binary beside it.
+        assert_eq!(
+            size_in_line("checkout-api: bootstrap 21405856, zip 8272710", "checkout-api"),
+            Some(8_272_710)
+        );
+        // `du -b` over cargo lambda's output: the size comes before the zip's name.
+        assert_eq!(
+            size_in_line("5523851\ttarget/lambda/stripe-webhook/bootstrap.zip", "stripe-webhook"),
+            Some(5_523_851)
+        );
+        assert_eq!(
+            size_in_line("stripe-webhook: zip 3.5 MB (3500000 bytes)", "stripe-webhook"),
+            Some(3_500_000)
+        );
+    }
+
+    #[test]
+    fn an_arm64_sizes_file_is_read_tolerantly() {
+        let functions = ["stripe-webhook", "printful-webhook", "reconciler"];
+        let text = "# the webhooks must stay within 4 MB: stripe-webhook, printful-webhook\n\
+                    // stripe-webhook 9 MB in an older build\n\
+                    stripe-webhook: bootstrap 13278472, zip 5523851\n\
+                    stripe-webhook-minimal: bootstrap 6000000, zip 2500000\n\
+                    \n\
+                    printful-webhook: not built\n\
+                    reconciler: bootstrap 21967232, zip 8460283\n\
+                    stripe-webhook: bootstrap 9000000, zip 3900000\n";
+        assert_eq!(
+            parse_arm64_sizes(text, &functions),
+            vec![
+                ("reconciler".to_string(), 8_460_283),
+                ("stripe-webhook".to_string(), 3_900_000)
+            ]
+        );
+        assert!(parse_arm64_sizes("", &functions).is_empty());
     }
 }

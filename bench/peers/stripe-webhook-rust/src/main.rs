@@ -91,7 +91,12 @@ mod tests {
         let signed = header(body, "whsec_a", 1_000_000);
         assert!(verify(body, &signed, b"whsec_a", 1_000_000));
         assert!(verify(body, &format!("{signed},v0=00"), b"whsec_a", 1_000_300));
-        assert!(verify(body, &format!("t=1000000,v1=00,{}", &signed[10..]), b"whsec_a", 999_700));
+        assert!(verify(
+            body,
+            &format!("t=1000000,v1=00,{}", &signed[10..]),
+            b"whsec_a",
+            999_700
+        ));
         assert!(!verify(body, &signed, b"whsec_b", 1_000_000));
         assert!(!verify(br#"{"id":"evt_2"}"#, &signed, b"whsec_a", 1_000_000));
         assert!(!verify(body, &signed, b"whsec_a", 1_000_301));
