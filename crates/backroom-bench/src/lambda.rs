@@ -46,6 +46,20 @@ fn lambda_env(name: &str, api: &str, task_root: &Path) -> Vec<(String, String)> 
     ]
 }
 
+/// The function's timeout in template.yaml: each event's deadline (`Lambda-Runtime-Deadline-Ms`).
+/// The event worker leaves a message for its next delivery when less than
+/// `backroom_app::worker::MESSAGE_TIME` remains, so a shorter deadline would fail every batch.
+fn timeout_of(name: &str) -> Duration {
+    Duration::from_secs(match name {
+        "checkout-api" => 15,
+        "stripe-webhook" | "printful-webhook" => 10,
+        "event-worker" => 120,
+        "stripe-catchup" | "printful-catchup" => 300,
+        "reconciler" => 900,
+        _ => 30,
+    })
+}
+
 /// A running function instance.
 pub struct Instance {
     pub api: RuntimeApi,
@@ -72,7 +86,7 @@ impl Instance {
     /// Starts the function with `first` already queued, waits for its answer and reads its peak
     /// memory. The clock starts just before the process is spawned.
     pub async fn cold(function: &Function, first: Vec<u8>, log: PathBuf) -> anyhow::Result<(ColdRun, Instance)> {
-        let api = RuntimeApi::start(&function.name, Duration::from_secs(30)).await?;
+        let api = RuntimeApi::start(&function.name, timeout_of(&function.name)).await?;
         let pending = api.invoke(first);
         let mut env = lambda_env(&function.name, &api.address(), &function.task_root);
         env.extend(function.env.iter().cloned());
