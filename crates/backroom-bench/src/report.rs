@@ -264,6 +264,17 @@ pub struct Target {
     pub why: Option<String>,
 }
 
+/// The markers around the README's Performance table.
+pub const README_BEGIN: &str = "<!-- bench:targets begin (written by scripts/bench) -->";
+pub const README_END: &str = "<!-- bench:targets end -->";
+
+/// `text` with what lies between `begin` and `end` (both kept) replaced by `inner`.
+pub fn replace_between(text: &str, begin: &str, end: &str, inner: &str) -> Option<String> {
+    let start = text.find(begin)? + begin.len();
+    let stop = start + text[start..].find(end)?;
+    Some(format!("{}\n{}\n{}", &text[..start], inner.trim_end(), &text[stop..]))
+}
+
 impl Report {
     /// Writes `report.json` and `report.md` into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
@@ -272,6 +283,31 @@ impl Report {
         std::fs::write(dir.join("report.json"), json + "\n")?;
         std::fs::write(dir.join("report.md"), self.markdown())?;
         Ok(())
+    }
+
+    /// The README's Performance table: everything between its two `bench:targets` markers is
+    /// replaced by this run's targets table, so the README always shows the report's own table.
+    /// A README without the markers is an error, not a silent skip.
+    pub fn update_readme(&self, readme: &Path) -> std::io::Result<()> {
+        let text = std::fs::read_to_string(readme)?;
+        let section = format!(
+            "Run {}{}, {} CPUs ({}).\n\n{}",
+            self.generated_at,
+            self.commit
+                .as_deref()
+                .map(|c| format!(" at commit {c}"))
+                .unwrap_or_default(),
+            self.machine.nproc,
+            self.machine.cpu_model,
+            self.targets_table()
+        );
+        let updated = replace_between(&text, README_BEGIN, README_END, &section).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "{} has no {README_BEGIN} … {README_END} section",
+                readme.display()
+            ))
+        })?;
+        std::fs::write(readme, updated)
     }
 
     /// The whole report as Markdown.
@@ -716,6 +752,25 @@ mod tests {
             ],
             method: vec!["Cold starts: five fresh processes per function.".into()],
         }
+    }
+
+    #[test]
+    fn the_readme_table_is_replaced_between_its_markers_and_nothing_else_moves() {
+        let readme = format!("# Shop\n\n## Performance\n\n{README_BEGIN}\n| old |\n{README_END}\n\n## Layout\n");
+        let table = "| Target | Goal |\n|---|---|\n| a | b |\n";
+        let updated = replace_between(&readme, README_BEGIN, README_END, table).unwrap();
+        assert_eq!(
+            updated,
+            format!(
+                "# Shop\n\n## Performance\n\n{README_BEGIN}\n| Target | Goal |\n|---|---|\n| a | b |\n{README_END}\n\n## Layout\n"
+            )
+        );
+        // Again: the same text, so a second run changes nothing.
+        assert_eq!(
+            replace_between(&updated, README_BEGIN, README_END, table).unwrap(),
+            updated
+        );
+        assert!(replace_between("no markers", README_BEGIN, README_END, table).is_none());
     }
 
     /// The shape crates/backroom-cli/tests/flash_sale.rs writes (one run of it, trimmed).
