@@ -383,7 +383,11 @@ mod tests {
         assert_eq!(c.event_bus_name, None);
         assert!(!c.events_include_email);
         assert!(!c.order_events_off);
-        assert!(Config::from_vars(&vars(&[("ORDER_EVENTS_OFF", "true")])).unwrap().order_events_off);
+        assert!(
+            Config::from_vars(&vars(&[("ORDER_EVENTS_OFF", "true")]))
+                .unwrap()
+                .order_events_off
+        );
         let c = Config::from_vars(&vars(&[
             ("EVENT_BUS_NAME", "shop-backroom"),
             ("EVENTS_INCLUDE_EMAIL", "true"),

@@ -92,7 +92,8 @@ impl Services {
     /// them off (`ORDER_EVENTS_OFF`), and left in the outbox on Aurora DSQL otherwise (the CLI,
     /// which leaves them to the functions).
     pub fn outbox(&self) -> Outbox {
-        let live = matches!(self.config.database, Some(backroom_db::DbConfig::Dsql(_))) && !self.config.order_events_off;
+        let live =
+            matches!(self.config.database, Some(backroom_db::DbConfig::Dsql(_))) && !self.config.order_events_off;
         Outbox::new(
             self.store.clone(),
             self.config.event_bus_name.as_deref(),
