@@ -305,7 +305,7 @@ fn the_secret_detector_finds_secrets_and_passes_names() {
         "/backroom/stripe/webhook-secrets",
         "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${StripeSecretKeyParam}",
         "/aws/lambda/${AWS::StackName}-printful-catchup",
-        "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/webhooks/printful/<PRINTFUL_WEBHOOK_TOKEN>",
+        "https://${FrontDoor.DomainName}/webhooks/printful/<PRINTFUL_WEBHOOK_TOKEN>",
     ] {
         assert_eq!(secret_in(harmless), None, "{harmless:?} was taken for a secret");
     }
