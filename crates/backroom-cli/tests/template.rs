@@ -494,7 +494,7 @@ fn public_routes_are_the_documented_ones() {
         assert!(resources(&t, kind).is_empty(), "{kind} in the template");
     }
     let all = functions(&t);
-    for (_, (name, f)) in &all {
+    for (name, f) in all.values() {
         for event in f["Properties"]["Events"]
             .as_mapping()
             .into_iter()
