@@ -19,8 +19,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use backroom_bench::report::{
-    Build, ColdStart, Cost, CostCase, FlashSale, PerEvent, Report, Size, Target, Warm, WorkerCpu, WorkerThroughput, mb,
-    range,
+    Build, ColdStart, Cost, CostCase, FlashSale, FrontDoor, PerEvent, Report, Size, Target, Warm, WorkerCpu,
+    WorkerThroughput, mb, range,
 };
 use backroom_bench::stats::{Percentiles, Summary};
 use backroom_bench::{cpu, machine};
@@ -474,10 +474,23 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
     let order_seconds = order_path.iter().map(|n| median_total(n)).fold(0.0, f64::max);
     let catchup_seconds = median_total("stripe-catchup").max(median_total("printful-catchup"));
     let reconcile_seconds = median_total("reconciler");
+    // A purchase's own requests are measured (the browser test); the catalog views of visitors who
+    // do not buy are assumed, as is the CORS preflight a cross-origin storefront's checkout adds
+    // (the browser test's storefront is same-origin, so it sends none).
+    let front_door: Option<FrontDoor> =
+        read_test_report(&target, "browser.json", "crates/backroom-cli/tests/browser.rs");
+    const BROWSING_VIEWS_PER_ORDER: u64 = 19;
+    const PREFLIGHTS_PER_ORDER: u64 = 1;
+    let measured_requests = front_door
+        .as_ref()
+        .map(|d| BROWSING_VIEWS_PER_ORDER + d.storefront_per_purchase + d.webhooks_per_purchase + PREFLIGHTS_PER_ORDER);
     let cases: Vec<CostCase> = [0u64, 1_000, 10_000, 100_000]
         .iter()
         .map(|&orders| {
             let mut w = Workload::typical(orders);
+            if let Some(n) = measured_requests {
+                w.http_requests_per_order = n;
+            }
             w.memory_mb = 128;
             w.order_invocation_seconds = order_seconds;
             w.catchup_seconds = catchup_seconds;
@@ -504,8 +517,24 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
              deploys and the price table charges (arm64 GB-s); a 128 MB Lambda gets a fraction of a vCPU, so real \
              durations are longer, but Lambda compute stays far inside its free tier at these volumes."
                 .into(),
-            "Everything else (requests per order, SQS calls, DPUs, idle long polls, alarms, metrics, log volume) is \
-             `Workload::typical` from backroom_core::cost, the assumptions of docs/deploy.md."
+            match (&front_door, measured_requests) {
+                (Some(d), Some(n)) => format!(
+                    "Front-door requests per order: {n} = {} of one purchase measured in a real browser (see the front door \
+                     section: {} from the storefront and success page, {} webhooks) + {BROWSING_VIEWS_PER_ORDER} catalog \
+                     views by visitors who do not buy (assumed: about 20 visits per order) + {PREFLIGHTS_PER_ORDER} CORS \
+                     preflight of the checkout from a storefront on another origin (assumed).",
+                    d.storefront_per_purchase + d.webhooks_per_purchase,
+                    d.storefront_per_purchase,
+                    d.webhooks_per_purchase
+                ),
+                _ => format!(
+                    "Front-door requests per order: {} (`Workload::typical`; the browser test's measurement was not \
+                     available in this run).",
+                    Workload::typical(1).http_requests_per_order
+                ),
+            },
+            "Everything else (SQS calls, DPUs, idle long polls, alarms, metrics, log volume) is `Workload::typical` from \
+             backroom_core::cost, the assumptions of docs/deploy.md."
                 .into(),
             "Every request of an order goes through the front door, CloudFront (10M requests and 1 TB out free a month), \
              to a function URL (free) and is one Lambda invocation; order events are off (the template's `OrderEvents`), \
@@ -557,7 +586,7 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
         cost: Some(cost),
         flash_sale: read_flash_sale(&target),
         per_event: read_test_report(&target, "per-event.json", "crates/backroom-app/tests/lean.rs"),
-        front_door: read_test_report(&target, "browser.json", "crates/backroom-cli/tests/browser.rs"),
+        front_door,
         targets: vec![],
         method: method(&plan),
     };
