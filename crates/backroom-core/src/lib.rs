@@ -2,6 +2,7 @@
 //! state machine. Everything outside this crate talks to the world; everything inside is pure and
 //! tested without a network or a database.
 
+pub mod address;
 pub mod catalog;
 pub mod cost;
 pub mod delivery;
@@ -18,6 +19,7 @@ pub mod shipping;
 pub mod status;
 pub mod stuck;
 
+pub use address::ShippingAddress;
 pub use catalog::{Catalog, CatalogError, Product, Variant};
 pub use ids::{Email, OrderId, Sku};
 pub use machine::{Cause, Decision, Fact, OrderState, PrintfulStatus, Refusal, Transition};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use backroom_core::{Cents, Currency, OrderId};
+use backroom_core::{Cents, Currency, OrderId, ShippingAddress};
 use secrecy::{ExposeSecret, SecretString};
 use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_checkout::checkout_session::{
@@ -37,7 +37,7 @@ use stripe_types::{Expandable, RangeQueryTs};
 use crate::error::StripeError;
 use crate::types::{
     Charge, CheckoutRequest, CheckoutSession, CreatedSession, Dispute, EventSummary, Evidence, Fee, PaymentStatus,
-    SessionLineItem, SessionStatus, ShippingDetails, WebhookEndpoint,
+    SessionLineItem, SessionStatus, WebhookEndpoint,
 };
 
 /// Stripe's largest page size; fewer round trips for catch-up and the reconciler.
@@ -647,15 +647,7 @@ fn map_session(raw: stripe_shared::CheckoutSession) -> Result<CheckoutSession, S
     let shipping = raw
         .collected_information
         .and_then(|c| c.shipping_details)
-        .map(|s| ShippingDetails {
-            name: s.name,
-            line1: s.address.line1.unwrap_or_default(),
-            line2: s.address.line2.filter(|l| !l.is_empty()),
-            city: s.address.city.unwrap_or_default(),
-            state: s.address.state.filter(|l| !l.is_empty()),
-            postal_code: s.address.postal_code.unwrap_or_default(),
-            country: s.address.country.unwrap_or_default(),
-        });
+        .map(shipping_address);
     let amount_total = raw.amount_total.map(|a| cents(a, &call, "amount_total")).transpose()?;
     // What was charged, part by part: present once Stripe has computed the totals.
     let charged = match (raw.amount_subtotal, amount_total, raw.total_details.as_ref()) {
@@ -692,6 +684,21 @@ fn map_session(raw: stripe_shared::CheckoutSession) -> Result<CheckoutSession, S
         line_items: Vec::new(),
         id,
     })
+}
+
+/// The shop's shipping address from Stripe's `collected_information.shipping_details`: parts
+/// Stripe left out become empty strings, an empty second line or state `None`. Nothing is
+/// refused here; Printful judges whether it can ship there.
+fn shipping_address(s: stripe_shared::PaymentPagesCheckoutSessionCheckoutAddressDetails) -> ShippingAddress {
+    ShippingAddress {
+        name: s.name,
+        line1: s.address.line1.unwrap_or_default(),
+        line2: s.address.line2.filter(|l| !l.is_empty()),
+        city: s.address.city.unwrap_or_default(),
+        state: s.address.state.filter(|l| !l.is_empty()),
+        postal_code: s.address.postal_code.unwrap_or_default(),
+        country: s.address.country.unwrap_or_default(),
+    }
 }
 
 fn map_line_item(item: stripe_shared::CheckoutSessionItem, session_id: &str) -> Result<SessionLineItem, StripeError> {

@@ -179,7 +179,7 @@ impl OrderStore for Store {
                             &id.uuid(),
                             &details.payment_intent_id,
                             &details.email.as_ref().map(Email::as_str),
-                            &details.shipping,
+                            &details.shipping.as_ref().map(|a| serde_json::to_value(a).unwrap_or_default()),
                             &details.charged.map(|c| serde_json::to_value(c).unwrap_or_default()),
                             &details.stripe_fee.map(|f| serde_json::to_value(f).unwrap_or_default()),
                         ],
@@ -557,6 +557,7 @@ async fn change_in<C: GenericClient>(tx: &C, c: &OwnedChange) -> Result<Changed,
     let costs_json = printful_costs.map(|x| serde_json::to_value(x).unwrap_or_default());
     let charged = d.charged.map(|x| serde_json::to_value(x).unwrap_or_default());
     let fee = d.stripe_fee.map(|x| serde_json::to_value(x).unwrap_or_default());
+    let shipping = d.shipping.as_ref().map(|x| serde_json::to_value(x).unwrap_or_default());
     let release = s.is_some_and(|s| releases_stock(s.payment));
     let row = sql::query_one(
         tx,
@@ -574,7 +575,7 @@ async fn change_in<C: GenericClient>(tx: &C, c: &OwnedChange) -> Result<Changed,
             &delivered_at,
             &d.payment_intent_id,
             &d.email.as_ref().map(Email::as_str),
-            &d.shipping,
+            &shipping,
             &charged,
             &fee,
             &entry_id,
@@ -932,7 +933,7 @@ fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
         created_at: r.get(13),
         updated_at: r.get(14),
         fulfillment_released_at: r.get(15),
-        shipping: r.get(16),
+        shipping: json_column(r, 16, "order shipping address")?,
         submit_started_at: r.get(17),
         work: WorkLog {
             attempts: r.get::<_, Option<i32>>(18).unwrap_or(0),
