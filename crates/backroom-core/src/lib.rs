@@ -10,6 +10,7 @@ pub mod earnings;
 pub mod ids;
 pub mod machine;
 pub mod money;
+mod names;
 pub mod order;
 pub mod owed;
 pub mod ports;
