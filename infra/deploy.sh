@@ -145,6 +145,30 @@ use_samconfig_region() {
   fi
 }
 
+# What an answer of GET <ApiUrl>health through the distribution says about the front door:
+# "ok", or what to look at.
+front_door_verdict() {
+  case "$1" in
+    200) echo ok ;;
+    403) echo "403 from the function URL: its resource policy lacks lambda:InvokeFunction (needed since October 2025); update the SAM CLI (its translator adds it) and deploy again" ;;
+    000) echo "no answer: the distribution's name may not resolve yet (a new distribution takes minutes); try again later" ;;
+    5*) echo "$1 from checkout-api: read its log (docs/operations.md, Api5xx)" ;;
+    *) echo "$1: unexpected; read checkout-api's log" ;;
+  esac
+}
+
+# GET <ApiUrl>health through the distribution, a few times while a new one settles; warns only.
+check_front_door() {
+  local url=$1 status verdict
+  for _ in 1 2 3 4 5 6; do
+    status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "${url}health" || true)
+    verdict=$(front_door_verdict "${status:-000}")
+    [ "$verdict" = ok ] && { say "front door answers: ${url}health"; return 0; }
+    sleep 10
+  done
+  say "warning: ${url}health did not answer 200 - $verdict"
+}
+
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is not installed: $2"; }
 
 main() {
@@ -191,6 +215,7 @@ main() {
   need git "install git"
   need sam "install the AWS SAM CLI (pip install aws-sam-cli), see docs/deploy.md"
   need aws "install the AWS CLI v2, see docs/deploy.md"
+  need curl "install curl (the check of the front door after the deploy)"
   aws dsql help >/dev/null 2>&1 || die "this AWS CLI has no 'aws dsql' commands: update the AWS CLI v2 (docs/deploy.md, step 1)"
   need cargo "install Rust (rustup), see docs/deploy.md"
   need python3 "install Python 3.11 or newer"
@@ -301,6 +326,7 @@ $dirty"
 
   aws cloudformation describe-stacks --stack-name "$stack" \
     --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
+  check_front_door "$(output ApiUrl)"
   say "dashboard: $(output DashboardUrl)"
   say "done. Next steps the first time: docs/deploy.md, from step 5 (webhooks and subscriptions)"
 }

@@ -149,13 +149,53 @@ class Checks:
         return 1 if self.failures else 0
 
 
+# The public functions, each behind the distribution's behaviour for a path (None: the default).
+PUBLIC_ROUTES = {"checkout-api": None, "stripe-webhook": "/webhooks/stripe", "printful-webhook": "/webhooks/printful/*"}
+
+
+def url_host(url):
+    """The host of a function URL (https://<id>.lambda-url.<region>.on.aws/)."""
+    return url.split("/")[2]
+
+
+def check_front_door(endpoint, stack, outputs, check):
+    """Each public function has a public URL, and the distribution sends each path to its URL."""
+    lam, cloudfront = clients(endpoint, "lambda", "cloudfront")
+    hosts = {}
+    for name in PUBLIC_ROUTES:
+        try:
+            config = lam.get_function_url_config(FunctionName=f"{stack}-{name}")
+        except Exception as e:  # noqa: BLE001 - reported as the failed check
+            check(False, f"{name} has a function URL", e)
+            continue
+        hosts[name] = url_host(config["FunctionUrl"])
+        check(config["AuthType"] == "NONE" and not config.get("Cors"),
+              f"{name} has a public function URL without CORS of its own", config)
+    dist = cloudfront.get_distribution(Id=outputs["DistributionId"])["Distribution"]
+    check(outputs["ApiUrl"] == f"https://{dist['DomainName']}/", "ApiUrl is the distribution's domain",
+          f"{outputs['ApiUrl']} vs {dist['DomainName']}")
+    config = dist["DistributionConfig"]
+    origins = {o["Id"]: o["DomainName"] for o in config["Origins"]["Items"]}
+    routes = {None: config["DefaultCacheBehavior"]["TargetOriginId"]}
+    for b in config.get("CacheBehaviors", {}).get("Items", []):
+        routes[b["PathPattern"]] = b["TargetOriginId"]
+    wrong = {name: origins.get(routes.get(path)) for name, path in PUBLIC_ROUTES.items()
+             if origins.get(routes.get(path)) != hosts.get(name)}
+    check(not wrong and len(routes) == 3, "the distribution routes each path to its function's URL",
+          f"routes {routes}, origins {origins}, URLs {hosts}")
+    return dist["DomainName"]
+
+
 def check_wiring(endpoint, stack, outputs, check):
-    """The pieces that matter: outputs, queue redrive, the worker's mapping, schedules, alarms."""
+    """The pieces that matter: outputs, the front door, queue redrive, the worker's mapping,
+    schedules, alarms."""
     sqs, lam, scheduler, cloudwatch = clients(endpoint, "sqs", "lambda", "scheduler", "cloudwatch")
-    want = {"ApiUrl", "StripeWebhookUrl", "PrintfulWebhookUrl", "EventsQueueUrl", "DeadLetterQueueUrl",
-            "DeadLetterQueueArn", "OpsTopicArn", "SecurityTopicArn", "ClusterEndpoint", "DatabaseRoleArns",
-            "ReconcilerFunctionName"}
+    want = {"ApiUrl", "StripeWebhookUrl", "PrintfulWebhookUrl", "DistributionId", "EventsQueueUrl",
+            "DeadLetterQueueUrl", "DeadLetterQueueArn", "OpsTopicArn", "SecurityTopicArn", "ClusterEndpoint",
+            "DatabaseRoleArns", "ReconcilerFunctionName"}
     check(want <= set(outputs), "every documented output exists", sorted(want - set(outputs)))
+    if "DistributionId" in outputs:
+        check_front_door(endpoint, stack, outputs, check)
     attributes = sqs.get_queue_attributes(QueueUrl=outputs["EventsQueueUrl"], AttributeNames=["All"])["Attributes"]
     redrive = json.loads(attributes.get("RedrivePolicy", "{}"))
     check(str(redrive.get("maxReceiveCount")) == "5" and redrive.get("deadLetterTargetArn") == outputs["DeadLetterQueueArn"],

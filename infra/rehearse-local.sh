@@ -8,7 +8,10 @@
 #   1. a buyer checks out (checkout-api), pays at the simulated Stripe, and the signed
 #      checkout.session.completed goes through stripe-webhook into the events queue; the
 #      event-worker, fed by the event source mapping, marks the order paid in PostgreSQL and
-#      submits it to the simulated Printful;
+#      submits it to the simulated Printful; then requests through the CloudFront distribution
+#      (ministack serves it and the function URLs behind it) reach each function by its path:
+#      /orders/{id} and /catalog, a CORS preflight answered once, a forged Stripe webhook refused,
+#      the Printful token read from the path;
 #   2. a message the worker cannot process is reported as a batch item failure and, after the
 #      queue's 5 receives, ends in the dead-letter queue;
 #   3. the catch-up schedules' targets (printful-catchup, stripe-catchup) run with their
@@ -28,8 +31,10 @@
 # dev catch-up to once a day, so that only the functions on ministack process anything.
 #
 # What ministack cannot do, and what stands in:
-#   - the HTTP API gets no routes: checkout-api and stripe-webhook are invoked directly with the
-#     API Gateway HTTP API (2.0) event the route would send;
+#   - the checkout and the signed Stripe webhook of step 1 invoke checkout-api and stripe-webhook
+#     directly, with the function URL's (2.0) event as the distribution would have it sent; the
+#     front-door checks go through ministack's distribution over plain HTTP, marked HTTPS by
+#     X-Forwarded-Proto (the distribution is https-only);
 #   - no Aurora DSQL: the functions get DATABASE_URL (the local mode of backroom dev and the
 #     tests) instead of DSQL_ENDPOINT/DSQL_ROLE; IAM tokens and grants are not rehearsed
 #     (infra/test-deploy.sh and infra/dsql-bootstrap.sh are the owner's);

@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from local_stack import Checks, check_wiring, clients, create_stack, functions, localize, upload_code
+from local_stack import Checks, check_wiring, clients, create_stack, functions, localize, upload_code, url_host
 
 STACK = "backroom-rehearsal"
 
@@ -79,29 +79,32 @@ def invoke(name, payload):
     return "FunctionError" not in answer, body
 
 
-def http_event(method, path, body, headers):
-    """The event API Gateway's HTTP API (payload format 2.0) sends a function for a request."""
+def http_event(function, method, path, body, headers):
+    """The event a function URL sends its function for a request (payload format 2.0), as the
+    distribution forwards it: every viewer header, the URL's own host."""
+    host = url_host(lam.get_function_url_config(FunctionName=f"{STACK}-{function}")["FunctionUrl"])
     now = time.time()
     return {
         "version": "2.0",
-        "routeKey": f"{method} {path}",
+        "routeKey": "$default",
         "rawPath": path,
         "rawQueryString": "",
-        "headers": {"host": "rehearsal.execute-api.us-east-1.amazonaws.com", **headers},
+        "headers": {"host": host, "x-forwarded-proto": "https", "via": "2.0 rehearsal.cloudfront.net (CloudFront)",
+                    **headers},
         "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "rehearsal",
-            "domainName": "rehearsal.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "rehearsal",
+            "accountId": "anonymous",
+            "apiId": host.split(".")[0],
+            "domainName": host,
+            "domainPrefix": host.split(".")[0],
             "http": {
                 "method": method,
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "203.0.113.7",
-                "userAgent": "rehearsal",
+                "userAgent": "Amazon CloudFront",
             },
             "requestId": str(uuid.uuid4()),
-            "routeKey": f"{method} {path}",
+            "routeKey": "$default",
             "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "timeEpoch": int(now * 1000),
@@ -109,6 +112,18 @@ def http_event(method, path, body, headers):
         "body": body,
         "isBase64Encoded": False,
     }
+
+
+def front_door(method, path, data=None, headers=None):
+    """A request through the stack's distribution on ministack, as a viewer over HTTPS sends it:
+    (status, headers, body text)."""
+    req = urllib.request.Request(f"{endpoint}{path}", data=data, method=method,
+                                 headers={"Host": distribution, "X-Forwarded-Proto": "https", **(headers or {})})
+    try:
+        with http.open(req, timeout=120) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
 
 
 def sql(query):
@@ -154,6 +169,7 @@ outputs = create_stack(endpoint, STACK, template, check)
 if outputs is None:
     sys.exit(check.exit_code())
 check_wiring(endpoint, STACK, outputs, check)
+distribution = outputs["ApiUrl"].split("/")[2]
 
 # Only the functions on ministack may process anything: no Printful webhooks to backroom dev.
 status, _ = request("POST", f"{dev['printful_api_base']}/control/webhooks", json.dumps({"deliver": False}).encode(),
@@ -164,7 +180,7 @@ assert status == 200, f"the Printful simulator refused to stop its webhooks ({st
 # 1. checkout -> pay -> signed webhook -> queue -> worker -> PostgreSQL and Printful
 # -------------------------------------------------------------------------------------------
 order_body = json.dumps({"items": [{"sku": SKU, "quantity": 1}], "email": "buyer@example.com"})
-ok, answer = invoke("checkout-api", http_event("POST", "/checkout", order_body, {"content-type": "application/json"}))
+ok, answer = invoke("checkout-api", http_event("checkout-api", "POST", "/checkout", order_body, {"content-type": "application/json"}))
 created = ok and isinstance(answer, dict) and answer.get("statusCode") in (200, 201)
 check(created, "checkout-api takes an order (POST /checkout)", f"{answer}\n{function_log('checkout-api')}")
 if not created:
@@ -195,7 +211,7 @@ _, raw = request("GET", f"{dev['stripe_api_base']}/v1/events/{event_id}", header
 t = int(time.time())
 secret = SECRETS["/backroom/stripe/webhook-secrets"].encode()
 signature = hmac.new(secret, f"{t}.{raw}".encode(), hashlib.sha256).hexdigest()
-ok, answer = invoke("stripe-webhook", http_event("POST", "/webhooks/stripe", raw, {
+ok, answer = invoke("stripe-webhook", http_event("stripe-webhook", "POST", "/webhooks/stripe", raw, {
     "content-type": "application/json; charset=utf-8",
     "stripe-signature": f"t={t},v1={signature}",
 }))
@@ -224,6 +240,36 @@ external_id = uuid.UUID(order_id).hex  # backroom_core::OrderId::external_id
 status, text = request("GET", f"{dev['printful_api_base']}/orders/@{external_id}", headers=printful_auth)
 check(status == 200 and bool(state) and str(json.loads(text)["result"]["id"]) == state[2],
       "the simulated Printful has the order under our order id, as the database records it", text[:2000])
+
+# -------------------------------------------------------------------------------------------
+# 1b. the front door: the distribution's paths reach their functions through their URLs
+# -------------------------------------------------------------------------------------------
+# (Not /health: ministack answers its own /health on every host.)
+status, _, text = front_door("GET", f"/orders/{order_id}")
+check(status == 200 and order_id in text, "GET /orders/{id} through the distribution reaches checkout-api",
+      f"{status} {text[:500]}\n{function_log('checkout-api', 20)}")
+status, _, text = front_door("GET", "/catalog")
+check(status == 200 and SKU in text, "GET /catalog through the distribution answers the catalog", f"{status} {text[:500]}")
+status, headers, text = front_door("OPTIONS", "/checkout", headers={
+    "Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "content-type"})
+allowed = headers.get_all("access-control-allow-origin") or []
+check(status in (200, 204) and allowed == ["https://shop.example.com"],
+      "a CORS preflight through the distribution gets the storefront's origin back, once",
+      f"{status} {dict(headers)} {text[:300]}")
+status, _, text = front_door("POST", "/webhooks/stripe", b'{"id": "evt_forged"}',
+                             {"content-type": "application/json", "stripe-signature": "t=1,v1=00"})
+check(status == 400 and "signature" in text,
+      "a forged Stripe webhook through the distribution is refused by stripe-webhook", f"{status} {text[:500]}")
+ping = json.dumps({"type": "rehearsal_ping", "created": int(time.time()), "retries": 0, "store": 1, "data": {}}).encode()
+token = SECRETS["/backroom/printful/webhook-token"]
+status, _, text = front_door("POST", f"/webhooks/printful/{token}", ping, {"content-type": "application/json"})
+check(status == 200 and json.loads(text or "{}").get("received") is True,
+      "printful-webhook reads its token from the path it gets through the distribution",
+      f"{status} {text[:500]}\n{function_log('printful-webhook', 20)}")
+status, _, text = front_door("POST", "/webhooks/printful/not-the-token", ping, {"content-type": "application/json"})
+check(status == 404 and "not_found" in text, "a wrong Printful token through the distribution is a 404",
+      f"{status} {text[:500]}")
 
 # -------------------------------------------------------------------------------------------
 # 2. a message the worker cannot process ends in the dead-letter queue

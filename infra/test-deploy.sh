@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests of infra/deploy.sh's decisions, with no AWS and no build: the refusal of missing or stale
-# function artifacts (check_artifacts) and what it does with each stack status (stack_action).
+# function artifacts (check_artifacts), what it does with each stack status (stack_action) and
+# what the front door's health answer means (front_door_verdict).
 # Run by crates/backroom-cli/tests/template.rs; prints what failed and exits non-zero.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,6 +72,12 @@ expect_action CREATE_IN_PROGRESS busy
 expect_action UPDATE_COMPLETE_CLEANUP_IN_PROGRESS busy
 expect_action UPDATE_ROLLBACK_FAILED stuck
 expect_action DELETE_FAILED stuck
+
+# The front door's health answers.
+[ "$(front_door_verdict 200)" = ok ] || fail "200 from /health is not ok"
+front_door_verdict 403 | grep -q "lambda:InvokeFunction" || fail "a 403 does not point at the function URL's permission"
+front_door_verdict 000 | grep -q "resolve" || fail "no answer does not point at the new distribution's name"
+front_door_verdict 503 | grep -q "checkout-api" || fail "a 5xx does not point at checkout-api"
 
 # The function list is the crates under lambdas/.
 listed=$(printf '%s\n' "${functions[@]}" | sort)

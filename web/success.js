@@ -4,9 +4,16 @@
 "use strict";
 
 (function () {
-  // Asking every 2 seconds keeps the page lively right after payment (when the
-  // status moves from pending_payment to paid within seconds) at a trivial cost.
-  const POLL_MS = 2000;
+  // How often the page asks. Every request is a request to the shop's front door, so the
+  // page asks often only while something is about to happen: every 2 seconds until the
+  // payment is confirmed (seconds after paying), then at growing intervals (4, 8, 16 … up
+  // to 60 seconds; back to 4 after each change) while the order is made, and not at all
+  // while the tab is hidden. After half an hour it stops and says that a reload shows
+  // later changes: an order takes days to ship, and a tab left open must not keep asking.
+  const PAYMENT_POLL_MS = 2000;
+  const FIRST_POLL_MS = 4000;
+  const MAX_POLL_MS = 60000;
+  const GIVE_UP_MS = 30 * 60 * 1000;
 
   // Statuses after which nothing more will happen that is worth waiting on this page
   // for. Other statuses can still change, so we keep asking.
@@ -128,20 +135,51 @@
     }
   }
 
+  const openedAt = Date.now();
+  let lastStatus = null;
+  let delay = PAYMENT_POLL_MS;
+  let timer = null;
+  let done = false;
+  let asking = false;
+
+  // The wait before the next request, from what the last answer said.
+  function nextDelay(status) {
+    if (status === "pending_payment" || status === null) return PAYMENT_POLL_MS;
+    if (status !== lastStatus) return FIRST_POLL_MS;
+    return Math.min(delay * 2, MAX_POLL_MS);
+  }
+
+  function schedule() {
+    if (done || document.hidden) return; // Resumed by the visibility handler.
+    if (Date.now() - openedAt > GIVE_UP_MS) {
+      document.getElementById("poll-note").textContent = "Reload this page to see later changes.";
+      return;
+    }
+    timer = setTimeout(poll, delay);
+  }
+
   async function poll() {
+    timer = null;
+    asking = true;
     const note = document.getElementById("poll-note");
     try {
       const order = await api("/orders/" + encodeURIComponent(orderId));
       render(order);
       if (FINAL.has(order.status)) {
         note.textContent = "";
+        done = true;
+        asking = false;
         return; // Nothing more to wait for.
       }
+      delay = nextDelay(order.status);
+      lastStatus = order.status;
       note.textContent = "This page updates by itself.";
     } catch (error) {
       // A malformed or unknown id will not start working later: stop and say so.
       if (error.status === 400 || error.status === 404) {
         showFatal("We could not find this order. Please check that the address of this page is complete.");
+        done = true;
+        asking = false;
         return;
       }
       // Anything else (a dropped connection, a restart) is worth retrying quietly.
@@ -153,8 +191,20 @@
     }
     // Schedule the next request only after this one has finished, so a slow server
     // never has several requests from us piling up.
-    setTimeout(poll, POLL_MS);
+    asking = false;
+    schedule();
   }
+
+  // A tab in the background asks nothing; coming back asks at once.
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && !done && !asking && timer === null && Date.now() - openedAt <= GIVE_UP_MS) {
+      delay = FIRST_POLL_MS;
+      poll();
+    } else if (document.hidden && timer !== null) {
+      clearTimeout(timer);
+      timer = null;
+    }
+  });
 
   if (!orderId) {
     showFatal("This page shows an order, but its address names none (it should end in ?order_id=…).");

@@ -56,6 +56,10 @@ pub struct Config {
     pub dead_letter_queue_url: Option<String>,
     /// `EVENT_BUS_NAME`: the EventBridge bus order events go to; without it they go to the log.
     pub event_bus_name: Option<String>,
+    /// `ORDER_EVENTS_OFF=true`: the stack publishes no order events (template.yaml's
+    /// `OrderEvents`), so a function on the live database writes them to its log and marks them
+    /// sent instead of leaving them in the outbox for a bus.
+    pub order_events_off: bool,
     /// `EVENTS_INCLUDE_EMAIL=true`: order events carry the buyer's e-mail address (off by default).
     pub events_include_email: bool,
     /// `BUYER_DATA_RETENTION_DAYS`: the buyer's email, name and address are forgotten this many
@@ -186,6 +190,7 @@ impl Config {
             printful_store_id: get("PRINTFUL_STORE_ID")?,
             printful_api_base: get("PRINTFUL_API_BASE")?,
             event_bus_name: get("EVENT_BUS_NAME")?,
+            order_events_off: flag("ORDER_EVENTS_OFF")?,
             events_include_email: flag("EVENTS_INCLUDE_EMAIL")?,
             buyer_data_retention_days: match get("BUYER_DATA_RETENTION_DAYS")? {
                 None => None,
@@ -377,6 +382,12 @@ mod tests {
         let c = Config::from_vars(&vars(&[])).unwrap();
         assert_eq!(c.event_bus_name, None);
         assert!(!c.events_include_email);
+        assert!(!c.order_events_off);
+        assert!(
+            Config::from_vars(&vars(&[("ORDER_EVENTS_OFF", "true")]))
+                .unwrap()
+                .order_events_off
+        );
         let c = Config::from_vars(&vars(&[
             ("EVENT_BUS_NAME", "shop-backroom"),
             ("EVENTS_INCLUDE_EMAIL", "true"),

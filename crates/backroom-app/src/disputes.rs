@@ -5,7 +5,7 @@
 //! to submit it and how: `backroom disputes submit ID`. Nothing here submits on its own.
 
 use backroom_core::ports::{OrderStore, ShipmentRecord};
-use backroom_core::{Money, Order};
+use backroom_core::{Money, Order, ShippingAddress};
 use backroom_stripe::{Dispute, Evidence, StripeClient};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -25,13 +25,16 @@ pub fn evidence(order: &Order, timeline: &[backroom_core::TimelineEntry], shipme
     let mut carriers: Vec<String> = shipments.iter().map(|s| s.carrier.clone()).collect();
     carriers.dedup();
     let shipped = shipments.iter().filter_map(|s| s.shipped_at).min();
-    let address = order.shipping.as_ref().map(address_text).filter(|a| !a.is_empty());
+    let address = order
+        .shipping
+        .as_ref()
+        .map(ShippingAddress::one_line)
+        .filter(|a| !a.is_empty());
     let name = order
         .shipping
         .as_ref()
-        .and_then(|s| s["name"].as_str())
-        .filter(|n| !n.is_empty())
-        .map(str::to_string);
+        .map(|s| s.name.clone())
+        .filter(|n| !n.is_empty());
     let products: Vec<String> = order
         .items
         .iter()
@@ -72,28 +75,6 @@ pub fn evidence(order: &Order, timeline: &[backroom_core::TimelineEntry], shipme
         uncategorized_text: Some(text),
         ..Evidence::default()
     }
-}
-
-/// The shipping address stored with the order (Stripe's shipping details) as one text.
-fn address_text(v: &serde_json::Value) -> String {
-    let part = |k: &str| v[k].as_str().unwrap_or_default().trim().to_string();
-    let city = [part("postal_code"), part("city")]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    [
-        part("name"),
-        part("line1"),
-        part("line2"),
-        city,
-        part("state"),
-        part("country"),
-    ]
-    .into_iter()
-    .filter(|p| !p.is_empty())
-    .collect::<Vec<_>>()
-    .join(", ")
 }
 
 fn due(dispute: &Dispute) -> String {

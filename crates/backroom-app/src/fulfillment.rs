@@ -10,7 +10,6 @@ use backroom_core::ports::{
 };
 use backroom_core::{Cause, Fact, Money, Order, OrderId, owed};
 use backroom_printful::{NewItem, NewOrder, Recipient, RetailCosts, Status};
-use backroom_stripe::ShippingDetails;
 
 use crate::process::{ProcessError, count_transition};
 use crate::services::Worker;
@@ -366,11 +365,10 @@ impl Worker {
     /// The Printful draft for an order: recipient from the collected shipping address, items by
     /// sync variant with our retail prices.
     fn new_printful_order(&self, order: &Order) -> Result<NewOrder, String> {
-        let shipping: ShippingDetails = order
+        let shipping = order
             .shipping
             .clone()
-            .ok_or("the payment carries no shipping address")
-            .and_then(|v| serde_json::from_value(v).map_err(|_| "the stored shipping address is unreadable"))?;
+            .ok_or("the payment carries no shipping address")?;
         let currency = order.total.currency;
         Ok(NewOrder {
             external_id: order.id.external_id(),

@@ -27,6 +27,8 @@ pub struct ReconcileOptions {
     pub webhook_base_url: Option<String>,
 }
 
+/// One run: each phase compares two sides and adds what disagrees, in this order; then the
+/// owner is alerted to what needs them, and the run is stored.
 pub async fn reconcile(
     worker: &Worker,
     options: &ReconcileOptions,
@@ -34,20 +36,53 @@ pub async fn reconcile(
 ) -> Result<ReconcileRun, ProcessError> {
     let started_at = Utc::now();
     let stripe_calls_before = worker.stripe.calls();
-    let printful = &worker.printful;
-    let printful_calls_before = printful.calls();
-    let since = now - chrono::Duration::days(i64::from(options.days));
-    let mut found: Vec<Discrepancy> = vec![];
-    let cause = Cause::Reconciler;
+    let printful_calls_before = worker.printful.calls();
+    let pass = Pass {
+        worker,
+        fix: options.fix,
+        now,
+        since: now - chrono::Duration::days(i64::from(options.days)),
+    };
+    let (mut found, paid_sessions) = Box::pin(stripe_to_database(&pass)).await?;
+    found.extend(Box::pin(paid_here_not_at_stripe(&pass, &paid_sessions)).await?);
+    found.extend(Box::pin(paid_not_submitted(&pass)).await?);
+    found.extend(Box::pin(printful_to_database(&pass)).await?);
+    found.extend(Box::pin(check_webhooks(worker, options)).await?);
+    alert_owner(worker, &found).await?;
+    emf::count(Metric::ReconcileDiscrepancies, found.len() as u64);
+    let run = ReconcileRun {
+        started_at,
+        finished_at: Utc::now(),
+        window_days: options.days,
+        fix: options.fix,
+        discrepancies: found,
+        stripe_calls: worker.stripe.calls() - stripe_calls_before,
+        printful_calls: worker.printful.calls() - printful_calls_before,
+    };
+    worker.store.record_run(&run).await?;
+    Ok(run)
+}
 
-    // Stripe → database.
+/// What every phase of a run shares.
+struct Pass<'a> {
+    worker: &'a Worker,
+    fix: bool,
+    now: DateTime<Utc>,
+    /// The window's start: older sessions and Printful orders are not compared.
+    since: DateTime<Utc>,
+}
+
+/// Stripe → database: every session of the window names an order of ours, a paid session's
+/// order is paid, for the amount it was charged. Returns the findings and the paid sessions.
+async fn stripe_to_database(pass: &Pass<'_>) -> Result<(Vec<Discrepancy>, HashSet<String>), ProcessError> {
+    let worker = pass.worker;
+    let mut found = vec![];
     let mut paid_sessions: HashSet<String> = HashSet::new();
-    for listed in worker
+    for session in worker
         .stripe
-        .list_checkout_sessions(None, Some(since.timestamp()))
+        .list_checkout_sessions(None, Some(pass.since.timestamp()))
         .await?
     {
-        let session = listed;
         let Some(order_id) = session.order_id else {
             found.push(discrepancy(
                 DiscrepancyKind::UnknownStripeSession,
@@ -101,12 +136,12 @@ pub async fn reconcile(
                 Some(order_id),
                 format!("session {} is paid but the order is {}", session.id, order.status()),
             );
-            if options.fix {
+            if pass.fix {
                 let full = worker.stripe.checkout_session(&session.id).await?;
                 Box::pin(worker.apply_session(
                     &full,
                     backroom_core::StripeEventKind::SessionCompleted.as_str(),
-                    &cause,
+                    &Cause::Reconciler,
                     None,
                 ))
                 .await?;
@@ -115,8 +150,16 @@ pub async fn reconcile(
             found.push(d);
         }
     }
+    Ok((found, paid_sessions))
+}
 
-    // Database → Stripe: paid here, but not at Stripe.
+/// Database → Stripe: an order paid here whose session Stripe does not have as paid.
+async fn paid_here_not_at_stripe(
+    pass: &Pass<'_>,
+    paid_sessions: &HashSet<String>,
+) -> Result<Vec<Discrepancy>, ProcessError> {
+    let worker = pass.worker;
+    let mut found = vec![];
     for status in OrderStatus::ALL {
         for order in worker
             .store
@@ -126,7 +169,7 @@ pub async fn reconcile(
             })
             .await?
         {
-            if order.state.payment != Payment::Paid || order.created_at < since {
+            if order.state.payment != Payment::Paid || order.created_at < pass.since {
                 continue;
             }
             let Some(session_id) = order.stripe_session_id.as_deref() else {
@@ -151,8 +194,13 @@ pub async fn reconcile(
             ));
         }
     }
+    Ok(found)
+}
 
-    // Database → Printful: paid but not submitted.
+/// Database → Printful: paid for longer than the grace, but not at Printful.
+async fn paid_not_submitted(pass: &Pass<'_>) -> Result<Vec<Discrepancy>, ProcessError> {
+    let worker = pass.worker;
+    let mut found = vec![];
     for order in worker
         .store
         .orders(&OrderFilter {
@@ -161,7 +209,7 @@ pub async fn reconcile(
         })
         .await?
     {
-        if order.state.fulfillment != Fulfillment::None || now - order.updated_at < SUBMIT_GRACE {
+        if order.state.fulfillment != Fulfillment::None || pass.now - order.updated_at < SUBMIT_GRACE {
             continue;
         }
         let mut d = discrepancy(
@@ -174,91 +222,108 @@ pub async fn reconcile(
                 order.updated_at.format("%Y-%m-%d %H:%M UTC")
             ),
         );
-        if options.fix {
+        if pass.fix {
             let advanced = Box::pin(worker.advance_or_fail(order.id, None)).await?;
             d.repaired = matches!(advanced, crate::fulfillment::Advanced::Submitted { .. });
         }
         found.push(d);
     }
+    Ok(found)
+}
 
-    // Printful → database.
+/// Printful → database, page by page over the window: every Printful order is one backroom
+/// sent, and backroom's status is not behind Printful's.
+async fn printful_to_database(pass: &Pass<'_>) -> Result<Vec<Discrepancy>, ProcessError> {
+    let worker = pass.worker;
+    let mut found = vec![];
     let mut offset = 0;
     loop {
-        let page = printful.list_orders(None, offset, 100).await?;
+        let page = worker.printful.list_orders(None, offset, 100).await?;
         let count = page.orders.len() as u32;
         let mut older = false;
         for pf in page.orders {
-            if pf.created < since.timestamp() {
+            if pf.created < pass.since.timestamp() {
                 older = true;
                 continue;
             }
-            let ours = pf.external_id.as_deref().and_then(|e| OrderId::parse(e).ok());
-            let order = match ours {
-                Some(id) => worker.store.order(id).await?,
-                None => None,
-            };
-            // Ours only when backroom sent it there (see `Order::submitted_by_us`): a Printful
-            // order naming an order that was never paid or never submitted is a stranger's.
-            let Some(order) = order.filter(backroom_core::Order::submitted_by_us) else {
-                found.push(discrepancy(
-                    DiscrepancyKind::UnknownPrintfulOrder,
-                    Severity::Security,
-                    None,
-                    format!(
-                        "Printful order {} (external id {:?}) was not made by backroom",
-                        pf.id, pf.external_id
-                    ),
-                ));
-                // The same alert as the Printful catch-up's scan raises: one per Printful order.
-                worker
-                    .alerts
-                    .raise(crate::fulfillment::unknown_printful_order_alert(
-                        pf.id,
-                        pf.external_id.as_deref(),
-                    ))
-                    .await?;
-                continue;
-            };
-            let Status::Known(status) = pf.status.clone() else {
-                continue;
-            };
-            let at = DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or(now);
-            if let backroom_core::Decision::Apply(_) = order
-                .state
-                .decide(order.total, &backroom_core::Fact::Printful { status, at })
-            {
-                let mut d = discrepancy(
-                    DiscrepancyKind::StatusBehind,
-                    Severity::Ops,
-                    Some(order.id),
-                    format!(
-                        "Printful has order #{} as {:?}, backroom as {}",
-                        order.number,
-                        pf.status,
-                        order.status()
-                    ),
-                );
-                if options.fix {
-                    // As the worker does with a Printful event: record the order and what it
-                    // says, then advance, which confirms a draft a failed confirm left behind
-                    // (or cancels the order of a refund).
-                    worker.store.set_printful_order_id(order.id, pf.id).await?;
-                    Box::pin(worker.apply_printful(order.id, &pf, &cause)).await?;
-                    Box::pin(worker.advance_or_fail(order.id, Some(&pf))).await?;
-                    d.repaired = true;
-                }
-                found.push(d);
-            }
+            found.extend(Box::pin(compare_printful_order(pass, pf)).await?);
         }
         offset += count;
         if count < 100 || older || offset >= page.total {
             break;
         }
     }
+    Ok(found)
+}
 
-    // Webhook configuration at both providers.
-    found.extend(Box::pin(check_webhooks(worker, options)).await?);
+/// One Printful order of the window against backroom's.
+async fn compare_printful_order(
+    pass: &Pass<'_>,
+    pf: backroom_printful::Order,
+) -> Result<Option<Discrepancy>, ProcessError> {
+    let worker = pass.worker;
+    let ours = pf.external_id.as_deref().and_then(|e| OrderId::parse(e).ok());
+    let order = match ours {
+        Some(id) => worker.store.order(id).await?,
+        None => None,
+    };
+    // Ours only when backroom sent it there (see `Order::submitted_by_us`): a Printful
+    // order naming an order that was never paid or never submitted is a stranger's.
+    let Some(order) = order.filter(backroom_core::Order::submitted_by_us) else {
+        // The same alert as the Printful catch-up's scan raises: one per Printful order.
+        worker
+            .alerts
+            .raise(crate::fulfillment::unknown_printful_order_alert(
+                pf.id,
+                pf.external_id.as_deref(),
+            ))
+            .await?;
+        return Ok(Some(discrepancy(
+            DiscrepancyKind::UnknownPrintfulOrder,
+            Severity::Security,
+            None,
+            format!(
+                "Printful order {} (external id {:?}) was not made by backroom",
+                pf.id, pf.external_id
+            ),
+        )));
+    };
+    let Status::Known(status) = pf.status.clone() else {
+        return Ok(None);
+    };
+    let at = DateTime::from_timestamp(pf.updated.max(pf.created), 0).unwrap_or(pass.now);
+    let backroom_core::Decision::Apply(_) = order
+        .state
+        .decide(order.total, &backroom_core::Fact::Printful { status, at })
+    else {
+        return Ok(None);
+    };
+    let mut d = discrepancy(
+        DiscrepancyKind::StatusBehind,
+        Severity::Ops,
+        Some(order.id),
+        format!(
+            "Printful has order #{} as {:?}, backroom as {}",
+            order.number,
+            pf.status,
+            order.status()
+        ),
+    );
+    if pass.fix {
+        // As the worker does with a Printful event: record the order and what it says, then
+        // advance, which confirms a draft a failed confirm left behind (or cancels the order
+        // of a refund).
+        worker.store.set_printful_order_id(order.id, pf.id).await?;
+        Box::pin(worker.apply_printful(order.id, &pf, &Cause::Reconciler)).await?;
+        Box::pin(worker.advance_or_fail(order.id, Some(&pf))).await?;
+        d.repaired = true;
+    }
+    Ok(Some(d))
+}
 
+/// The owner is alerted to every security finding and misconfigured webhook (a stranger's
+/// Printful order was alerted when it was found).
+async fn alert_owner(worker: &Worker, found: &[Discrepancy]) -> Result<(), ProcessError> {
     for d in found
         .iter()
         .filter(|d| d.severity == Severity::Security || d.kind == DiscrepancyKind::WebhookMisconfigured)
@@ -275,18 +340,7 @@ pub async fn reconcile(
             })
             .await?;
     }
-    emf::count(Metric::ReconcileDiscrepancies, found.len() as u64);
-    let run = ReconcileRun {
-        started_at,
-        finished_at: Utc::now(),
-        window_days: options.days,
-        fix: options.fix,
-        discrepancies: found,
-        stripe_calls: worker.stripe.calls() - stripe_calls_before,
-        printful_calls: printful.calls() - printful_calls_before,
-    };
-    worker.store.record_run(&run).await?;
-    Ok(run)
+    Ok(())
 }
 
 fn discrepancy(kind: DiscrepancyKind, severity: Severity, order_id: Option<OrderId>, detail: String) -> Discrepancy {

@@ -88,10 +88,12 @@ impl Services {
     }
 
     /// Order events to the EventBridge bus when `EVENT_BUS_NAME` is set (`AWS_ENDPOINT_URL` may
-    /// point at a local emulator); else to the log on a local database, and left in the outbox
-    /// on Aurora DSQL.
+    /// point at a local emulator); else to the log on a local database or when the stack has
+    /// them off (`ORDER_EVENTS_OFF`), and left in the outbox on Aurora DSQL otherwise (the CLI,
+    /// which leaves them to the functions).
     pub fn outbox(&self) -> Outbox {
-        let live = matches!(self.config.database, Some(backroom_db::DbConfig::Dsql(_)));
+        let live =
+            matches!(self.config.database, Some(backroom_db::DbConfig::Dsql(_))) && !self.config.order_events_off;
         Outbox::new(
             self.store.clone(),
             self.config.event_bus_name.as_deref(),

@@ -482,7 +482,7 @@ fn payment_details(session: &CheckoutSession) -> PaymentDetails {
             .customer_email
             .as_deref()
             .and_then(|e| backroom_core::Email::parse(e).ok()),
-        shipping: session.shipping.as_ref().and_then(|s| serde_json::to_value(s).ok()),
+        shipping: session.shipping.clone(),
         charged: session.charged,
         stripe_fee: None,
     }

@@ -56,14 +56,9 @@ async fn a_dispute_on_a_shipped_order_gets_evidence_drafted_and_is_submitted_onc
         Some(order.email.as_ref().unwrap().as_str())
     );
     let shipping = order.shipping.as_ref().unwrap();
-    let name = shipping["name"].as_str().unwrap();
+    let name = shipping.name.as_str();
     assert_eq!(e.customer_name.as_deref(), Some(name));
-    assert!(
-        e.shipping_address
-            .as_deref()
-            .unwrap()
-            .contains(shipping["line1"].as_str().unwrap())
-    );
+    assert!(e.shipping_address.as_deref().unwrap().contains(shipping.line1.as_str()));
     assert!(e.product_description.as_deref().unwrap().contains(&order.items[0].name));
     let text = e.uncategorized_text.as_deref().unwrap();
     assert!(text.contains(&format!("Order #{}", order.number)), "{text}");

@@ -19,8 +19,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use backroom_bench::report::{
-    Build, ColdStart, Cost, CostCase, FlashSale, MINIMAL_PEER, NODE_PEER, Report, Size, Target, Warm, WorkerCpu,
-    WorkerThroughput, range,
+    Build, ColdStart, Cost, CostCase, FlashSale, FrontDoor, MINIMAL_PEER, NODE_PEER, PerEvent, Report, Size, Target,
+    Warm, WorkerCpu, WorkerThroughput, range,
 };
 use backroom_bench::stats::{Percentiles, Summary};
 use backroom_bench::{cpu, machine};
@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use crate::fixture::{Aws, Shop1, http_api_event, printful_webhook_body, schedule_event, shop_env, sqs_event};
 use crate::lambda::{ColdRun, Function, Instance};
+use crate::worker_bench::QueryMode;
 
 /// The seven functions, in the order of the report.
 const FUNCTIONS: [&str; 7] = [
@@ -114,6 +115,10 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(run(plan, &root))?;
     report.write(&out)?;
+    // A run into the repository's bench/ is the published one: the README shows its table.
+    if out == root.join("bench") {
+        report.update_readme(&root.join("README.md"))?;
+    }
     println!("{}", report.targets_table());
     println!(
         "wrote {} and {}",
@@ -415,16 +420,24 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
     let reread = worker_bench::stripe_reread_ms(&worker, &last, 200).await?;
     let pg = worker_bench::PgBench::prepare(&wshop, &script, &target.join("bench")).await?;
     let mut tps = vec![];
+    let mut extended_tps = vec![];
     let (mut pgbench_cpu, mut pgbench_pg_cpu) = (vec![], vec![]);
     for run in 0..plan.pgbench_runs {
-        say(&format!("pgbench run {}", run + 1));
+        say(&format!("pgbench run {} (-M prepared)", run + 1));
         let before = cpu::sample();
-        let (rate, transactions) = pg.run(&wshop, plan.worker_clients, plan.pgbench_seconds).await?;
+        let (rate, transactions) = pg
+            .run(&wshop, QueryMode::Prepared, plan.worker_clients, plan.pgbench_seconds)
+            .await?;
         let used = cpu::sample().since(&before);
         tps.push(rate);
         let per = 1e3 / transactions.max(1) as f64;
         pgbench_cpu.push(used.children * per);
         pgbench_pg_cpu.push(used.postgres * per);
+        say(&format!("pgbench run {} (-M extended)", run + 1));
+        let (rate, _) = pg
+            .run(&wshop, QueryMode::Extended, plan.worker_clients, plan.pgbench_seconds)
+            .await?;
+        extended_tps.push(rate);
     }
     let cpu_split = match (
         Summary::of(&worker_cpu),
@@ -442,14 +455,19 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
     };
     let worker_rate = Summary::of(&rates).context("worker rates")?;
     let pg_rate = Summary::of(&tps).context("pgbench rates")?;
+    let extended_rate = Summary::of(&extended_tps);
     let throughput = WorkerThroughput {
         events_per_run: plan.worker_events,
         clients: plan.worker_clients,
         worker_events_per_second: worker_rate,
         pgbench_tps: pg_rate,
         ratio: worker_rate.median / pg_rate.median,
+        ratio_extended: extended_rate.map(|x| worker_rate.median / x.median),
+        pgbench_extended_tps: extended_rate,
         stripe_reread_ms: Some(reread),
-        pgbench_command: pg.command(&wshop, plan.worker_clients, plan.pgbench_seconds).1,
+        pgbench_command: pg
+            .command(&wshop, QueryMode::Prepared, plan.worker_clients, plan.pgbench_seconds)
+            .1,
         pgbench_script: script.clone(),
         cpu: cpu_split,
         how: format!(
@@ -506,10 +524,23 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
     let order_seconds = order_path.iter().map(|n| median_total(n)).fold(0.0, f64::max);
     let catchup_seconds = median_total("stripe-catchup").max(median_total("printful-catchup"));
     let reconcile_seconds = median_total("reconciler");
-    let cases: Vec<CostCase> = [0u64, 1_000, 100_000]
+    // A purchase's own requests are measured (the browser test); the catalog views of visitors who
+    // do not buy are assumed, as is the CORS preflight a cross-origin storefront's checkout adds
+    // (the browser test's storefront is same-origin, so it sends none).
+    let front_door: Option<FrontDoor> =
+        read_test_report(&target, "browser.json", "crates/backroom-cli/tests/browser.rs");
+    const BROWSING_VIEWS_PER_ORDER: u64 = 19;
+    const PREFLIGHTS_PER_ORDER: u64 = 1;
+    let measured_requests = front_door
+        .as_ref()
+        .map(|d| BROWSING_VIEWS_PER_ORDER + d.storefront_per_purchase + d.webhooks_per_purchase + PREFLIGHTS_PER_ORDER);
+    let cases: Vec<CostCase> = [0u64, 1_000, 10_000, 100_000]
         .iter()
         .map(|&orders| {
             let mut w = Workload::typical(orders);
+            if let Some(n) = measured_requests {
+                w.http_requests_per_order = n;
+            }
             w.memory_mb = 128;
             w.order_invocation_seconds = order_seconds;
             w.catchup_seconds = catchup_seconds;
@@ -536,8 +567,28 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
              deploys and the price table charges (arm64 GB-s); a 128 MB Lambda gets a fraction of a vCPU, so real \
              durations are longer, but Lambda compute stays far inside its free tier at these volumes."
                 .into(),
-            "Everything else (requests per order, SQS calls, DPUs, idle long polls, alarms, metrics, log volume) is \
-             `Workload::typical` from backroom_core::cost, the assumptions of docs/deploy.md."
+            match (&front_door, measured_requests) {
+                (Some(d), Some(n)) => format!(
+                    "Front-door requests per order: {n} = {} of one purchase measured in a real browser (see the front door \
+                     section: {} from the storefront and success page, {} webhooks) + {BROWSING_VIEWS_PER_ORDER} catalog \
+                     views by visitors who do not buy (assumed: about 20 visits per order) + {PREFLIGHTS_PER_ORDER} CORS \
+                     preflight of the checkout from a storefront on another origin (assumed).",
+                    d.storefront_per_purchase + d.webhooks_per_purchase,
+                    d.storefront_per_purchase,
+                    d.webhooks_per_purchase
+                ),
+                _ => format!(
+                    "Front-door requests per order: {} (`Workload::typical`; the browser test's measurement was not \
+                     available in this run).",
+                    Workload::typical(1).http_requests_per_order
+                ),
+            },
+            "Everything else (SQS calls, DPUs, idle long polls, alarms, metrics, log volume) is `Workload::typical` from \
+             backroom_core::cost, the assumptions of docs/deploy.md."
+                .into(),
+            "Every request of an order goes through the front door, CloudFront (10M requests and 1 TB out free a month), \
+             to a function URL (free) and is one Lambda invocation; order events are off (the template's `OrderEvents`), \
+             so nothing is put on the event bus."
                 .into(),
         ],
     };
@@ -584,6 +635,8 @@ async fn run(plan: Plan, root: &Path) -> anyhow::Result<Report> {
         build,
         cost: Some(cost),
         flash_sale: read_flash_sale(&target),
+        per_event: read_test_report(&target, "per-event.json", "crates/backroom-app/tests/lean.rs"),
+        front_door,
         targets: vec![],
         method: method(&plan),
     };
@@ -751,6 +804,48 @@ fn read_flash_sale(target: &Path) -> Option<FlashSale> {
     }
 }
 
+/// A test's figures that scripts/bench had it write to target/bench/<file>, when it ran.
+fn read_test_report<T: serde::de::DeserializeOwned>(target: &Path, file: &str, test: &str) -> Option<T> {
+    let text = std::fs::read_to_string(target.join("bench").join(file)).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            say(&format!("target/bench/{file} is not what {test} writes: {e}"));
+            None
+        }
+    }
+}
+
+/// The database's cost of a paid order's event: within 8 statements and 3 transactions.
+fn per_event_target(p: Option<&PerEvent>) -> Target {
+    let name = "Worker statements per paid event".to_string();
+    let goal = "≤ 8 statements, ≤ 3 transactions".to_string();
+    let Some(paid) = p.and_then(|p| p.kinds.get("paid")) else {
+        return Target {
+            name,
+            goal,
+            figure: "not measured".into(),
+            met: None,
+            why: Some(
+                "the lean test did not write its figures (it failed, or scripts/bench was not used): run \
+                 `cargo test -p backroom-app --test lean -- --nocapture`"
+                    .into(),
+            ),
+        };
+    };
+    let met = paid.statements <= 8 && paid.transactions <= 3;
+    Target {
+        name,
+        goal,
+        figure: format!(
+            "{} statements, {} transactions (see the database cost per event)",
+            paid.statements, paid.transactions
+        ),
+        met: Some(met),
+        why: (!met).then(|| "see the database cost per event section".to_string()),
+    }
+}
+
 /// The flash-sale target: every run sold each unit once and answered everybody else 409, or
 /// 429/503 with Retry-After, never another 5xx.
 fn flash_sale_target(f: Option<&FlashSale>) -> Target {
@@ -900,13 +995,18 @@ fn targets(r: &Report) -> Vec<Target> {
             why: (!met).then(|| "see the cold start table for each function's peak".to_string()),
         });
     }
+    t.push(per_event_target(r.per_event.as_ref()));
     if let Some(w) = &r.worker {
-        let met = w.ratio >= 0.6;
+        let met = w.ratio >= 0.6 && w.ratio_extended.is_some_and(|x| x >= 0.6);
+        let extended = match (&w.pgbench_extended_tps, w.ratio_extended) {
+            (Some(x), Some(ratio)) => format!("; vs {} with `-M extended`: {:.0}%", range(x, 0), ratio * 100.0),
+            _ => "; `-M extended` not measured".into(),
+        };
         t.push(Target {
             name: "Worker throughput vs pgbench".into(),
-            goal: "≥ 60% of pgbench".into(),
+            goal: "≥ 60% of pgbench (`-M prepared` and `-M extended`)".into(),
             figure: format!(
-                "{} vs {} events/s: {:.0}%",
+                "{} vs {} events/s with `-M prepared`: {:.0}%{extended}",
                 range(&w.worker_events_per_second, 0),
                 range(&w.pgbench_tps, 0),
                 w.ratio * 100.0
@@ -932,24 +1032,37 @@ fn targets(r: &Report) -> Vec<Target> {
             });
         }
         if let Some(k) = at(1_000) {
-            let met = k.estimate.total_usd <= 0.03;
+            // Shown to the cent, as the docs and the digest show it.
+            let met = (k.estimate.total_usd * 100.0).round() == 0.0;
             t.push(Target {
                 name: "Cost per 1,000 orders".into(),
-                goal: "≤ $0.03".into(),
+                goal: "$0.00 a month".into(),
                 figure: format!("${:.4} a month at 1,000 orders", k.estimate.total_usd),
                 met: Some(met),
-                why: (!met).then(|| {
-                    format!(
-                        "{}. The HTTP API has no permanent free tier (1M calls free for the first 12 months only) and \
-                         `Workload::typical` counts 35 requests through it per order (catalog views, checkout, order page, \
-                         webhooks) at $1.00 per million; Lambda, SQS, DSQL and CloudWatch stay inside their free tiers.",
-                        paid_lines(&k.estimate)
-                    )
-                }),
+                why: (!met).then(|| cost_why(&k.estimate)),
+            });
+        }
+        if let Some(k) = at(10_000) {
+            let met = k.estimate.total_usd <= 1.0;
+            t.push(Target {
+                name: "Cost per 10,000 orders".into(),
+                goal: "≤ $1.00".into(),
+                figure: format!("${:.4} a month at 10,000 orders", k.estimate.total_usd),
+                met: Some(met),
+                why: (!met).then(|| cost_why(&k.estimate)),
             });
         }
     }
     t
+}
+
+/// Why a month costs more than its target: the lines that are paid.
+fn cost_why(e: &backroom_core::cost::Estimate) -> String {
+    format!(
+        "{}. These lines have no permanent free tier or have used theirs up; the first free tier to run out as \
+         orders grow is Lambda requests (1M), at about 24,800 orders a month.",
+        paid_lines(e)
+    )
 }
 
 fn paid_lines(e: &backroom_core::cost::Estimate) -> String {

@@ -27,6 +27,10 @@ pub struct Report {
     pub cost: Option<Cost>,
     /// The flash-sale test's figures, when scripts/bench could run it.
     pub flash_sale: Option<FlashSale>,
+    /// The database's cost of each event kind, from crates/backroom-app/tests/lean.rs.
+    pub per_event: Option<PerEvent>,
+    /// What one purchase asks of the public routes, from the browser test.
+    pub front_door: Option<FrontDoor>,
     pub targets: Vec<Target>,
     /// How the figures were measured, one paragraph each.
     pub method: Vec<String>,
@@ -84,9 +88,14 @@ pub struct WorkerThroughput {
     pub events_per_run: usize,
     pub clients: usize,
     pub worker_events_per_second: Summary,
+    /// pgbench `-M prepared`: each statement parsed and planned once per connection.
     pub pgbench_tps: Summary,
-    /// Median worker rate / median pgbench rate.
+    /// Median worker rate / median pgbench (`-M prepared`) rate.
     pub ratio: f64,
+    /// pgbench `-M extended`: the unnamed statement, parsed and planned every time, as the
+    /// worker sends its statements (Aurora DSQL keeps no statement names).
+    pub pgbench_extended_tps: Option<Summary>,
+    pub ratio_extended: Option<f64>,
     /// Mean time of the worker's re-read of a Checkout Session from the Stripe simulator, ms
     /// (sequential calls on one client): a part of each event that pgbench does not replay.
     pub stripe_reread_ms: Option<f64>,
@@ -136,6 +145,52 @@ pub struct Cost {
 pub struct CostCase {
     pub workload: Workload,
     pub estimate: Estimate,
+}
+
+/// Statements (BEGIN and COMMIT included) and transactions one provider event costs the
+/// database, by kind, as crates/backroom-app/tests/lean.rs counts them for the task that
+/// processes the event and writes them to `BACKROOM_LEAN_REPORT`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PerEvent {
+    pub kinds: std::collections::BTreeMap<String, EventCost>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct EventCost {
+    pub statements: u64,
+    pub transactions: u64,
+    #[serde(default)]
+    pub retries: u64,
+}
+
+impl PerEvent {
+    /// The kinds in the order an order lives them, then any others.
+    pub const ORDER: [(&'static str, &'static str); 7] = [
+        (
+            "paid",
+            "paid (`checkout.session.completed`, fulfillment paused: the benchmark's event)",
+        ),
+        ("duplicate", "the same event delivered again"),
+        (
+            "paid_and_submitted",
+            "paid, and submitted to Printful (its create and confirm calls)",
+        ),
+        ("submitted", "submitted (Printful's `order_created`)"),
+        ("in_production", "in production (Printful's `order_updated`)"),
+        ("shipped", "shipped (Printful's `package_shipped`)"),
+        ("refunded", "refunded after shipping (`charge.refunded`)"),
+    ];
+}
+
+/// What crates/backroom-cli/tests/browser.rs writes to `BACKROOM_BROWSER_REPORT`: the requests
+/// the public routes had during one purchase in a real browser, from the storefront's first page
+/// to the shipped order on the success page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FrontDoor {
+    pub requests: std::collections::BTreeMap<String, u64>,
+    pub storefront_per_purchase: u64,
+    pub webhooks_per_purchase: u64,
+    pub seconds_on_success_page: f64,
 }
 
 /// What crates/backroom-cli/tests/flash_sale.rs writes to `BACKROOM_FLASH_REPORT`: one sale
@@ -209,6 +264,17 @@ pub struct Target {
     pub why: Option<String>,
 }
 
+/// The markers around the README's Performance table.
+pub const README_BEGIN: &str = "<!-- bench:targets begin (written by scripts/bench) -->";
+pub const README_END: &str = "<!-- bench:targets end -->";
+
+/// `text` with what lies between `begin` and `end` (both kept) replaced by `inner`.
+pub fn replace_between(text: &str, begin: &str, end: &str, inner: &str) -> Option<String> {
+    let start = text.find(begin)? + begin.len();
+    let stop = start + text[start..].find(end)?;
+    Some(format!("{}\n{}\n{}", &text[..start], inner.trim_end(), &text[stop..]))
+}
+
 impl Report {
     /// Writes `report.json` and `report.md` into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
@@ -217,6 +283,31 @@ impl Report {
         std::fs::write(dir.join("report.json"), json + "\n")?;
         std::fs::write(dir.join("report.md"), self.markdown())?;
         Ok(())
+    }
+
+    /// The README's Performance table: everything between its two `bench:targets` markers is
+    /// replaced by this run's targets table, so the README always shows the report's own table.
+    /// A README without the markers is an error, not a silent skip.
+    pub fn update_readme(&self, readme: &Path) -> std::io::Result<()> {
+        let text = std::fs::read_to_string(readme)?;
+        let section = format!(
+            "Run {}{}, {} CPUs ({}).\n\n{}",
+            self.generated_at,
+            self.commit
+                .as_deref()
+                .map(|c| format!(" at commit {c}"))
+                .unwrap_or_default(),
+            self.machine.nproc,
+            self.machine.cpu_model,
+            self.targets_table()
+        );
+        let updated = replace_between(&text, README_BEGIN, README_END, &section).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "{} has no {README_BEGIN} … {README_END} section",
+                readme.display()
+            ))
+        })?;
+        std::fs::write(readme, updated)
     }
 
     /// The whole report as Markdown.
@@ -306,7 +397,7 @@ impl Report {
             md.push_str("## Worker throughput\n\n");
             let _ = writeln!(
                 md,
-                "| Measure | Events/s, median [min-max] |\n|---|---|\n| backroom worker, {} clients, {} events a run | {} |\n| pgbench, same statements, {} clients | {} |\n| ratio (median / median) | {:.0}% |\n",
+                "| Measure | Events/s, median [min-max] |\n|---|---|\n| backroom worker, {} clients, {} events a run | {} |\n| pgbench `-M prepared`, same statements, {} clients | {} |\n| ratio (median / median) | {:.0}% |",
                 w.clients,
                 thousands(w.events_per_run as f64),
                 range(&w.worker_events_per_second, 0),
@@ -314,6 +405,16 @@ impl Report {
                 range(&w.pgbench_tps, 0),
                 w.ratio * 100.0
             );
+            if let (Some(x), Some(r)) = (&w.pgbench_extended_tps, w.ratio_extended) {
+                let _ = writeln!(
+                    md,
+                    "| pgbench `-M extended`, same statements, {} clients | {} |\n| ratio (median / median) | {:.0}% |",
+                    w.clients,
+                    range(x, 0),
+                    r * 100.0
+                );
+            }
+            md.push('\n');
             if let Some(c) = &w.cpu {
                 let _ = writeln!(
                     md,
@@ -388,6 +489,47 @@ impl Report {
             md.push('\n');
             for a in &cost.assumptions {
                 let _ = writeln!(md, "- {a}");
+            }
+            md.push('\n');
+        }
+        if let Some(p) = &self.per_event {
+            md.push_str(
+                "## Database cost per event\n\nStatements (each a round trip; BEGIN and COMMIT included) and transactions \
+                 (each a commit, distributed on Aurora DSQL) the worker sends for one provider event, counted by \
+                 backroom-db for the task that processes it (`backroom_db::sql::counted`) in \
+                 `crates/backroom-app/tests/lean.rs`, against PostgreSQL and both simulators; the paid event is also the \
+                 one whose statements PostgreSQL logged for the pgbench script above.\n\n\
+                 | Event | Statements | Transactions |\n|---|---|---|\n",
+            );
+            let known: Vec<&str> = PerEvent::ORDER.iter().map(|(k, _)| *k).collect();
+            let rows = PerEvent::ORDER
+                .iter()
+                .map(|(k, label)| (k.to_string(), label.to_string()))
+                .chain(
+                    p.kinds
+                        .keys()
+                        .filter(|k| !known.contains(&k.as_str()))
+                        .map(|k| (k.clone(), k.clone())),
+                );
+            for (kind, label) in rows {
+                if let Some(c) = p.kinds.get(&kind) {
+                    let _ = writeln!(md, "| {label} | {} | {} |", c.statements, c.transactions);
+                }
+            }
+            md.push('\n');
+        }
+        if let Some(d) = &self.front_door {
+            let _ = writeln!(
+                md,
+                "## Front door per purchase\n\nOne purchase in headless Chromium against `backroom dev` \
+                 (`crates/backroom-cli/tests/browser.rs`): the storefront, the cart, the checkout, the Stripe simulator's pay \
+                 page, the success page following the order until it shipped ({:.0} s on that page), counted by route at \
+                 the dev server; the webhooks are the simulators' deliveries for that order. {} requests from the browser, {} \
+                 webhooks.\n\n| Route | Requests |\n|---|---|",
+                d.seconds_on_success_page, d.storefront_per_purchase, d.webhooks_per_purchase
+            );
+            for (route, n) in &d.requests {
+                let _ = writeln!(md, "| `{route}` | {n} |");
             }
             md.push('\n');
         }
@@ -837,6 +979,8 @@ mod tests {
                 worker_events_per_second: s(&[300.0, 310.0, 320.0]),
                 pgbench_tps: s(&[1000.0]),
                 ratio: 0.31,
+                pgbench_extended_tps: Some(s(&[700.0])),
+                ratio_extended: Some(0.44),
                 stripe_reread_ms: Some(1.5),
                 pgbench_command: "pgbench -n -f worker.sql".into(),
                 pgbench_script: "SELECT 1;\n".into(),
@@ -868,6 +1012,27 @@ mod tests {
                 assumptions: vec!["x86 durations stand in for arm64".into()],
             }),
             flash_sale: Some(serde_json::from_str(FLASH_SALE_JSON).unwrap()),
+            per_event: Some(PerEvent {
+                kinds: [(
+                    "paid".to_string(),
+                    EventCost {
+                        statements: 7,
+                        transactions: 2,
+                        retries: 0,
+                    },
+                )]
+                .into(),
+            }),
+            front_door: Some(FrontDoor {
+                requests: [
+                    ("GET /catalog".to_string(), 1),
+                    ("POST /webhooks/stripe".to_string(), 2),
+                ]
+                .into(),
+                storefront_per_purchase: 1,
+                webhooks_per_purchase: 2,
+                seconds_on_success_page: 9.0,
+            }),
             targets: vec![
                 Target {
                     name: "Zip size".into(),
@@ -886,6 +1051,25 @@ mod tests {
             ],
             method: vec!["Cold starts: five fresh processes per function.".into()],
         }
+    }
+
+    #[test]
+    fn the_readme_table_is_replaced_between_its_markers_and_nothing_else_moves() {
+        let readme = format!("# Shop\n\n## Performance\n\n{README_BEGIN}\n| old |\n{README_END}\n\n## Layout\n");
+        let table = "| Target | Goal |\n|---|---|\n| a | b |\n";
+        let updated = replace_between(&readme, README_BEGIN, README_END, table).unwrap();
+        assert_eq!(
+            updated,
+            format!(
+                "# Shop\n\n## Performance\n\n{README_BEGIN}\n| Target | Goal |\n|---|---|\n| a | b |\n{README_END}\n\n## Layout\n"
+            )
+        );
+        // Again: the same text, so a second run changes nothing.
+        assert_eq!(
+            replace_between(&updated, README_BEGIN, README_END, table).unwrap(),
+            updated
+        );
+        assert!(replace_between("no markers", README_BEGIN, README_END, table).is_none());
     }
 
     /// The shape crates/backroom-cli/tests/flash_sale.rs writes (one run of it, trimmed).

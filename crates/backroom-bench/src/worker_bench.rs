@@ -152,6 +152,24 @@ fn read_from(path: &Path, offset: u64) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// pgbench's protocol: `prepared` parses and plans each statement once per connection;
+/// `extended` sends the unnamed statement every time, as the worker does (Aurora DSQL keeps no
+/// statement names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryMode {
+    Prepared,
+    Extended,
+}
+
+impl QueryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryMode::Prepared => "prepared",
+            QueryMode::Extended => "extended",
+        }
+    }
+}
+
 /// pgbench's transactions per second over `seconds`, running `script` with `clients` clients
 /// against the shop's database (every order in it is a target).
 pub struct PgBench {
@@ -190,7 +208,13 @@ impl PgBench {
         })
     }
 
-    pub fn command(&self, shop: &Shop1, clients: usize, seconds: u32) -> (std::process::Command, String) {
+    pub fn command(
+        &self,
+        shop: &Shop1,
+        mode: QueryMode,
+        clients: usize,
+        seconds: u32,
+    ) -> (std::process::Command, String) {
         let cluster = shared_cluster();
         let mut c = std::process::Command::new(&self.program);
         let args: Vec<String> = vec![
@@ -199,7 +223,7 @@ impl PgBench {
             // `Db::with_retry` does for the worker.
             "--max-tries=10".into(),
             "-M".into(),
-            "prepared".into(),
+            mode.as_str().into(),
             "-c".into(),
             clients.to_string(),
             "-j".into(),
@@ -220,15 +244,16 @@ impl PgBench {
         ];
         c.args(&args);
         let shown = format!(
-            "pgbench -n --max-tries=10 -M prepared -c {clients} -j {clients} -T {seconds} -D norders={} -f worker.pgbench.sql <database>",
+            "pgbench -n --max-tries=10 -M {} -c {clients} -j {clients} -T {seconds} -D norders={} -f worker.pgbench.sql <database>",
+            mode.as_str(),
             self.norders
         );
         (c, shown)
     }
 
     /// One run: (transactions per second, transactions).
-    pub async fn run(&self, shop: &Shop1, clients: usize, seconds: u32) -> anyhow::Result<(f64, u64)> {
-        let (mut command, _) = self.command(shop, clients, seconds);
+    pub async fn run(&self, shop: &Shop1, mode: QueryMode, clients: usize, seconds: u32) -> anyhow::Result<(f64, u64)> {
+        let (mut command, _) = self.command(shop, mode, clients, seconds);
         let out = tokio::task::spawn_blocking(move || command.output()).await??;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {

@@ -93,6 +93,53 @@ impl DevFile {
 struct Running {
     queue: LocalQueue,
     worker: Worker,
+    front_door: Arc<FrontDoorCounts>,
+}
+
+/// The requests that reach what the deployed stack exposes publicly (the shop's routes and the
+/// two webhooks), counted by route since start: what a purchase costs at the front door, as the
+/// browser test measures it (`GET /admin/api/requests`).
+#[derive(Default)]
+struct FrontDoorCounts(std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>);
+
+impl FrontDoorCounts {
+    /// The public route a path belongs to, if any.
+    fn route(method: &axum::http::Method, path: &str) -> Option<&'static str> {
+        use axum::http::Method;
+        let route = match (method, path) {
+            (&Method::GET, "/catalog") => "GET /catalog",
+            (&Method::POST, "/checkout") => "POST /checkout",
+            (&Method::GET, p) if p.starts_with("/orders/") => "GET /orders/{order_id}",
+            (&Method::GET, "/health") => "GET /health",
+            (&Method::POST, "/webhooks/stripe") => "POST /webhooks/stripe",
+            (&Method::POST, p) if p.starts_with("/webhooks/printful/") => "POST /webhooks/printful/{token}",
+            (&Method::OPTIONS, p) if ["/catalog", "/checkout"].contains(&p) || p.starts_with("/orders/") => {
+                "OPTIONS (CORS preflight)"
+            }
+            _ => return None,
+        };
+        Some(route)
+    }
+
+    fn snapshot(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+async fn count_front_door(
+    State(counts): State<Arc<FrontDoorCounts>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(route) = FrontDoorCounts::route(request.method(), request.uri().path()) {
+        *counts
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(route)
+            .or_default() += 1;
+    }
+    next.run(request).await
 }
 
 pub async fn run(args: DevArgs, mut config: Config) -> anyhow::Result<()> {
@@ -235,9 +282,11 @@ pub async fn run(args: DevArgs, mut config: Config) -> anyhow::Result<()> {
     // AWS_ENDPOINT_URL) are set.
     let worker = services.worker().await?;
     let shop = services.shop()?;
+    let front_door = Arc::new(FrontDoorCounts::default());
     let running = Arc::new(Running {
         queue: queue.clone(),
         worker: worker.clone(),
+        front_door: front_door.clone(),
     });
     let router = router
         .merge(http::shop_routes(Arc::new(shop)))
@@ -258,7 +307,8 @@ pub async fn run(args: DevArgs, mut config: Config) -> anyhow::Result<()> {
                 scope: owner::Scope::OwnerRoutes,
             }),
             owner::guard_owner_routes,
-        ));
+        ))
+        .layer(axum::middleware::from_fn_with_state(front_door, count_front_door));
 
     let server = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -519,6 +569,7 @@ fn dev_admin_routes(running: Arc<Running>) -> Router {
     Router::new()
         .route("/admin/api/dlq/redrive", post(admin_redrive))
         .route("/admin/api/db", get(admin_db))
+        .route("/admin/api/requests", get(admin_requests))
         .with_state(running)
 }
 
@@ -527,6 +578,14 @@ async fn admin_redrive(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): Sta
         return denied;
     }
     axum::Json(json!({ "redriven": r.queue.redrive() })).into_response()
+}
+
+/// The requests the public routes have had since start, by route.
+async fn admin_requests(ConnectInfo(addr): ConnectInfo<SocketAddr>, State(r): State<Arc<Running>>) -> Response {
+    if let Some(denied) = owner::refuse_remote(&addr) {
+        return denied;
+    }
+    axum::Json(json!({ "requests": r.front_door.snapshot() })).into_response()
 }
 
 /// The database handle's isolation level and what its retry loop has done since start

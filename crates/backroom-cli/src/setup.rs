@@ -301,29 +301,19 @@ async fn read_parameters(
     ssm: &aws_sdk_ssm::Client,
     names: &[String],
 ) -> anyhow::Result<HashMap<String, (SecretString, ParameterType)>> {
-    let mut out = HashMap::new();
-    // GetParameters takes at most ten names; a name that does not exist is not an error.
-    for chunk in names.chunks(10) {
-        let answer = ssm
-            .get_parameters()
-            .set_names(Some(chunk.to_vec()))
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "could not read the SSM parameters {}: {}",
-                    chunk.join(", "),
-                    crate::dlq::aws_error(e)
-                )
-            })?;
-        for p in answer.parameters.unwrap_or_default() {
-            if let (Some(name), Some(value), Some(kind)) = (p.name, p.value, p.r#type) {
-                out.insert(name, (SecretString::from(value), kind));
-            }
-        }
-    }
-    Ok(out)
+    // A name that does not exist is not an error: its secret is asked for.
+    let read = backroom_aws::ssm::read_parameters(ssm, names).await.map_err(|e| {
+        anyhow!(
+            "could not read the SSM parameters {}: {}",
+            e.names.join(", "),
+            crate::dlq::aws_error(e.error)
+        )
+    })?;
+    Ok(read
+        .found
+        .into_iter()
+        .filter_map(|p| Some((p.name?, (SecretString::from(p.value?), p.r#type?))))
+        .collect())
 }
 
 /// Writes one SecureString, replacing whatever the parameter held (`Overwrite`), so that a run

@@ -429,6 +429,7 @@ async fn a_buyer_pays_in_the_browser_and_watches_the_order_ship() {
     // Pay: the simulator's form posts to {checkout url}/pay and redirects to the success page.
     browser.click("button#pay").await;
     let success = browser.wait_for_url("/success.html?order_id=").await;
+    let success_since = Instant::now();
     let order_id = success
         .split("order_id=")
         .nth(1)
@@ -508,7 +509,47 @@ async fn a_buyer_pays_in_the_browser_and_watches_the_order_ship() {
     );
     browser.screenshot("shipped.png").await;
 
+    // What this purchase cost at the front door: every request the public routes had, from the
+    // storefront's first page to the shipped order (the page stops asking once it is shipped),
+    // webhooks included. The test's own check of the order above is not the buyer's.
     browser.close().await;
+    let counted = json_of(c.get(format!("{}/admin/api/requests", dev.url)).send().await.unwrap()).await;
+    let mut requests: std::collections::BTreeMap<String, u64> =
+        serde_json::from_value(counted["requests"].clone()).unwrap_or_default();
+    if let Some(orders) = requests.get_mut("GET /orders/{order_id}") {
+        *orders -= 1;
+    }
+    let storefront: u64 = requests
+        .iter()
+        .filter(|(route, _)| !route.contains("/webhooks/"))
+        .map(|(_, n)| n)
+        .sum();
+    let webhooks: u64 = requests
+        .iter()
+        .filter(|(route, _)| route.contains("/webhooks/"))
+        .map(|(_, n)| n)
+        .sum();
+    println!("front-door requests of this purchase: {storefront} from the browser, {webhooks} webhooks: {requests:?}");
+    assert_eq!(
+        requests.get("GET /catalog"),
+        Some(&1),
+        "the storefront asked for the catalog once: {requests:?}"
+    );
+    assert_eq!(requests.get("POST /checkout"), Some(&1), "one checkout: {requests:?}");
+    assert!(
+        webhooks >= 2,
+        "the payment and the shipment reached the webhooks: {requests:?}"
+    );
+    if let Some(path) = std::env::var_os("BACKROOM_BROWSER_REPORT") {
+        let report = json!({
+            "requests": requests,
+            "storefront_per_purchase": storefront,
+            "webhooks_per_purchase": webhooks,
+            "seconds_on_success_page": success_since.elapsed().as_secs_f64(),
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    }
+
     drop(driver);
     drop(dev); // SIGTERM: see Dev::drop
     let _ = std::fs::remove_dir_all(&data);

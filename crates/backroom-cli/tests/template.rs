@@ -2,9 +2,11 @@
 //! every function has its crate and every crate its function, every queue redrives to a
 //! dead-letter queue, every alarm tells someone, no secret is written in the template, every
 //! function logs to its own log group with a retention, the worker reports partial batch
-//! failures, the public routes are the documented ones, each role holds only what its
-//! function needs, order events go to one archived bus only the publishers may put to, and the
-//! example integration exists only when configured. The last test runs cfn-lint itself.
+//! failures, the public routes are the documented ones (one CloudFront distribution routing each
+//! path to its function's URL; no API Gateway), the public functions' concurrency is reserved
+//! only when asked for, each role holds only what its function needs, order events go to one
+//! archived bus only the publishers may put to and only when they are on, and the example
+//! integration exists only when configured. The last test runs cfn-lint itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -303,7 +305,7 @@ fn the_secret_detector_finds_secrets_and_passes_names() {
         "/backroom/stripe/webhook-secrets",
         "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${StripeSecretKeyParam}",
         "/aws/lambda/${AWS::StackName}-printful-catchup",
-        "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/webhooks/printful/<PRINTFUL_WEBHOOK_TOKEN>",
+        "https://${FrontDoor.DomainName}/webhooks/printful/<PRINTFUL_WEBHOOK_TOKEN>",
     ] {
         assert_eq!(secret_in(harmless), None, "{harmless:?} was taken for a secret");
     }
@@ -426,35 +428,223 @@ fn the_worker_reports_partial_failures_with_at_most_two_batches() {
     assert_eq!(props["BatchSize"].as_u64(), Some(10), "{id}: BatchSize");
 }
 
+/// `!If [Condition, then, else]` as its three parts.
+fn if_parts(v: &Value) -> Option<(&str, &Value, &Value)> {
+    match intrinsic(v)? {
+        ("If", Value::Sequence(parts)) if parts.len() == 3 => Some((parts[0].as_str()?, &parts[1], &parts[2])),
+        _ => None,
+    }
+}
+
+fn is_no_value(v: &Value) -> bool {
+    target(v).as_deref() == Some("AWS::NoValue")
+}
+
+/// The three public functions: crate name and logical id.
+const PUBLIC_FUNCTIONS: [(&str, &str); 3] = [
+    ("checkout-api", "CheckoutApiFunction"),
+    ("stripe-webhook", "StripeWebhookFunction"),
+    ("printful-webhook", "PrintfulWebhookFunction"),
+];
+
+/// The distribution's behaviours: (path pattern, or "*" for the default, origin id).
+fn behaviours(config: &Value) -> Vec<(String, String, &Value)> {
+    let mut out = vec![(
+        "*".to_string(),
+        config["DefaultCacheBehavior"]["TargetOriginId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        &config["DefaultCacheBehavior"],
+    )];
+    for b in config["CacheBehaviors"].as_sequence().into_iter().flatten() {
+        out.push((
+            b["PathPattern"].as_str().unwrap_or_default().to_string(),
+            b["TargetOriginId"].as_str().unwrap_or_default().to_string(),
+            b,
+        ));
+    }
+    out
+}
+
+/// CloudFront's path pattern match (`*` any run of characters, `?` one), case-sensitive.
+fn pattern_matches(pattern: &str, path: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), path.as_bytes())
+}
+
 #[test]
 fn public_routes_are_the_documented_ones() {
     let t = template();
-    let mut routes = BTreeSet::new();
-    for (_, (name, f)) in functions(&t) {
+    // No API Gateway: its requests have no permanent free tier.
+    for kind in [
+        "AWS::Serverless::HttpApi",
+        "AWS::Serverless::Api",
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGateway::RestApi",
+    ] {
+        assert!(resources(&t, kind).is_empty(), "{kind} in the template");
+    }
+    let all = functions(&t);
+    for (name, f) in all.values() {
         for event in f["Properties"]["Events"]
             .as_mapping()
             .into_iter()
             .flat_map(|m| m.values())
         {
-            if event["Type"].as_str() == Some("HttpApi") {
-                let p = &event["Properties"];
-                let method = p["Method"].as_str().unwrap_or_default().to_uppercase();
-                routes.insert((method, p["Path"].as_str().unwrap_or_default().to_string(), name.clone()));
-            }
+            let kind = event["Type"].as_str().unwrap_or_default();
+            assert!(kind != "HttpApi" && kind != "Api", "{name} has an API Gateway event");
+        }
+        // Only the public functions have a URL, each public (the distribution must reach it and
+        // Stripe and Printful cannot sign for an origin access control), and none answers CORS
+        // itself: checkout-api's own CORS layer does, and two would double the headers.
+        let url = &f["Properties"]["FunctionUrlConfig"];
+        let public = PUBLIC_FUNCTIONS.iter().any(|(n, _)| n == name);
+        assert_eq!(!url.is_null(), public, "{name}: FunctionUrlConfig");
+        if public {
+            assert_eq!(url["AuthType"].as_str(), Some("NONE"), "{name}: AuthType");
+            assert!(url.get("Cors").is_none(), "{name}: the function URL answers CORS too");
         }
     }
-    let want: BTreeSet<(String, String, String)> = [
-        ("GET", "/catalog", "checkout-api"),
-        ("POST", "/checkout", "checkout-api"),
-        ("GET", "/orders/{order_id}", "checkout-api"),
-        ("GET", "/health", "checkout-api"),
-        ("POST", "/webhooks/stripe", "stripe-webhook"),
-        ("POST", "/webhooks/printful/{token}", "printful-webhook"),
-    ]
-    .into_iter()
-    .map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string()))
-    .collect();
-    assert_eq!(routes, want);
+
+    let distributions = resources(&t, "AWS::CloudFront::Distribution");
+    assert_eq!(
+        distributions.keys().collect::<Vec<_>>(),
+        ["FrontDoor"],
+        "one distribution"
+    );
+    let config = &distributions["FrontDoor"]["Properties"]["DistributionConfig"];
+    // Each origin is the URL of one public function.
+    let mut origins = BTreeMap::new();
+    for origin in config["Origins"].as_sequence().expect("Origins") {
+        let id = origin["Id"].as_str().unwrap().to_string();
+        // `!Select [2, !Split ["/", !GetAtt <Function>Url.FunctionUrl]]`: the URL's host.
+        let domain = format!("{:?}", origin["DomainName"]);
+        let url_of: Vec<String> = PUBLIC_FUNCTIONS
+            .iter()
+            .filter(|(_, logical)| domain.contains(&format!("\"{logical}Url.FunctionUrl\"")))
+            .map(|(name, _)| name.to_string())
+            .collect();
+        assert_eq!(
+            url_of.len(),
+            1,
+            "origin {id} is not one function's URL: {:?}",
+            origin["DomainName"]
+        );
+        assert_eq!(
+            origin["CustomOriginConfig"]["OriginProtocolPolicy"].as_str(),
+            Some("https-only"),
+            "{id}"
+        );
+        origins.insert(id, url_of[0].clone());
+    }
+    assert_eq!(origins.len(), 3, "{origins:?}");
+
+    let behaviours = behaviours(config);
+    for (pattern, origin, b) in &behaviours {
+        assert!(origins.contains_key(origin), "{pattern}: unknown origin {origin}");
+        // Nothing cached, every method, the query string and every header but Host forwarded.
+        assert_eq!(
+            b["CachePolicyId"].as_str(),
+            Some("4135ea2d-6df8-44a3-9df3-4b5a84be39ad"),
+            "{pattern}: Managed-CachingDisabled"
+        );
+        assert_eq!(
+            b["OriginRequestPolicyId"].as_str(),
+            Some("b689b0a8-53d0-40ab-baf2-68738e2966ac"),
+            "{pattern}: Managed-AllViewerExceptHostHeader (a function URL answers only to its own Host)"
+        );
+        assert_eq!(
+            b["AllowedMethods"].as_sequence().map(|m| m.len()),
+            Some(7),
+            "{pattern}: every method (POST for checkout and webhooks, OPTIONS for CORS)"
+        );
+        assert_eq!(b["ViewerProtocolPolicy"].as_str(), Some("https-only"), "{pattern}");
+    }
+    // Each documented route reaches its function: the first behaviour whose pattern matches, in
+    // order, else the default.
+    let route = |path: &str| -> String {
+        let origin = behaviours[1..]
+            .iter()
+            .find(|(pattern, _, _)| pattern_matches(pattern, path))
+            .map_or(&behaviours[0].1, |(_, origin, _)| origin);
+        origins[origin].clone()
+    };
+    for (path, function) in [
+        ("/catalog", "checkout-api"),
+        ("/checkout", "checkout-api"),
+        ("/orders/0194f1c2-7a3b-7c4d-8e5f-6a7b8c9d0e1f", "checkout-api"),
+        ("/health", "checkout-api"),
+        ("/webhooks/stripe", "stripe-webhook"),
+        (
+            "/webhooks/printful/0123456789abcdef0123456789abcdef",
+            "printful-webhook",
+        ),
+        // Nothing else reaches a webhook function.
+        ("/webhooks/printful", "checkout-api"),
+        ("/webhooks/stripe/other", "checkout-api"),
+    ] {
+        assert_eq!(route(path), function, "{path}");
+    }
+}
+
+#[test]
+fn the_base_url_everything_uses_is_the_distribution() {
+    // The reconciler checks `{WEBHOOK_BASE_URL}/webhooks/stripe` and
+    // `{WEBHOOK_BASE_URL}/webhooks/printful/<token>`, `backroom setup webhooks` registers them
+    // from ApiUrl, and the storefront calls {ApiUrl}catalog: all the distribution's domain.
+    let t = template();
+    let base = "https://${FrontDoor.DomainName}";
+    let reconciler = &t["Resources"]["ReconcilerFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(sub_string(&reconciler["WEBHOOK_BASE_URL"]), Some(base));
+    let outputs = &t["Outputs"];
+    assert_eq!(
+        sub_string(&outputs["ApiUrl"]["Value"]),
+        Some(format!("{base}/").as_str())
+    );
+    assert_eq!(
+        sub_string(&outputs["StripeWebhookUrl"]["Value"]),
+        Some(format!("{base}/webhooks/stripe").as_str())
+    );
+    assert_eq!(
+        sub_string(&outputs["PrintfulWebhookUrl"]["Value"]),
+        Some(format!("{base}/webhooks/printful/<PRINTFUL_WEBHOOK_TOKEN>").as_str())
+    );
+}
+
+#[test]
+fn public_concurrency_is_reserved_only_when_asked_for() {
+    // A reservation must leave the account 100 unreserved executions, and a new account may
+    // have 10 in all: a reservation in the template would fail the first deploy there.
+    let t = template();
+    let parameter = &t["Parameters"]["PublicConcurrencyLimit"];
+    assert_eq!(parameter["Default"].as_u64(), Some(0), "no reservation by default");
+    assert_eq!(parameter["MinValue"].as_u64(), Some(0));
+    let all = functions(&t);
+    for (id, (name, f)) in &all {
+        let reserved = f["Properties"].get("ReservedConcurrentExecutions");
+        if PUBLIC_FUNCTIONS.iter().any(|(n, _)| n == name) {
+            let (condition, then, otherwise) = if_parts(reserved.unwrap_or(&Value::Null))
+                .unwrap_or_else(|| panic!("{id}: reserved only by a condition"));
+            assert_eq!(condition, "HasPublicConcurrencyLimit", "{id}");
+            assert_eq!(target(then).as_deref(), Some("PublicConcurrencyLimit"), "{id}");
+            assert!(is_no_value(otherwise), "{id}: no reservation without the parameter");
+        } else {
+            assert!(reserved.is_none(), "{id} reserves concurrency");
+        }
+    }
+    assert!(
+        format!("{:?}", t["Conditions"]["HasPublicConcurrencyLimit"]).contains("PublicConcurrencyLimit"),
+        "the condition tests the parameter"
+    );
 }
 
 /// Every (action, resource target) a role's inline policies allow.
@@ -618,11 +808,56 @@ fn order_events_go_to_one_archived_bus_that_only_the_publishers_may_put_to() {
             );
         }
         let vars = &f["Properties"]["Environment"]["Variables"];
-        assert_eq!(
-            vars.get("EVENT_BUS_NAME").and_then(target).as_deref(),
-            publishes.then_some("EventBus"),
-            "{id}: EVENT_BUS_NAME"
-        );
+        // The bus when order events are on; else none, and the log takes them.
+        let bus = vars.get("EVENT_BUS_NAME").and_then(if_parts);
+        assert_eq!(bus.is_some(), publishes, "{id}: EVENT_BUS_NAME");
+        if let Some((condition, then, otherwise)) = bus {
+            assert_eq!(condition, "OrderEventsOn", "{id}: EVENT_BUS_NAME");
+            assert_eq!(target(then).as_deref(), Some("EventBus"), "{id}: EVENT_BUS_NAME");
+            assert!(is_no_value(otherwise), "{id}: EVENT_BUS_NAME without order events");
+            let (condition, then, otherwise) = vars
+                .get("ORDER_EVENTS_OFF")
+                .and_then(if_parts)
+                .unwrap_or_else(|| panic!("{id}: ORDER_EVENTS_OFF"));
+            assert_eq!(condition, "OrderEventsOn", "{id}: ORDER_EVENTS_OFF");
+            assert!(is_no_value(then), "{id}: ORDER_EVENTS_OFF with order events on");
+            assert_eq!(otherwise.as_str(), Some("true"), "{id}: ORDER_EVENTS_OFF");
+        } else {
+            assert!(vars.get("ORDER_EVENTS_OFF").is_none(), "{id}: ORDER_EVENTS_OFF");
+        }
+    }
+}
+
+#[test]
+fn order_events_are_off_unless_asked_for_or_the_example_needs_them() {
+    // EventBridge custom events have no free tier: a shop with no integration sends none.
+    let t = template();
+    let parameter = &t["Parameters"]["OrderEvents"];
+    assert_eq!(parameter["Default"].as_str(), Some("off"));
+    let condition = &t["Conditions"]["OrderEventsOn"];
+    let (kind, parts) = match condition {
+        Value::Tagged(tagged) => (tagged.tag.to_string(), &tagged.value),
+        _ => panic!("OrderEventsOn is not !Or: {condition:?}"),
+    };
+    assert_eq!(kind, "!Or", "{condition:?}");
+    let text = format!("{parts:?}");
+    assert!(
+        text.contains("OrderEvents") && text.contains("\"on\""),
+        "asked for: {text}"
+    );
+    assert!(
+        text.contains("HasOrderPaidWebhook"),
+        "on with the example integration: {text}"
+    );
+    // Off, the buyer's e-mail address never goes into the log either.
+    for (id, (_, f)) in functions(&t) {
+        let vars = &f["Properties"]["Environment"]["Variables"];
+        if let Some(email) = vars.get("EVENTS_INCLUDE_EMAIL") {
+            let (condition, then, otherwise) = if_parts(email).unwrap_or_else(|| panic!("{id}: EVENTS_INCLUDE_EMAIL"));
+            assert_eq!(condition, "OrderEventsOn", "{id}");
+            assert_eq!(target(then).as_deref(), Some("OrderEventsIncludeEmail"), "{id}");
+            assert_eq!(otherwise.as_str(), Some("false"), "{id}");
+        }
     }
 }
 
@@ -788,8 +1023,6 @@ fn every_alarm_watches_only_this_stack() {
                 [("FunctionName", v)] if target(v).is_some_and(|f| functions.contains(&f))),
             "AWS/SQS" => matches!(dimensions.as_slice(),
                 [("QueueName", v)] if target(v).is_some_and(|q| queues.contains_key(&q))),
-            "AWS/ApiGateway" => matches!(dimensions.as_slice(),
-                [("ApiId", v)] if target(v).as_deref() == Some("HttpApi")),
             other => {
                 problems.push(format!("{id}: unexpected namespace {other:?}"));
                 continue;
@@ -1020,9 +1253,11 @@ fn the_dashboard_shows_what_the_owner_watches_for_this_stack_only() {
     ) {
         missing.push("the dead-letter queue's depth".into());
     }
-    for metric in ["4xx", "5xx"] {
-        if !has("AWS/ApiGateway", metric, "ApiId", "<HttpApi>") {
-            missing.push(format!("the HTTP API's {metric}"));
+    for (_, id) in PUBLIC_FUNCTIONS {
+        for metric in ["Url4xxCount", "Url5xxCount"] {
+            if !has("AWS/Lambda", metric, "FunctionName", &format!("<{id}>")) {
+                missing.push(format!("{metric} of {id}'s URL"));
+            }
         }
     }
     for id in functions(&t).into_keys() {

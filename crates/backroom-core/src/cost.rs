@@ -26,7 +26,9 @@ pub struct Price {
 enum Line {
     LambdaRequests,
     LambdaCompute,
-    HttpApi,
+    CloudFrontRequests,
+    CloudFrontDataOut,
+    CloudFrontToOrigin,
     Sqs,
     Scheduler,
     EventBridgeEvents,
@@ -38,7 +40,7 @@ enum Line {
     DsqlStorage,
 }
 
-pub const PRICES: [Price; 12] = [
+pub const PRICES: [Price; 14] = [
     Price {
         line: "Lambda requests",
         unit: "request",
@@ -54,11 +56,28 @@ pub const PRICES: [Price; 12] = [
         source: "https://aws.amazon.com/lambda/pricing/",
     },
     Price {
-        line: "HTTP API",
-        unit: "request",
+        line: "CloudFront requests",
+        unit: "HTTPS request",
+        // $0.0100 per 10,000 HTTPS requests in the United States and Europe (PriceClass_100).
         usd_per_unit: 1.00 / 1e6,
+        free_units: 10e6,
+        source: "https://aws.amazon.com/cloudfront/pricing/",
+    },
+    Price {
+        line: "CloudFront data out",
+        unit: "GB to the internet",
+        usd_per_unit: 0.085,
+        free_units: 1_000.0,
+        source: "https://aws.amazon.com/cloudfront/pricing/",
+    },
+    Price {
+        line: "CloudFront data to origin",
+        unit: "GB to the functions",
+        // Regional data transfer out to origin; the always-free tier covers only data out to
+        // the internet.
+        usd_per_unit: 0.020,
         free_units: 0.0,
-        source: "https://aws.amazon.com/api-gateway/pricing/ (1M free for the first 12 months only)",
+        source: "https://aws.amazon.com/cloudfront/pricing/",
     },
     Price {
         line: "SQS",
@@ -149,13 +168,23 @@ pub struct Workload {
     pub reconcile_seconds: f64,
     /// Idle SQS receives a month from one stack's event source mapping's long polling.
     pub idle_sqs_receives: u64,
-    /// Per order: requests through the HTTP API (catalog views, checkouts, order page, webhooks).
+    /// Per order: requests through the front door, the CloudFront distribution (catalog views,
+    /// checkouts and their CORS preflights, order page, webhooks). Each one also invokes a
+    /// function through its URL.
     pub http_requests_per_order: u64,
-    /// Per order: function invocations (the HTTP requests that reach a function plus worker runs).
-    pub invocations_per_order: u64,
+    /// Per order: the other function invocations (worker runs, one per queued event).
+    pub worker_invocations_per_order: u64,
+    /// Average answer through the front door, KB out to the internet.
+    pub kb_out_per_request: f64,
+    /// Average request from the front door to a function (headers and body), KB.
+    pub kb_to_origin_per_request: f64,
     /// Billed seconds of an average invocation on the order path.
     pub order_invocation_seconds: f64,
     pub sqs_requests_per_order: u64,
+    /// Whether order events go to the event bus (template.yaml's `OrderEvents`, on by itself
+    /// with the Order Paid example); off, they are logged and cost nothing.
+    pub order_events: bool,
+    /// Order events per order when they are on.
     pub events_per_order: u64,
     pub dpu_per_order: f64,
     pub dpu_per_catchup: f64,
@@ -188,9 +217,13 @@ impl Workload {
             reconcile_seconds: 30.0,
             idle_sqs_receives: 648_000,
             http_requests_per_order: 35,
-            invocations_per_order: 40,
+            worker_invocations_per_order: 5,
+            // Mostly catalog pages (a few KB of JSON) and short JSON answers.
+            kb_out_per_request: 8.0,
+            kb_to_origin_per_request: 1.5,
             order_invocation_seconds: 1.0,
             sqs_requests_per_order: 10,
+            order_events: false,
             events_per_order: 5,
             dpu_per_order: 3.0,
             dpu_per_catchup: 0.05,
@@ -233,11 +266,19 @@ pub fn estimate(w: &Workload) -> Estimate {
     // Every stack runs its own schedules, pollers and alarms; the orders go to one of them.
     let catchup_runs = stacks * w.catchup_runs as f64;
     let reconcile_runs = stacks * w.reconcile_runs as f64;
-    let invocations = catchup_runs + reconcile_runs + orders * w.invocations_per_order as f64;
+    // Every request through the front door invokes a function through its URL.
+    let front_door = orders * w.http_requests_per_order as f64;
+    let order_invocations = front_door + orders * w.worker_invocations_per_order as f64;
+    let invocations = catchup_runs + reconcile_runs + order_invocations;
     let gb_seconds = gb
         * (catchup_runs * w.catchup_seconds
             + reconcile_runs * w.reconcile_seconds
-            + orders * w.invocations_per_order as f64 * w.order_invocation_seconds);
+            + order_invocations * w.order_invocation_seconds);
+    let events = if w.order_events {
+        orders * w.events_per_order as f64
+    } else {
+        0.0
+    };
     let metrics = if w.orders == 0 {
         stacks * w.metrics_idle as f64
     } else {
@@ -246,13 +287,15 @@ pub fn estimate(w: &Workload) -> Estimate {
     let quantities = [
         (Line::LambdaRequests, invocations),
         (Line::LambdaCompute, gb_seconds),
-        (Line::HttpApi, orders * w.http_requests_per_order as f64),
+        (Line::CloudFrontRequests, front_door),
+        (Line::CloudFrontDataOut, front_door * w.kb_out_per_request / 1e6),
+        (Line::CloudFrontToOrigin, front_door * w.kb_to_origin_per_request / 1e6),
         (
             Line::Sqs,
             stacks * w.idle_sqs_receives as f64 + orders * w.sqs_requests_per_order as f64,
         ),
         (Line::Scheduler, catchup_runs + reconcile_runs),
-        (Line::EventBridgeEvents, orders * w.events_per_order as f64),
+        (Line::EventBridgeEvents, events),
         (Line::Sns, 0.0),
         (Line::Alarms, stacks * w.alarms as f64),
         (Line::Metrics, metrics),
@@ -285,6 +328,43 @@ pub fn estimate(w: &Workload) -> Estimate {
     }
 }
 
+/// Lambda serves at most this many requests a second per unit of concurrency, however short
+/// each one is (its synchronous invocation rate limit is ten times the concurrency).
+pub const LAMBDA_REQUESTS_PER_SECOND_PER_CONCURRENCY: f64 = 10.0;
+
+/// A month of someone flooding the public routes, priced: what the front door lets through.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Flood {
+    /// Requests that reach a function in the month.
+    pub requests: f64,
+    pub lambda_usd: f64,
+    pub cloudfront_usd: f64,
+    pub total_usd: f64,
+}
+
+/// The abuse ceiling: a 30-day month of requests at the concurrency bound (`concurrency`
+/// executions kept busy, each request billed `billed_seconds` at `memory_mb`), at list price
+/// with no free tier (a flood uses the free tiers up within hours). Each request goes through
+/// CloudFront (its request price, 1 KB to the function, 1 KB of answer) and invokes a function.
+/// Only what reaches Lambda is bounded: requests beyond the bound are refused by Lambda
+/// (throttled, not billed by Lambda) but still billed by CloudFront per request.
+pub fn flood(concurrency: u64, memory_mb: u32, billed_seconds: f64) -> Flood {
+    let per_second = concurrency as f64 * (1.0 / billed_seconds).min(LAMBDA_REQUESTS_PER_SECOND_PER_CONCURRENCY);
+    let requests = per_second * 30.0 * 24.0 * 3600.0;
+    let list = |line: Line, quantity: f64| quantity * price(line).usd_per_unit;
+    let gb = f64::from(memory_mb) / 1024.0;
+    let lambda_usd = list(Line::LambdaRequests, requests) + list(Line::LambdaCompute, requests * billed_seconds * gb);
+    let cloudfront_usd = list(Line::CloudFrontRequests, requests)
+        + list(Line::CloudFrontDataOut, requests / 1e6)
+        + list(Line::CloudFrontToOrigin, requests / 1e6);
+    Flood {
+        requests,
+        lambda_usd,
+        cloudfront_usd,
+        total_usd: lambda_usd + cloudfront_usd,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,7 +374,9 @@ mod tests {
         let lines = [
             (Line::LambdaRequests, "Lambda requests"),
             (Line::LambdaCompute, "Lambda compute, arm64"),
-            (Line::HttpApi, "HTTP API"),
+            (Line::CloudFrontRequests, "CloudFront requests"),
+            (Line::CloudFrontDataOut, "CloudFront data out"),
+            (Line::CloudFrontToOrigin, "CloudFront data to origin"),
             (Line::Sqs, "SQS"),
             (Line::Scheduler, "EventBridge Scheduler"),
             (Line::EventBridgeEvents, "EventBridge custom events"),
@@ -316,30 +398,84 @@ mod tests {
         );
     }
 
+    fn line<'a>(e: &'a Estimate, name: &str) -> &'a CostLine {
+        e.lines.iter().find(|l| l.line == name).unwrap()
+    }
+
+    fn paid(e: &Estimate) -> Vec<&'static str> {
+        e.lines.iter().filter(|l| l.usd > 0.0).map(|l| l.line).collect()
+    }
+
+    /// The total as the docs and the digest show it: whole cents.
+    fn cents(e: &Estimate) -> f64 {
+        (e.total_usd * 100.0).round() / 100.0
+    }
+
     #[test]
-    fn an_idle_month_is_free_and_a_thousand_orders_cost_cents() {
+    fn an_idle_month_is_free() {
         let idle = estimate(&Workload::typical(0));
         assert_eq!(idle.total_usd, 0.0, "{idle:#?}");
         assert!((2.0..2.3).contains(&idle.total_list_usd), "{}", idle.total_list_usd);
+    }
 
+    #[test]
+    fn a_thousand_orders_cost_nothing_and_ten_thousand_less_than_a_dollar() {
         let busy = estimate(&Workload::typical(1_000));
-        // The HTTP API (no permanent free tier) and EventBridge events are the only paid lines.
-        assert!((0.03..0.05).contains(&busy.total_usd), "{}", busy.total_usd);
-        let paid: Vec<_> = busy.lines.iter().filter(|l| l.usd > 0.0).map(|l| l.line).collect();
-        assert_eq!(paid, ["HTTP API", "EventBridge custom events"]);
+        // Every request goes through CloudFront (10M free) to a function URL (free): the only
+        // line without a free tier is the requests' bytes to the functions, a tenth of a cent.
+        assert_eq!(cents(&busy), 0.0, "{busy:#?}");
+        assert_eq!(paid(&busy), ["CloudFront data to origin"]);
+        assert!(busy.total_usd < 0.002, "{}", busy.total_usd);
+        assert_eq!(line(&busy, "CloudFront requests").quantity, 35_000.0);
+        assert_eq!(line(&busy, "Lambda requests").quantity, 8_670.0 + 40_000.0);
+        // Order events are off: nothing on the bus.
+        assert_eq!(line(&busy, "EventBridge custom events").quantity, 0.0);
+
+        let ten = estimate(&Workload::typical(10_000));
+        assert!(ten.total_usd <= 1.0, "{ten:#?}");
+        assert_eq!(cents(&ten), 0.01, "{}", ten.total_usd);
+        assert_eq!(paid(&ten), ["CloudFront data to origin"]);
+    }
+
+    #[test]
+    fn order_events_cost_a_dollar_a_million_only_when_on() {
+        let on = Workload {
+            order_events: true,
+            ..Workload::typical(1_000)
+        };
+        let e = estimate(&on);
+        assert_eq!(line(&e, "EventBridge custom events").quantity, 5_000.0);
+        assert!((line(&e, "EventBridge custom events").usd - 0.005).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_front_door_requests_are_lambda_requests_too() {
+        let more = Workload {
+            http_requests_per_order: 50,
+            ..Workload::typical(1_000)
+        };
+        let e = estimate(&more);
+        assert_eq!(line(&e, "CloudFront requests").quantity, 50_000.0);
+        assert_eq!(line(&e, "Lambda requests").quantity, 8_670.0 + 55_000.0);
     }
 
     #[test]
     fn the_first_free_tier_to_run_out_is_lambda_requests_at_about_25k_orders() {
         let at = |orders| estimate(&Workload::typical(orders));
-        let paid = |e: &Estimate, name: &str| e.lines.iter().find(|l| l.line == name).unwrap().usd > 0.0;
-        // 40 invocations an order and 8,670 background runs: 1M requests at about 24,800 orders.
+        let paid = |e: &Estimate, name: &str| line(e, name).usd > 0.0;
+        // 40 invocations an order (35 through the front door, 5 worker runs) and 8,670
+        // background runs: 1M requests at about 24,800 orders.
         assert!(!paid(&at(24_000), "Lambda requests"));
         assert!(paid(&at(26_000), "Lambda requests"));
-        // SQS (648,000 idle polls and 10 requests an order) only at about 35,000.
-        assert!(!paid(&at(26_000), "SQS"));
+        // Then DSQL compute (3 DPU an order, 100k free) at about 33,200 and SQS (648,000 idle
+        // polls and 10 requests an order) at about 35,000.
+        assert!(!paid(&at(33_000), "Aurora DSQL compute"));
+        assert!(paid(&at(34_000), "Aurora DSQL compute"));
         assert!(!paid(&at(30_000), "SQS"));
         assert!(paid(&at(40_000), "SQS"));
+        // CloudFront's 10M requests last until about 285,000 orders.
+        assert!(!paid(&at(280_000), "CloudFront requests"));
+        assert!(paid(&at(290_000), "CloudFront requests"));
         // Cost grows with orders and never falls.
         let totals: Vec<f64> = [0, 10, 1_000, 10_000, 100_000].map(|n| at(n).total_usd).to_vec();
         assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
@@ -350,21 +486,35 @@ mod tests {
         // A test and a live stack share the account's free tiers: 18 alarms where 10 are free,
         // and two queues' idle long polling (1.3M receives where 1M are free).
         let two = estimate(&Workload::typical_stacks(0, 2));
-        let paid: Vec<_> = two.lines.iter().filter(|l| l.usd > 0.0).map(|l| l.line).collect();
-        assert_eq!(paid, ["SQS", "CloudWatch alarms"], "{two:#?}");
-        let line = |name: &str| two.lines.iter().find(|l| l.line == name).unwrap();
-        assert_eq!(line("CloudWatch alarms").quantity, 18.0);
-        assert!((line("CloudWatch alarms").usd - 0.80).abs() < 1e-9);
-        assert_eq!(line("SQS").quantity, 1_296_000.0);
+        assert_eq!(paid(&two), ["SQS", "CloudWatch alarms"], "{two:#?}");
+        assert_eq!(line(&two, "CloudWatch alarms").quantity, 18.0);
+        assert!((line(&two, "CloudWatch alarms").usd - 0.80).abs() < 1e-9);
+        assert_eq!(line(&two, "SQS").quantity, 1_296_000.0);
         assert!((0.90..0.95).contains(&two.total_usd), "{}", two.total_usd);
         // Still far inside the Lambda, Scheduler and metric free tiers.
-        assert_eq!(line("CloudWatch custom metrics").quantity, 6.0);
-        assert_eq!(line("Lambda requests").usd, 0.0);
+        assert_eq!(line(&two, "CloudWatch custom metrics").quantity, 6.0);
+        assert_eq!(line(&two, "Lambda requests").usd, 0.0);
         // One stack is free at rest, and a second one costs the same with or without orders
         // at the other.
         assert_eq!(estimate(&Workload::typical_stacks(0, 1)).total_usd, 0.0);
         let busy_one = estimate(&Workload::typical_stacks(1_000, 1)).total_usd;
         let busy_two = estimate(&Workload::typical_stacks(1_000, 2)).total_usd;
         assert!(busy_two > busy_one);
+    }
+
+    #[test]
+    fn a_flood_at_the_concurrency_bound_costs_about_34_dollars_a_month_per_execution() {
+        // A few ms per request at 128 MB: Lambda's rate limit (10 a second per execution), not
+        // the duration, is the bound; 25.9M requests a month per execution.
+        let one = flood(1, 128, 0.005);
+        assert!((one.requests - 25_920_000.0).abs() < 1.0, "{}", one.requests);
+        assert!((34.0..34.1).contains(&one.total_usd), "{one:?}");
+        // CloudFront's per-request price is most of it.
+        assert!(one.cloudfront_usd > 5.0 * one.lambda_usd, "{one:?}");
+        // A new account's 10 executions, and the default quota of 1,000.
+        assert!((340.0..341.0).contains(&flood(10, 128, 0.005).total_usd));
+        assert!((34_000.0..34_100.0).contains(&flood(1_000, 128, 0.005).total_usd));
+        // A slow request (a cold start, 200 ms) is bounded by its duration instead.
+        assert!(flood(1, 128, 0.2).requests < one.requests);
     }
 }

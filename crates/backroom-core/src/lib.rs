@@ -2,6 +2,7 @@
 //! state machine. Everything outside this crate talks to the world; everything inside is pure and
 //! tested without a network or a database.
 
+pub mod address;
 pub mod catalog;
 pub mod cost;
 pub mod delivery;
@@ -9,6 +10,7 @@ pub mod earnings;
 pub mod ids;
 pub mod machine;
 pub mod money;
+mod names;
 pub mod order;
 pub mod owed;
 pub mod ports;
@@ -18,6 +20,7 @@ pub mod shipping;
 pub mod status;
 pub mod stuck;
 
+pub use address::ShippingAddress;
 pub use catalog::{Catalog, CatalogError, Product, Variant};
 pub use ids::{Email, OrderId, Sku};
 pub use machine::{Cause, Decision, Fact, OrderState, PrintfulStatus, Refusal, Transition};

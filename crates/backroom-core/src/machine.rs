@@ -50,6 +50,38 @@ pub enum Exception {
     Failed,
 }
 
+// The words the store keeps for each part (the schema's CHECK constraints list the same).
+crate::names::text_names! {
+    Payment {
+        Pending => "pending",
+        CheckoutFailed => "checkout_failed",
+        PaymentFailed => "payment_failed",
+        Expired => "expired",
+        Paid => "paid",
+        Refunded => "refunded",
+    }
+}
+
+crate::names::text_names! {
+    Fulfillment {
+        None => "none",
+        Submitted => "submitted",
+        InProduction => "in_production",
+        PartiallyShipped => "partially_shipped",
+        Shipped => "shipped",
+        Delivered => "delivered",
+        Canceled => "canceled",
+    }
+}
+
+crate::names::text_names! {
+    Exception {
+        Clear => "clear",
+        OnHold => "on_hold",
+        Failed => "failed",
+    }
+}
+
 /// The newest Printful observation's exception, stamped with Printful's time: the later stamp
 /// wins a join (last writer wins, with the exception winning a tie).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::address::ShippingAddress;
 pub use crate::earnings::Charged;
 use crate::ids::{Email, OrderId, Sku};
 use crate::machine::{Cause, OrderState};
@@ -129,8 +130,8 @@ pub struct Order {
     pub stripe_session_id: Option<String>,
     pub stripe_payment_intent_id: Option<String>,
     pub printful_order_id: Option<i64>,
-    /// Where the buyer wants it sent, as the payment provider collected it (JSON).
-    pub shipping: Option<serde_json::Value>,
+    /// Where the buyer wants it sent, as the payment provider collected it.
+    pub shipping: Option<ShippingAddress>,
     /// When the owner let this order go to Printful while fulfillment was paused.
     pub fulfillment_released_at: Option<DateTime<Utc>>,
     /// When backroom first started creating this order at Printful. A Printful order with this

@@ -24,12 +24,10 @@ pub enum Work {
     Cancel,
 }
 
-impl Work {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Work::Submit => "submit",
-            Work::Cancel => "cancel",
-        }
+crate::names::text_names! {
+    Work {
+        Submit => "submit",
+        Cancel => "cancel",
     }
 }
 

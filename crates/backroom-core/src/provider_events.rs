@@ -13,16 +13,15 @@ pub enum EventSource {
     Printful,
 }
 
-impl EventSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventSource::Stripe => "stripe",
-            EventSource::Printful => "printful",
-        }
+crate::names::text_names! {
+    EventSource {
+        Stripe => "stripe",
+        Printful => "printful",
     }
 }
 
-/// Defines a kind enum with `ALL`, `as_str` (the provider's name), `parse` and `NAMES`.
+/// Defines a kind enum with its names (`ALL`, `as_str`: the provider's name, `parse`, see
+/// [`crate::names`]) and `NAMES`.
 macro_rules! event_kinds {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal,)+ }) => {
         $(#[$doc])*
@@ -31,32 +30,15 @@ macro_rules! event_kinds {
             $($(#[$vdoc])* $variant,)+
         }
 
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            /// The provider's names of every kind, in the order of [`Self::ALL`].
-            pub const NAMES: &'static [&'static str] = &[$($text,)+];
-
-            /// The provider's name of the event type.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                }
-            }
-
-            /// The kind of an event type; `None` for a type backroom does not handle.
-            pub fn parse(event_type: &str) -> Option<$name> {
-                match event_type {
-                    $($text => Some($name::$variant),)+
-                    _ => None,
-                }
+        crate::names::text_names! {
+            $name {
+                $($variant => $text,)+
             }
         }
 
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
+        impl $name {
+            /// The provider's names of every kind, in the order of [`Self::ALL`].
+            pub const NAMES: &'static [&'static str] = &[$($text,)+];
         }
     };
 }
@@ -96,10 +78,10 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_through_its_name() {
-        for kind in StripeEventKind::ALL {
+        for kind in StripeEventKind::ALL.iter() {
             assert_eq!(StripeEventKind::parse(kind.as_str()), Some(*kind));
         }
-        for kind in PrintfulEventKind::ALL {
+        for kind in PrintfulEventKind::ALL.iter() {
             assert_eq!(PrintfulEventKind::parse(kind.as_str()), Some(*kind));
         }
         assert_eq!(StripeEventKind::NAMES.len(), StripeEventKind::ALL.len());

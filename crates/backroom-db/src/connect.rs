@@ -1,6 +1,5 @@
 //! Opening connections: a local PostgreSQL URL, or Aurora DSQL with an IAM token over TLS.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -136,30 +135,10 @@ pub fn dsql_pg_config(dsql: &DsqlConfig, token: &SecretString) -> tokio_postgres
     pg
 }
 
-/// TLS with certificate and host-name verification against the Mozilla roots (which include
-/// Amazon Root CA 1). rustls has no way to skip verification unless a custom verifier is
-/// installed, and none is.
-pub fn dsql_tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("the default protocol versions are supported")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Arc::new(config)
-        })
-        .clone()
-}
-
-/// The TLS connector used for DSQL.
+/// The TLS connector used for DSQL: certificate and host-name verification against public
+/// roots (`backroom_tls`), SNI on.
 pub fn dsql_tls() -> tokio_postgres_rustls::MakeRustlsConnect {
-    tokio_postgres_rustls::MakeRustlsConnect::new((*dsql_tls_config()).clone())
+    tokio_postgres_rustls::MakeRustlsConnect::new((*backroom_tls::client_config()).clone())
 }
 
 /// A fresh IAM authentication token for the role, signed locally with the ambient AWS credentials.
@@ -224,16 +203,6 @@ mod tests {
             dsql_pg_config(&app, &SecretString::from("t")).get_user(),
             Some("backroom_app")
         );
-    }
-
-    #[test]
-    fn the_tls_config_verifies_against_public_roots_including_amazon_root_ca_1() {
-        let config = dsql_tls_config();
-        assert!(config.enable_sni);
-        let amazon = webpki_roots::TLS_SERVER_ROOTS
-            .iter()
-            .any(|root| root.subject.as_ref().windows(16).any(|w| w == b"Amazon Root CA 1"));
-        assert!(amazon, "Amazon Root CA 1 signs the DSQL endpoints");
     }
 
     /// Reads the client's SSLRequest (8 bytes: length 8, code 80877103).

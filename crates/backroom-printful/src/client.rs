@@ -137,7 +137,7 @@ impl PrintfulClient {
             headers.insert(HeaderName::from_static("x-pf-store-id"), value);
         }
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls_config()).clone())
+            .tls_backend_preconfigured((*backroom_tls::client_config()).clone())
             .default_headers(headers)
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -569,26 +569,6 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
-}
-
-/// rustls with aws-lc-rs and the webpki roots, built once: the same trust as backroom-db's DSQL
-/// connection, with no dependence on the machine's certificate store.
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("aws-lc-rs supports the default protocol versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Arc::new(config)
-        })
-        .clone()
 }
 
 #[cfg(test)]

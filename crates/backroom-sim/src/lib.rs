@@ -9,6 +9,7 @@
 #![recursion_limit = "256"]
 
 pub mod printful;
+mod sender;
 pub mod stripe;
 
 pub use stripe::{Delivery, RecordedRequest, SimError, StripeSim, StripeSimConfig};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use backroom_core::{Cents, Currency, OrderId};
+use backroom_core::{Cents, Currency, OrderId, ShippingAddress};
 use secrecy::{ExposeSecret, SecretString};
 use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_checkout::checkout_session::{
@@ -37,7 +37,7 @@ use stripe_types::{Expandable, RangeQueryTs};
 use crate::error::StripeError;
 use crate::types::{
     Charge, CheckoutRequest, CheckoutSession, CreatedSession, Dispute, EventSummary, Evidence, Fee, PaymentStatus,
-    SessionLineItem, SessionStatus, ShippingDetails, WebhookEndpoint,
+    SessionLineItem, SessionStatus, WebhookEndpoint,
 };
 
 /// Stripe's largest page size; fewer round trips for catch-up and the reconciler.
@@ -92,6 +92,44 @@ impl Transport {
             .send(&self.client)
             .await
             .map_err(|e| StripeError::from_client(e, call))
+    }
+}
+
+/// One Stripe list read to its end, page by page (`starting_after` the previous page's last
+/// object), each page mapped as it arrives.
+struct Pages<'a, Req, Id> {
+    call: &'a str,
+    /// The request for the page after the given object id (from the start when `None`).
+    request: Req,
+    /// The id of a listed object, for the next page's `starting_after`.
+    id: Id,
+}
+
+impl Transport {
+    /// Every object of a list after `after` (from the start when `None`), each kept when `keep`
+    /// maps it to `Some`. Reading stops when Stripe says there is no more or a page is empty.
+    async fn list_all<R, T, U>(
+        &self,
+        pages: Pages<'_, impl Fn(Option<String>) -> R, impl Fn(&T) -> String>,
+        mut after: Option<String>,
+        mut keep: impl FnMut(T) -> Result<Option<U>, StripeError>,
+    ) -> Result<Vec<U>, StripeError>
+    where
+        R: StripeRequest<Output = stripe_types::List<T>>,
+        stripe_types::List<T>: miniserde::Deserialize,
+    {
+        let mut out = Vec::new();
+        loop {
+            let page = self.send((pages.request)(after.take()), None, pages.call).await?;
+            let last = page.data.last().map(&pages.id);
+            for object in page.data {
+                out.extend(keep(object)?);
+            }
+            match last {
+                Some(last) if page.has_more => after = Some(last),
+                _ => return Ok(out),
+            }
+        }
     }
 }
 
@@ -183,17 +221,20 @@ impl StripeClient {
             has_more = list.has_more;
             items = list.data;
         }
-        while has_more {
-            let Some(last) = items.last().map(|i| i.id.to_string()) else {
-                break;
-            };
+        if has_more && let Some(last) = items.last().map(|i| i.id.to_string()) {
             let call = format!("GET /v1/checkout/sessions/{id}/line_items");
-            let list = ListLineItemsCheckoutSession::new(id)
-                .limit(PAGE_SIZE)
-                .starting_after(last);
-            let page = self.inner.send(list, None, &call).await?;
-            has_more = page.has_more && !page.data.is_empty();
-            items.extend(page.data);
+            let pages = Pages {
+                call: &call,
+                request: |after: Option<String>| {
+                    let list = ListLineItemsCheckoutSession::new(id).limit(PAGE_SIZE);
+                    match after {
+                        Some(after) => list.starting_after(after),
+                        None => list,
+                    }
+                },
+                id: |i: &stripe_shared::CheckoutSessionItem| i.id.to_string(),
+            };
+            items.extend(self.inner.list_all(pages, Some(last), |i| Ok(Some(i))).await?);
         }
         let mut session = map_session(raw)?;
         session.line_items = items
@@ -211,30 +252,24 @@ impl StripeClient {
         types: &[&str],
         created_gte: Option<i64>,
     ) -> Result<Vec<EventSummary>, StripeError> {
-        const CALL: &str = "GET /v1/events";
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut req = ListEvent::new().limit(PAGE_SIZE);
-            if !types.is_empty() {
-                req = req.types(types.iter().map(|t| t.to_string()).collect::<Vec<_>>());
-            }
-            if let Some(gte) = created_gte {
-                req = req.created(RangeQueryTs::gte(gte));
-            }
-            if let Some(after) = cursor.take() {
-                req = req.starting_after(after);
-            }
-            let page = self.inner.send(req, None, CALL).await?;
-            let has_more = page.has_more;
-            for event in page.data {
-                out.push(map_event(event)?);
-            }
-            match out.last() {
-                Some(last) if has_more => cursor = Some(last.id.clone()),
-                _ => break,
-            }
-        }
+        let pages = Pages {
+            call: "GET /v1/events",
+            request: |after: Option<String>| {
+                let mut req = ListEvent::new().limit(PAGE_SIZE);
+                if !types.is_empty() {
+                    req = req.types(types.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+                }
+                if let Some(gte) = created_gte {
+                    req = req.created(RangeQueryTs::gte(gte));
+                }
+                if let Some(after) = after {
+                    req = req.starting_after(after);
+                }
+                req
+            },
+            id: |e: &stripe_shared::Event| e.id.to_string(),
+        };
+        let mut out = self.inner.list_all(pages, None, |e| map_event(e).map(Some)).await?;
         // Stripe lists newest first; catch-up replays in the order things happened.
         out.reverse();
         Ok(out)
@@ -248,35 +283,28 @@ impl StripeClient {
         status: Option<SessionStatus>,
         created_gte: Option<i64>,
     ) -> Result<Vec<CheckoutSession>, StripeError> {
-        const CALL: &str = "GET /v1/checkout/sessions";
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut req = ListCheckoutSession::new().limit(PAGE_SIZE);
-            if let Some(status) = status {
-                req = req.status(match status {
-                    SessionStatus::Open => stripe_shared::CheckoutSessionStatus::Open,
-                    SessionStatus::Complete => stripe_shared::CheckoutSessionStatus::Complete,
-                    SessionStatus::Expired => stripe_shared::CheckoutSessionStatus::Expired,
-                });
-            }
-            if let Some(gte) = created_gte {
-                req = req.created(RangeQueryTs::gte(gte));
-            }
-            if let Some(after) = cursor.take() {
-                req = req.starting_after(after);
-            }
-            let page = self.inner.send(req, None, CALL).await?;
-            let has_more = page.has_more;
-            for raw in page.data {
-                out.push(map_session(raw)?);
-            }
-            match out.last() {
-                Some(last) if has_more => cursor = Some(last.id.clone()),
-                _ => break,
-            }
-        }
-        Ok(out)
+        let pages = Pages {
+            call: "GET /v1/checkout/sessions",
+            request: |after: Option<String>| {
+                let mut req = ListCheckoutSession::new().limit(PAGE_SIZE);
+                if let Some(status) = status {
+                    req = req.status(match status {
+                        SessionStatus::Open => stripe_shared::CheckoutSessionStatus::Open,
+                        SessionStatus::Complete => stripe_shared::CheckoutSessionStatus::Complete,
+                        SessionStatus::Expired => stripe_shared::CheckoutSessionStatus::Expired,
+                    });
+                }
+                if let Some(gte) = created_gte {
+                    req = req.created(RangeQueryTs::gte(gte));
+                }
+                if let Some(after) = after {
+                    req = req.starting_after(after);
+                }
+                req
+            },
+            id: |raw: &stripe_shared::CheckoutSession| raw.id.to_string(),
+        };
+        self.inner.list_all(pages, None, |raw| map_session(raw).map(Some)).await
     }
 
     /// The session that created a payment intent, with its line items; `None` when no session
@@ -301,23 +329,20 @@ impl StripeClient {
     /// listens to the events we handle and renders them in our API version.
     #[tracing::instrument(skip(self))]
     pub async fn list_webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>, StripeError> {
-        const CALL: &str = "GET /v1/webhook_endpoints";
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut req = ListWebhookEndpoint::new().limit(PAGE_SIZE);
-            if let Some(after) = cursor.take() {
-                req = req.starting_after(after);
-            }
-            let page = self.inner.send(req, None, CALL).await?;
-            let has_more = page.has_more;
-            out.extend(page.data.into_iter().map(map_webhook_endpoint));
-            match out.last() {
-                Some(last) if has_more => cursor = Some(last.id.clone()),
-                _ => break,
-            }
-        }
-        Ok(out)
+        let pages = Pages {
+            call: "GET /v1/webhook_endpoints",
+            request: |after: Option<String>| {
+                let req = ListWebhookEndpoint::new().limit(PAGE_SIZE);
+                match after {
+                    Some(after) => req.starting_after(after),
+                    None => req,
+                }
+            },
+            id: |e: &stripe_misc::WebhookEndpoint| e.id.to_string(),
+        };
+        self.inner
+            .list_all(pages, None, |e| Ok(Some(map_webhook_endpoint(e))))
+            .await
     }
 
     /// Creates a webhook endpoint that renders events in `api_version` (which cannot be changed
@@ -457,27 +482,23 @@ impl StripeClient {
     #[tracing::instrument(skip(self))]
     pub async fn open_disputes(&self) -> Result<Vec<Dispute>, StripeError> {
         const CALL: &str = "GET /v1/disputes";
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut req = ListDispute::new().limit(PAGE_SIZE);
-            if let Some(after) = cursor.take() {
-                req = req.starting_after(after);
-            }
-            let page = self.inner.send(req, None, CALL).await?;
-            let last = page.data.last().map(|d| d.id.to_string());
-            for d in page.data {
-                let dispute = map_dispute(d, CALL)?;
-                if dispute.is_open() {
-                    out.push(dispute);
+        let pages = Pages {
+            call: CALL,
+            request: |after: Option<String>| {
+                let req = ListDispute::new().limit(PAGE_SIZE);
+                match after {
+                    Some(after) => req.starting_after(after),
+                    None => req,
                 }
-            }
-            match last {
-                Some(last) if page.has_more => cursor = Some(last),
-                _ => break,
-            }
-        }
-        Ok(out)
+            },
+            id: |d: &stripe_shared::Dispute| d.id.to_string(),
+        };
+        self.inner
+            .list_all(pages, None, |d| {
+                let dispute = map_dispute(d, CALL)?;
+                Ok(dispute.is_open().then_some(dispute))
+            })
+            .await
     }
 }
 
@@ -647,15 +668,7 @@ fn map_session(raw: stripe_shared::CheckoutSession) -> Result<CheckoutSession, S
     let shipping = raw
         .collected_information
         .and_then(|c| c.shipping_details)
-        .map(|s| ShippingDetails {
-            name: s.name,
-            line1: s.address.line1.unwrap_or_default(),
-            line2: s.address.line2.filter(|l| !l.is_empty()),
-            city: s.address.city.unwrap_or_default(),
-            state: s.address.state.filter(|l| !l.is_empty()),
-            postal_code: s.address.postal_code.unwrap_or_default(),
-            country: s.address.country.unwrap_or_default(),
-        });
+        .map(shipping_address);
     let amount_total = raw.amount_total.map(|a| cents(a, &call, "amount_total")).transpose()?;
     // What was charged, part by part: present once Stripe has computed the totals.
     let charged = match (raw.amount_subtotal, amount_total, raw.total_details.as_ref()) {
@@ -692,6 +705,21 @@ fn map_session(raw: stripe_shared::CheckoutSession) -> Result<CheckoutSession, S
         line_items: Vec::new(),
         id,
     })
+}
+
+/// The shop's shipping address from Stripe's `collected_information.shipping_details`: parts
+/// Stripe left out become empty strings, an empty second line or state `None`. Nothing is
+/// refused here; Printful judges whether it can ship there.
+fn shipping_address(s: stripe_shared::PaymentPagesCheckoutSessionCheckoutAddressDetails) -> ShippingAddress {
+    ShippingAddress {
+        name: s.name,
+        line1: s.address.line1.unwrap_or_default(),
+        line2: s.address.line2.filter(|l| !l.is_empty()),
+        city: s.address.city.unwrap_or_default(),
+        state: s.address.state.filter(|l| !l.is_empty()),
+        postal_code: s.address.postal_code.unwrap_or_default(),
+        country: s.address.country.unwrap_or_default(),
+    }
 }
 
 fn map_line_item(item: stripe_shared::CheckoutSessionItem, session_id: &str) -> Result<SessionLineItem, StripeError> {

@@ -14,7 +14,7 @@ pub use client::{StripeClient, StripeSettings, idempotency_key};
 pub use error::StripeError;
 pub use types::{
     Charge, CheckoutLine, CheckoutRequest, CheckoutSession, CreatedSession, Dispute, EventSummary, Evidence, Fee,
-    PaymentStatus, SessionLineItem, SessionStatus, ShippingDetails, WebhookEndpoint,
+    PaymentStatus, SessionLineItem, SessionStatus, WebhookEndpoint,
 };
 
 /// The Stripe API version every request is sent with. It is the one async-stripe pins (the

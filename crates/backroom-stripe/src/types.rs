@@ -2,7 +2,7 @@
 //! what the use cases need, so an API-version bump in async-stripe changes the mapping in
 //! `client.rs` and nothing else.
 
-use backroom_core::{Cents, Currency, Email, OrderId};
+use backroom_core::{Cents, Currency, Email, OrderId, ShippingAddress};
 use serde::{Deserialize, Serialize};
 
 /// What `POST /checkout` asks Stripe to charge for one order.
@@ -111,27 +111,13 @@ pub struct CheckoutSession {
     /// `customer_details.email` (what the buyer typed), else the prefilled `customer_email`.
     pub customer_email: Option<String>,
     /// `collected_information.shipping_details` (API 2025-03-31 and later).
-    pub shipping: Option<ShippingDetails>,
+    pub shipping: Option<ShippingAddress>,
     pub payment_intent: Option<String>,
     pub created: i64,
     pub expires_at: i64,
     pub livemode: bool,
     /// Every line item when read with `checkout_session`; empty from `list_checkout_sessions`.
     pub line_items: Vec<SessionLineItem>,
-}
-
-/// Where to ship, as the buyer entered it on Stripe's page. Stored as JSON on the order.
-/// Address parts Stripe left out are empty strings, since some countries have no postal code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShippingDetails {
-    pub name: String,
-    pub line1: String,
-    pub line2: Option<String>,
-    pub city: String,
-    pub state: Option<String>,
-    pub postal_code: String,
-    /// ISO 3166-1 alpha-2, as Stripe sends it.
-    pub country: String,
 }
 
 /// One line of a session as Stripe priced it.

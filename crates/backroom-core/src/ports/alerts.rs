@@ -13,26 +13,10 @@ pub enum Severity {
     Ops,
 }
 
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Security => "security",
-            Severity::Ops => "ops",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Severity> {
-        match s {
-            "security" => Some(Severity::Security),
-            "ops" => Some(Severity::Ops),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::names::text_names! {
+    Severity {
+        Security => "security",
+        Ops => "ops",
     }
 }
 

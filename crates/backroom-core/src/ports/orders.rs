@@ -225,8 +225,8 @@ pub trait CursorStore: Send + Sync {
 pub struct PaymentDetails {
     pub payment_intent_id: Option<String>,
     pub email: Option<Email>,
-    /// The shipping name and address as JSON, exactly as the provider gave them.
-    pub shipping: Option<serde_json::Value>,
+    /// The shipping name and address, as the provider gave them.
+    pub shipping: Option<crate::ShippingAddress>,
     /// What was charged, part by part.
     pub charged: Option<crate::order::Charged>,
     /// Stripe's fee for the payment, when it was booked.

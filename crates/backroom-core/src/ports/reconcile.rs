@@ -27,18 +27,16 @@ pub enum DiscrepancyKind {
     PaidHereNotAtStripe,
 }
 
-impl DiscrepancyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DiscrepancyKind::MissingOrder => "missing_order",
-            DiscrepancyKind::AmountMismatch => "amount_mismatch",
-            DiscrepancyKind::UnknownStripeSession => "unknown_stripe_session",
-            DiscrepancyKind::NotSubmitted => "not_submitted",
-            DiscrepancyKind::UnknownPrintfulOrder => "unknown_printful_order",
-            DiscrepancyKind::StatusBehind => "status_behind",
-            DiscrepancyKind::WebhookMisconfigured => "webhook_misconfigured",
-            DiscrepancyKind::PaidHereNotAtStripe => "paid_here_not_at_stripe",
-        }
+crate::names::text_names! {
+    DiscrepancyKind {
+        MissingOrder => "missing_order",
+        AmountMismatch => "amount_mismatch",
+        UnknownStripeSession => "unknown_stripe_session",
+        NotSubmitted => "not_submitted",
+        UnknownPrintfulOrder => "unknown_printful_order",
+        StatusBehind => "status_behind",
+        WebhookMisconfigured => "webhook_misconfigured",
+        PaidHereNotAtStripe => "paid_here_not_at_stripe",
     }
 }
 

@@ -4,7 +4,7 @@
 //! entry says the data was forgotten.
 
 use backroom_core::ports::StoreError;
-use backroom_core::{Cause, OrderId, OrderStatus};
+use backroom_core::{Cause, OrderId, OrderStatus, ShippingAddress};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -60,15 +60,13 @@ impl Store {
                         return Ok(Forgotten::Refused(status));
                     }
                     let email: Option<String> = row.get(1);
-                    let shipping: Option<serde_json::Value> = row.get(2);
+                    let shipping: Option<ShippingAddress> = row
+                        .get::<_, Option<serde_json::Value>>(2)
+                        .map(serde_json::from_value)
+                        .transpose()
+                        .map_err(|_| crate::DbError::Corrupt("order shipping address".into()))?;
                     let mut secrets: Vec<String> = email.into_iter().collect();
-                    if let Some(s) = &shipping {
-                        for key in ["name", "line1", "line2", "city", "postal_code"] {
-                            if let Some(v) = s[key].as_str() {
-                                secrets.push(v.trim().to_string());
-                            }
-                        }
-                    }
+                    secrets.extend(shipping.iter().flat_map(ShippingAddress::personal_parts));
                     // Short values ("1", "LV") would match unrelated text; they never stand alone.
                     secrets.retain(|s| s.chars().count() >= 4);
                     sql::execute(

@@ -179,7 +179,7 @@ impl OrderStore for Store {
                             &id.uuid(),
                             &details.payment_intent_id,
                             &details.email.as_ref().map(Email::as_str),
-                            &details.shipping,
+                            &details.shipping.as_ref().map(|a| serde_json::to_value(a).unwrap_or_default()),
                             &details.charged.map(|c| serde_json::to_value(c).unwrap_or_default()),
                             &details.stripe_fee.map(|f| serde_json::to_value(f).unwrap_or_default()),
                         ],
@@ -354,9 +354,9 @@ pub async fn apply_in<C: GenericClient>(
                 &[
                     &id.uuid(),
                     &t.to.as_str(),
-                    &payment_str(s.payment),
-                    &fulfillment_str(s.fulfillment),
-                    &s.mark.map(|m| exception_str(m.exception)),
+                    &s.payment.as_str(),
+                    &s.fulfillment.as_str(),
+                    &s.mark.map(|m| m.exception.as_str()),
                     &s.mark.map(|m| m.at),
                     &s.amount_mismatch,
                     &s.amount_accepted,
@@ -557,6 +557,7 @@ async fn change_in<C: GenericClient>(tx: &C, c: &OwnedChange) -> Result<Changed,
     let costs_json = printful_costs.map(|x| serde_json::to_value(x).unwrap_or_default());
     let charged = d.charged.map(|x| serde_json::to_value(x).unwrap_or_default());
     let fee = d.stripe_fee.map(|x| serde_json::to_value(x).unwrap_or_default());
+    let shipping = d.shipping.as_ref().map(|x| serde_json::to_value(x).unwrap_or_default());
     let release = s.is_some_and(|s| releases_stock(s.payment));
     let row = sql::query_one(
         tx,
@@ -565,16 +566,16 @@ async fn change_in<C: GenericClient>(tx: &C, c: &OwnedChange) -> Result<Changed,
             &id.uuid(),
             &transition.is_some(),
             &transition.as_ref().map(|t| t.to.as_str()),
-            &s.map(|s| payment_str(s.payment)),
-            &s.map(|s| fulfillment_str(s.fulfillment)),
-            &s.and_then(|s| s.mark.map(|m| exception_str(m.exception))),
+            &s.map(|s| s.payment.as_str()),
+            &s.map(|s| s.fulfillment.as_str()),
+            &s.and_then(|s| s.mark.map(|m| m.exception.as_str())),
             &s.and_then(|s| s.mark.map(|m| m.at)),
             &s.map(|s| s.amount_mismatch),
             &s.map(|s| s.amount_accepted),
             &delivered_at,
             &d.payment_intent_id,
             &d.email.as_ref().map(Email::as_str),
-            &d.shipping,
+            &shipping,
             &charged,
             &fee,
             &entry_id,
@@ -714,8 +715,8 @@ async fn create_in<C: GenericClient>(tx: &C, new: &NewOrder) -> Result<Order, Tx
         &[
             &new.id.uuid(),
             &status.as_str(),
-            &payment_str(state.payment),
-            &fulfillment_str(state.fulfillment),
+            &state.payment.as_str(),
+            &state.fulfillment.as_str(),
             &total.get(),
             &currency.code(),
             &new.email.as_ref().map(Email::as_str),
@@ -932,7 +933,7 @@ fn order_from(r: &Row, items: Vec<OrderItem>) -> Result<Order, DbError> {
         created_at: r.get(13),
         updated_at: r.get(14),
         fulfillment_released_at: r.get(15),
-        shipping: r.get(16),
+        shipping: json_column(r, 16, "order shipping address")?,
         submit_started_at: r.get(17),
         work: WorkLog {
             attempts: r.get::<_, Option<i32>>(18).unwrap_or(0),
@@ -967,13 +968,13 @@ fn state_from(r: &Row, at: usize) -> Result<OrderState, DbError> {
     let mark = match (mark, mark_at) {
         (Some(m), Some(at)) => Some(PrintfulMark {
             at,
-            exception: parse_exception(&m).ok_or_else(|| corrupt(format!("printful mark {m:?}")))?,
+            exception: Exception::parse(&m).ok_or_else(|| corrupt(format!("printful mark {m:?}")))?,
         }),
         _ => None,
     };
     Ok(OrderState {
-        payment: parse_payment(&payment).ok_or_else(|| corrupt(format!("payment {payment:?}")))?,
-        fulfillment: parse_fulfillment(&fulfillment).ok_or_else(|| corrupt(format!("fulfillment {fulfillment:?}")))?,
+        payment: Payment::parse(&payment).ok_or_else(|| corrupt(format!("payment {payment:?}")))?,
+        fulfillment: Fulfillment::parse(&fulfillment).ok_or_else(|| corrupt(format!("fulfillment {fulfillment:?}")))?,
         mark,
         amount_mismatch: r.get(at + 4),
         // Read by the callers that select it (a column added later, nullable).
@@ -1002,70 +1003,6 @@ fn timeline_entry(r: &Row) -> Result<TimelineEntry, DbError> {
     })
 }
 
-fn payment_str(p: Payment) -> &'static str {
-    match p {
-        Payment::Pending => "pending",
-        Payment::CheckoutFailed => "checkout_failed",
-        Payment::PaymentFailed => "payment_failed",
-        Payment::Expired => "expired",
-        Payment::Paid => "paid",
-        Payment::Refunded => "refunded",
-    }
-}
-
-fn parse_payment(s: &str) -> Option<Payment> {
-    [
-        Payment::Pending,
-        Payment::CheckoutFailed,
-        Payment::PaymentFailed,
-        Payment::Expired,
-        Payment::Paid,
-        Payment::Refunded,
-    ]
-    .into_iter()
-    .find(|p| payment_str(*p) == s)
-}
-
-fn fulfillment_str(f: Fulfillment) -> &'static str {
-    match f {
-        Fulfillment::None => "none",
-        Fulfillment::Submitted => "submitted",
-        Fulfillment::InProduction => "in_production",
-        Fulfillment::PartiallyShipped => "partially_shipped",
-        Fulfillment::Shipped => "shipped",
-        Fulfillment::Delivered => "delivered",
-        Fulfillment::Canceled => "canceled",
-    }
-}
-
-fn parse_fulfillment(s: &str) -> Option<Fulfillment> {
-    [
-        Fulfillment::None,
-        Fulfillment::Submitted,
-        Fulfillment::InProduction,
-        Fulfillment::PartiallyShipped,
-        Fulfillment::Shipped,
-        Fulfillment::Delivered,
-        Fulfillment::Canceled,
-    ]
-    .into_iter()
-    .find(|f| fulfillment_str(*f) == s)
-}
-
-fn exception_str(e: Exception) -> &'static str {
-    match e {
-        Exception::Clear => "clear",
-        Exception::OnHold => "on_hold",
-        Exception::Failed => "failed",
-    }
-}
-
-fn parse_exception(s: &str) -> Option<Exception> {
-    [Exception::Clear, Exception::OnHold, Exception::Failed]
-        .into_iter()
-        .find(|e| exception_str(*e) == s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1073,32 +1010,17 @@ mod tests {
     #[test]
     fn state_words_round_trip_and_match_the_schema_checks() {
         let schema = include_str!("../../../../migrations/0002_create_orders.sql");
-        for p in [
-            Payment::Pending,
-            Payment::CheckoutFailed,
-            Payment::PaymentFailed,
-            Payment::Expired,
-            Payment::Paid,
-            Payment::Refunded,
-        ] {
-            assert_eq!(parse_payment(payment_str(p)), Some(p));
-            assert!(schema.contains(&format!("'{}'", payment_str(p))));
+        for p in Payment::ALL {
+            assert_eq!(Payment::parse(p.as_str()), Some(p));
+            assert!(schema.contains(&format!("'{}'", p.as_str())));
         }
-        for f in [
-            Fulfillment::None,
-            Fulfillment::Submitted,
-            Fulfillment::InProduction,
-            Fulfillment::PartiallyShipped,
-            Fulfillment::Shipped,
-            Fulfillment::Delivered,
-            Fulfillment::Canceled,
-        ] {
-            assert_eq!(parse_fulfillment(fulfillment_str(f)), Some(f));
-            assert!(schema.contains(&format!("'{}'", fulfillment_str(f))));
+        for f in Fulfillment::ALL {
+            assert_eq!(Fulfillment::parse(f.as_str()), Some(f));
+            assert!(schema.contains(&format!("'{}'", f.as_str())));
         }
-        for e in [Exception::Clear, Exception::OnHold, Exception::Failed] {
-            assert_eq!(parse_exception(exception_str(e)), Some(e));
-            assert!(schema.contains(&format!("'{}'", exception_str(e))));
+        for e in Exception::ALL {
+            assert_eq!(Exception::parse(e.as_str()), Some(e));
+            assert!(schema.contains(&format!("'{}'", e.as_str())));
         }
         for s in OrderStatus::ALL {
             assert!(schema.contains(&format!("'{}'", s.as_str())), "{s}");

@@ -11,26 +11,18 @@ use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{PrintfulSim, WebhookDelivery};
-
-pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
+use crate::sender::{self, InFlight};
 
 /// Attempts per event, including the first.
 const ATTEMPTS: u32 = 4;
 
 /// The wait before the first retry; it doubles after each.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-
-/// One attempt may take this long before it counts as failed.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts delivering one change's events to `url`, in order.
 pub(crate) fn spawn(sim: &PrintfulSim, url: String, events: Vec<Value>) {
@@ -39,24 +31,13 @@ pub(crate) fn spawn(sim: &PrintfulSim, url: String, events: Vec<Value>) {
         tracing::warn!("Printful simulator webhooks need a Tokio runtime; not delivering");
         return;
     };
-    // Counted before the task starts, so that `settle` right after the change already waits.
-    sim.inner.in_flight.send_modify(|n| *n += 1);
-    let guard = InFlight(sim.clone());
+    let guard = InFlight::start(sim);
     runtime.spawn(async move {
         for event in events {
             deliver(&guard.0, &url, event).await;
         }
         drop(guard);
     });
-}
-
-/// Decrements the in-flight count when a delivery task ends, however it ends.
-struct InFlight(PrintfulSim);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.inner.in_flight.send_modify(|n| *n = n.saturating_sub(1));
-    }
 }
 
 async fn deliver(sim: &PrintfulSim, url: &str, mut event: Value) {
@@ -123,40 +104,13 @@ fn signature(secret_hex: &str, body: &[u8]) -> (String, String) {
 }
 
 async fn post(sim: &PrintfulSim, url: &str, body: &[u8], signed: Option<&(String, String)>) -> Result<u16, String> {
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|e| format!("webhook URL {url:?} is not a URL: {e}"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(format!(
-            "the simulator sends webhooks over plain http only, not to {url}"
-        ));
-    }
-    let mut request = hyper::Request::post(uri)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(hyper::header::USER_AGENT, "Printful-Webhook-Simulator (backroom-sim)");
+    let mut headers = vec![
+        ("content-type", "application/json"),
+        ("user-agent", "Printful-Webhook-Simulator (backroom-sim)"),
+    ];
     if let Some((signature, public_key)) = signed {
-        request = request
-            .header("x-pf-webhook-signature", signature)
-            .header("x-pf-webhook-public-key", public_key);
+        headers.push(("x-pf-webhook-signature", signature));
+        headers.push(("x-pf-webhook-public-key", public_key));
     }
-    let request = request
-        .body(Full::new(Bytes::copy_from_slice(body)))
-        .map_err(|e| format!("could not build the webhook request: {e}"))?;
-    let client = sim
-        .inner
-        .http
-        .get_or_init(|| Client::builder(TokioExecutor::new()).build_http());
-    let exchange = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| format!("could not reach {url}: {e}"))?;
-        let status = response.status().as_u16();
-        // Read the answer to the end so that the connection can be reused; Printful ignores it.
-        let _ = response.into_body().collect().await;
-        Ok(status)
-    };
-    tokio::time::timeout(ATTEMPT_TIMEOUT, exchange)
-        .await
-        .unwrap_or_else(|_| Err(format!("{url} did not answer within {ATTEMPT_TIMEOUT:?}")))
+    sender::post(&sim.inner.http, url, &headers, Bytes::copy_from_slice(body)).await
 }

@@ -224,7 +224,7 @@ struct Inner {
     state: Mutex<State>,
     /// Webhook batches still being delivered.
     in_flight: watch::Sender<usize>,
-    http: OnceLock<deliver::HttpClient>,
+    http: OnceLock<crate::sender::HttpClient>,
 }
 
 impl std::fmt::Debug for PrintfulSim {
@@ -544,4 +544,10 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+impl crate::sender::Delivers for PrintfulSim {
+    fn in_flight(&self) -> &watch::Sender<usize> {
+        &self.inner.in_flight
+    }
 }

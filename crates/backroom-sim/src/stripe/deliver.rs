@@ -4,19 +4,11 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use super::{Delivery, StripeSim, system_now};
-
-pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-/// One attempt may take this long before it counts as failed; Stripe allows a few seconds more.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::sender::{self, InFlight};
 
 /// The longest wait between attempts, however many there are.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -27,25 +19,13 @@ pub(crate) fn spawn(sim: &StripeSim, url: &str, event: Value) {
     let event_id = event["id"].as_str().unwrap_or_default().to_string();
     let event_type = event["type"].as_str().unwrap_or_default().to_string();
     for copy in 0..=sim.inner.config.duplicate_deliveries {
-        // Counted before the task starts, so that `settle` called right after the API call that
-        // caused this event already waits for it.
-        sim.inner.in_flight.send_modify(|n| *n += 1);
-        let guard = InFlight(sim.clone());
+        let guard = InFlight::start(sim);
         let (url, body, event_id, event_type) = (url.to_string(), body.clone(), event_id.clone(), event_type.clone());
         tokio::spawn(async move {
             let sim = &guard.0;
             deliver_copy(sim, &url, body, &event_id, &event_type, copy).await;
             drop(guard);
         });
-    }
-}
-
-/// Decrements the in-flight count when a delivery task ends, however it ends.
-struct InFlight(StripeSim);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.inner.in_flight.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -99,39 +79,10 @@ async fn deliver_copy(sim: &StripeSim, url: &str, body: Bytes, event_id: &str, e
 }
 
 async fn post(sim: &StripeSim, url: &str, body: Bytes, signature: &str) -> Result<u16, String> {
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|e| format!("webhook URL {url:?} is not a URL: {e}"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(format!(
-            "the simulator sends webhooks over plain http only, not to {url}"
-        ));
-    }
-    let request = hyper::Request::post(uri)
-        .header(hyper::header::CONTENT_TYPE, "application/json; charset=utf-8")
-        .header(
-            hyper::header::USER_AGENT,
-            "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-        )
-        .header("stripe-signature", signature)
-        .body(Full::new(body))
-        .map_err(|e| format!("could not build the webhook request: {e}"))?;
-    let client = sim
-        .inner
-        .http
-        .get_or_init(|| Client::builder(TokioExecutor::new()).build_http());
-    let exchange = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| format!("could not reach {url}: {e}"))?;
-        let status = response.status().as_u16();
-        // Read the answer to the end so that the connection can be reused; its content is
-        // ignored, as Stripe ignores it.
-        let _ = response.into_body().collect().await;
-        Ok(status)
-    };
-    tokio::time::timeout(ATTEMPT_TIMEOUT, exchange)
-        .await
-        .unwrap_or_else(|_| Err(format!("{url} did not answer within {ATTEMPT_TIMEOUT:?}")))
+    let headers = [
+        ("content-type", "application/json; charset=utf-8"),
+        ("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)"),
+        ("stripe-signature", signature),
+    ];
+    sender::post(&sim.inner.http, url, &headers, body).await
 }

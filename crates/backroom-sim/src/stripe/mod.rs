@@ -234,7 +234,7 @@ struct Inner {
     clock_offset: AtomicI64,
     /// Webhook copies still being delivered.
     in_flight: watch::Sender<usize>,
-    http: OnceLock<deliver::HttpClient>,
+    http: OnceLock<crate::sender::HttpClient>,
     sweeper_started: AtomicBool,
     started_at: i64,
     /// Changes made in memory so far, counted with the state locked.
@@ -773,5 +773,11 @@ fn load_state(path: &std::path::Path) -> Option<persist::Saved> {
             );
             None
         }
+    }
+}
+
+impl crate::sender::Delivers for StripeSim {
+    fn in_flight(&self) -> &watch::Sender<usize> {
+        &self.inner.in_flight
     }
 }
