@@ -1171,8 +1171,10 @@ fn list_charges(sim: &StripeSim, p: &Params<'_>) -> Result<Reply, ApiError> {
     let expand = read_expand(p, &["data.balance_transaction"])?;
     let payment_intent = p.str("payment_intent")?;
     let account = sim.lock();
-    let items: Vec<Value> = account.charges.iter().rev().cloned().collect();
     let keep = |c: &Value| payment_intent.is_none_or(|pi| c["payment_intent"] == pi);
+    // Only the matching charges are copied: a lookup by payment intent must not cost a copy of
+    // every charge of the account (the worker asks once per paid order).
+    let items: Vec<Value> = account.charges.iter().rev().filter(|c| keep(c)).cloned().collect();
     let (mut data, has_more) = paging.page(&items, keep, "charge")?;
     if !expand.is_empty() {
         for charge in &mut data {
