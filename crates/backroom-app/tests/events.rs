@@ -28,7 +28,7 @@ use support::TestApp;
 use backroom_testkit::run_story as run;
 
 async fn sdk_at(endpoint: String) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    backroom_aws::sdk_defaults()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(

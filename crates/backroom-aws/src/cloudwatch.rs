@@ -83,7 +83,7 @@ impl CloudWatchAlarms {
     }
 
     pub async fn from_env() -> CloudWatchAlarms {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::sdk_config().await;
         CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(&sdk))
     }
 

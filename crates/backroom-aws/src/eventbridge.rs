@@ -42,7 +42,7 @@ impl EventBridgePublisher {
     /// A publisher from the ambient AWS configuration (`AWS_ENDPOINT_URL` points it at a local
     /// emulator).
     pub async fn from_env(bus_name: impl Into<String>) -> EventBridgePublisher {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::sdk_config().await;
         EventBridgePublisher::from_sdk(&sdk, bus_name)
     }
 

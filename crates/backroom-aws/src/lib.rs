@@ -9,8 +9,39 @@ pub mod sns;
 pub mod sqs;
 pub mod ssm;
 
+use std::sync::OnceLock;
+
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
 pub use eventbridge::EventBridgePublisher;
 pub use sns::SnsSink;
 pub use sqs::{SqsQueue, message_from_attributes, message_from_lambda};
 /// The SDK crates the adapters are built on, for code that sets AWS resources up (tests, tools).
 pub use {aws_config, aws_sdk_eventbridge, aws_sdk_sns, aws_sdk_sqs};
+
+/// The AWS SDK's HTTP client, one per process (one connection pool for every AWS client):
+/// hyper with rustls on ring, backroom's one crypto provider, trusting the machine's root
+/// certificates as the SDK does by default.
+pub fn http_client() -> SharedHttpClient {
+    static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https()
+        })
+        .clone()
+}
+
+/// Where every AWS SDK configuration of backroom starts: the ambient configuration
+/// (environment, profile, `AWS_ENDPOINT_URL` for a local emulator) with [`http_client`].
+/// Tests and tools add their endpoint, region and credentials to it.
+pub fn sdk_defaults() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client())
+}
+
+/// The ambient AWS SDK configuration.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_defaults().load().await
+}

@@ -24,7 +24,7 @@ impl SnsSink {
     }
 
     pub async fn from_env(ops_topic_arn: impl Into<String>, security_topic_arn: impl Into<String>) -> SnsSink {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::sdk_config().await;
         SnsSink::new(aws_sdk_sns::Client::new(&sdk), ops_topic_arn, security_topic_arn)
     }
 

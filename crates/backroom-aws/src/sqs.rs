@@ -29,7 +29,7 @@ impl SqsQueue {
     /// A queue client from the ambient AWS configuration (`AWS_ENDPOINT_URL` points it at a
     /// local emulator).
     pub async fn from_env(url: impl Into<String>) -> SqsQueue {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::sdk_config().await;
         SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url)
     }
 

@@ -52,7 +52,7 @@ pub async fn get_parameters(names: &[String]) -> Result<HashMap<String, String>,
     if names.is_empty() {
         return Ok(HashMap::new());
     }
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::sdk_config().await;
     let client = aws_sdk_ssm::Client::new(&sdk);
     let read = read_parameters(&client, names).await.map_err(|e| {
         format!(

@@ -9,7 +9,7 @@ async fn client() -> aws_sdk_cloudwatch::Client {
     let endpoint = tokio::task::spawn_blocking(|| shared_aws().endpoint.clone())
         .await
         .unwrap();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = backroom_aws::sdk_defaults()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
@@ -82,7 +82,7 @@ async fn no_alarms_is_an_empty_list_and_an_unreachable_service_is_an_error() {
         .unwrap();
     assert!(none.is_empty());
 
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = backroom_aws::sdk_defaults()
         .endpoint_url("http://127.0.0.1:9")
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(

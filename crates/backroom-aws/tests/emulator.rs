@@ -10,7 +10,7 @@ async fn sdk() -> aws_config::SdkConfig {
     let endpoint = tokio::task::spawn_blocking(|| shared_aws().endpoint.clone())
         .await
         .unwrap();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    backroom_aws::sdk_defaults()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(

@@ -141,7 +141,7 @@ impl Aws {
     pub async fn start() -> anyhow::Result<Aws> {
         let emulator = tokio::task::spawn_blocking(backroom_testkit::shared_aws).await?;
         let endpoint = emulator.endpoint.clone();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = backroom_aws::sdk_defaults()
             .endpoint_url(&endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sqs::config::Credentials::new(

@@ -910,7 +910,7 @@ fn method(plan: &Plan) -> Vec<String> {
         ),
         "Minimal Rust peer: bench/peers/stripe-webhook-rust (binary `stripe-webhook-minimal`), stripe-webhook's job and \
          nothing else: lambda_http, the `Stripe-Signature` check (HMAC-SHA256, 300 s tolerance) on the raw body, one \
-         `SendMessage` with an SQS client built as backroom's (`aws_config::load_defaults`, the workspace's features), \
+         `SendMessage` with an SQS client built as backroom's (the ambient configuration with the SDK's hyper client on rustls and ring, the workspace's features), \
          the secret from an environment variable. Built in the same `cargo build --release` as the seven, started the \
          same way, after each run of stripe-webhook and its Node.js peer, with the same event and queue."
             .into(),

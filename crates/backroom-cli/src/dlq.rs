@@ -25,7 +25,7 @@ pub fn stack_from_dlq_url(url: &str) -> Option<String> {
 }
 
 pub async fn run(url: &str, cmd: DlqCommand) -> anyhow::Result<()> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = backroom_aws::sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     match cmd {
         DlqCommand::List { json } => list(&sqs, url, json).await,

@@ -153,7 +153,7 @@ enum DlqCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // reqwest is built without a bundled crypto provider; rustls uses the process default.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let default_level = if matches!(cli.command, Command::Dev(_)) {
         "info"
     } else {

@@ -165,7 +165,7 @@ async fn dead_letter_queue(config: &Config, stack: Option<String>) -> (DeadLette
             None,
         );
     }
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = backroom_aws::sdk_config().await;
     let sqs = &aws_sdk_sqs::Client::new(&sdk);
     if let Some(url) = &config.dead_letter_queue_url {
         return (

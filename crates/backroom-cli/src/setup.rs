@@ -211,7 +211,7 @@ async fn secrets(config: &Config, args: SecretsArgs) -> anyhow::Result<()> {
         }
     }
 
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = backroom_aws::sdk_config().await;
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let stored = read_parameters(&ssm, &list.iter().map(|s| s.param.clone()).collect::<Vec<_>>()).await?;
 

@@ -17,7 +17,7 @@ use crate::dev::DevFile;
 use crate::dlq::{DLQ_SUFFIX, aws_error, stack_from_dlq_url};
 
 async fn sqs_depth(url: &str) -> DeadLetters {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = backroom_aws::sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let answer = sqs
         .get_queue_attributes()

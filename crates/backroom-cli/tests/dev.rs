@@ -138,7 +138,7 @@ async fn with_events_queue_url_the_events_go_through_sqs() {
     let endpoint = tokio::task::spawn_blocking(|| backroom_testkit::shared_aws().endpoint.clone())
         .await
         .unwrap();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = backroom_aws::sdk_defaults()
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(

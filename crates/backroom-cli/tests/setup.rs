@@ -311,7 +311,7 @@ async fn aws_env() -> Vec<(&'static str, String)> {
 
 async fn sdk(env: &[(&str, String)]) -> aws_config::SdkConfig {
     let endpoint = env.iter().find(|(k, _)| *k == "AWS_ENDPOINT_URL").unwrap().1.clone();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    backroom_aws::sdk_defaults()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_ssm::config::Credentials::new(

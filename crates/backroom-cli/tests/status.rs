@@ -57,7 +57,7 @@ async fn aws_env() -> Vec<(String, String)> {
 }
 
 async fn sdk(env: &[(String, String)]) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    backroom_aws::sdk_defaults()
         .endpoint_url(&env[0].1)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(

@@ -144,7 +144,7 @@ pub fn dsql_tls() -> tokio_postgres_rustls::MakeRustlsConnect {
 /// A fresh IAM authentication token for the role, signed locally with the ambient AWS credentials.
 pub async fn dsql_token(dsql: &DsqlConfig) -> Result<SecretString, DbError> {
     use aws_sdk_dsql::auth_token::{AuthTokenGenerator, Config};
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = backroom_aws::sdk_config().await;
     let config = Config::builder()
         .hostname(&dsql.endpoint)
         .region(aws_config::Region::new(dsql.region.clone()))
@@ -240,7 +240,7 @@ mod tests {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
         let server_config =
-            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
                 .unwrap()
                 .with_no_client_auth()

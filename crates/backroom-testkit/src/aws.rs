@@ -165,7 +165,7 @@ pub async fn emulator_sdk(through: Option<String>) -> backroom_aws::aws_config::
             .expect("the emulator starts"),
     };
     Box::pin(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        backroom_aws::sdk_defaults()
             .endpoint_url(endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sqs::config::Credentials::new(

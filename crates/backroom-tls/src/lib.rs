@@ -1,5 +1,5 @@
 //! The TLS client configuration that backroom's own outbound connections share (the DSQL
-//! connection in backroom-db, the Printful client): rustls with aws-lc-rs and the Mozilla roots
+//! connection in backroom-db, the Printful client): rustls with ring and the Mozilla roots
 //! of webpki-roots, which include Amazon Root CA 1, with no dependence on the machine's
 //! certificate store. Certificates and host names are always verified: rustls has no way to
 //! skip verification unless a custom verifier is installed, and none is.
@@ -17,10 +17,10 @@ pub fn client_config() -> Arc<rustls::ClientConfig> {
             let roots = rustls::RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             };
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .expect("aws-lc-rs supports the default protocol versions")
+                .expect("ring supports the default protocol versions")
                 .with_root_certificates(roots)
                 .with_no_client_auth();
             Arc::new(config)

@@ -2,13 +2,14 @@
 //! body (HMAC-SHA256 of `{t}.{body}` keyed with the signing secret, any `v1` may match, the
 //! timestamp within 300 s of now), send the body to the events queue once, answer 200.
 //!
-//! It builds its SQS client exactly as backroom's function does (`aws_config::load_defaults`
-//! with the workspace's aws-config features) and runs on the same `#[tokio::main]` runtime;
+//! It builds its SQS client exactly as backroom's function does (the ambient configuration with
+//! the SDK's hyper client on rustls and ring, the workspace's aws-config features) and runs on the same `#[tokio::main]` runtime;
 //! the secret comes from `STRIPE_WEBHOOK_SECRET` and the queue from `EVENTS_QUEUE_URL`. The
 //! benchmark measures backroom's stripe-webhook against it (bench/report.md).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use hmac::{Hmac, Mac};
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use sha2::Sha256;
@@ -50,7 +51,13 @@ fn answer(status: u16, body: &'static str) -> Result<Response<Body>, Error> {
 async fn main() -> Result<(), Error> {
     let secret = std::env::var("STRIPE_WEBHOOK_SECRET")?;
     let queue_url = std::env::var("EVENTS_QUEUE_URL")?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let (secret, queue_url, sqs) = (&secret, &queue_url, &sqs);
     lambda_http::run(service_fn(move |request: Request| async move {

@@ -123,7 +123,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// An HTTP client that does not follow redirects, with a bound on every call.
 pub fn client() -> reqwest::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(90))
