@@ -1265,7 +1265,9 @@ mod tests {
         assert_eq!(t.met, Some(false));
         let why = t.why.unwrap();
         assert!(
-            why.starts_with("over: checkout-api 6.00 MB (limit 6.00 MB), stripe-webhook 5.52 MB (limit 4.00 MB). Tried:"),
+            why.starts_with(
+                "over: checkout-api 6.00 MB (limit 6.00 MB), stripe-webhook 5.52 MB (limit 4.00 MB). Tried:"
+            ),
             "{why}"
         );
 
