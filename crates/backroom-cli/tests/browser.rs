@@ -643,7 +643,13 @@ async fn the_owner_sees_sales_per_day_stuck_orders_and_disputes() {
         .await
         .unwrap_or_default();
     assert!(alarms.contains("Unknown: pass --stack NAME"), "{alarms}");
-    browser.screenshot("owner.png").await;
+    let shot = browser.screenshot("owner.png").await;
+    // docs/operations.md shows this screenshot; `BACKROOM_DOCS_SCREENSHOTS=1` renews it.
+    if std::env::var_os("BACKROOM_DOCS_SCREENSHOTS").is_some() {
+        let docs = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/images/owner-page.png"));
+        std::fs::copy(&shot, docs).unwrap();
+        println!("screenshot: {} renewed", docs.display());
+    }
 
     browser.close().await;
     drop(driver);
