@@ -22,11 +22,16 @@
 # --allow-dirty          deploy even with uncommitted changes under crates/, lambdas/,
 #                        migrations/ or the Cargo files (what is deployed is then no commit)
 # --delete-failed-stack  when a first create failed (stack in ROLLBACK_COMPLETE), delete that
-#                        empty stack and create it again (its retained cluster is listed)
+#                        empty stack and create it again (the clusters tagged with its name are
+#                        listed, with which one that failed create made)
+# -- ...                 passed to `sam deploy` as they are. A --parameter-overrides there
+#                        replaces samconfig.toml's parameter_overrides for that one deploy:
+#                        change parameters in samconfig.toml instead (docs/deploy.md, step 3)
 #
-# The first run, without a samconfig.toml, is guided (`sam deploy --guided`) and writes one;
-# infra/samconfig.toml.example shows every setting. Run this from your own machine with AWS
-# credentials for the shop's account (docs/deploy.md). It refuses to run in CI.
+# Without a samconfig.toml (the first run, or a fresh clone of a deployed shop) the deploy is
+# guided (`sam deploy --guided`) and writes one; it asks the stack's name first, to know whether
+# the stack exists. infra/samconfig.toml.example shows every setting. Run this from your own
+# machine with AWS credentials for the shop's account (docs/deploy.md). It refuses to run in CI.
 set -euo pipefail
 
 # The function crates under lambdas/, each built to target/lambda/<name>/bootstrap (template.yaml's
@@ -70,9 +75,11 @@ check_artifacts() {
 
 # What to do with a stack in CloudFormation status $1 (empty: no such stack):
 #   create | update | failed-create | busy | stuck
+# REVIEW_IN_PROGRESS is a first create whose change set was never executed (declined at the
+# prompt): the stack has no resources, and `sam deploy` creates it with a new change set.
 stack_action() {
   case "$1" in
-    "") echo create ;;
+    "" | REVIEW_IN_PROGRESS) echo create ;;
     ROLLBACK_COMPLETE | ROLLBACK_FAILED | CREATE_FAILED) echo failed-create ;;
     *_IN_PROGRESS) echo busy ;;
     UPDATE_ROLLBACK_FAILED | DELETE_FAILED) echo stuck ;;
@@ -81,41 +88,83 @@ stack_action() {
   esac
 }
 
+# The status of stack $1, empty when there is no such stack. Any other failure to read it
+# (credentials, region, network) stops the deploy rather than pass for "no stack".
 stack_status() {
-  aws cloudformation describe-stacks --stack-name "$1" --query 'Stacks[0].StackStatus' --output text 2>/dev/null || true
+  local out
+  if out=$(aws cloudformation describe-stacks --stack-name "$1" --query 'Stacks[0].StackStatus' --output text 2>&1); then
+    printf '%s\n' "$out"
+  elif [[ $out == *"does not exist"* ]]; then
+    echo
+  else
+    die "cannot read stack $1: $out"
+  fi
 }
 
-# The DSQL clusters a failed create of stack $1 left behind (the cluster is retained and
-# deletion-protected, and tagged Name=<stack>): one identifier a line.
+stack_created() {
+  aws cloudformation describe-stacks --stack-name "$1" --query 'Stacks[0].CreationTime' --output text 2>/dev/null || true
+}
+
+# The DSQL clusters tagged Name=$1, as template.yaml tags the stack's cluster (retained and
+# deletion-protected when the stack goes): "identifier creation-time" a line. A cluster kept
+# from an earlier, deleted stack of the same name carries the same tag, and may hold its orders.
 retained_clusters() {
-  local arn
+  local arn id
   for arn in $(aws dsql list-clusters --query 'clusters[].arn' --output text 2>/dev/null); do
     if [ "$(aws dsql list-tags-for-resource --resource-arn "$arn" --query 'tags.Name' --output text 2>/dev/null)" = "$1" ]; then
-      printf '%s\n' "${arn##*/}"
+      id=${arn##*/}
+      printf '%s %s\n' "$id" "$(aws dsql get-cluster --identifier "$id" --query creationTime --output text 2>/dev/null || true)"
     fi
   done
+}
+
+# Whether a cluster created at $1 was made by the stack created at $2: "after" (created with or
+# after the stack), "before" (an earlier stack's), or "unknown" (a time missing or unreadable).
+# Times as the AWS CLI prints them: ISO 8601, or seconds since the epoch.
+created_relative() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+from datetime import datetime, timezone
+def when(s):
+    try:
+        return datetime.fromtimestamp(float(s), timezone.utc)
+    except ValueError:
+        t = datetime.fromisoformat(s.replace("Z", "+00:00"))
+        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+try:
+    print("before" if when(sys.argv[1]) < when(sys.argv[2]) else "after")
+except (ValueError, OverflowError):
+    print("unknown")
+PY
 }
 
 explain_failed_create() {
   local stack=$1
   say "stack $stack is in $(stack_status "$stack"): its first create failed and was rolled back."
   say "Why: aws cloudformation describe-stack-events --stack-name $stack --query 'StackEvents[?contains(ResourceStatus, \`FAILED\`)].[LogicalResourceId,ResourceStatusReason]' --output table"
-  say "A stack in this state can only be deleted. It holds nothing (no order was ever taken), so:"
+  say "A stack in this state can only be deleted (its retained cluster stays), so:"
   say "  infra/deploy.sh --delete-failed-stack   (deletes it, then creates it again)"
   say "or by hand: aws cloudformation delete-stack --stack-name $stack && aws cloudformation wait stack-delete-complete --stack-name $stack"
-  advise_retained_clusters "$stack"
+  advise_retained_clusters "$stack" "$(stack_created "$stack")"
 }
 
-# Says how to delete the clusters a failed create of stack $1 left behind, if any.
+# Lists the DSQL clusters tagged with stack $1's name, telling the one its failed create (the
+# stack created at $2) made from those of an earlier stack of that name, which may hold orders.
 advise_retained_clusters() {
-  local id clusters
-  clusters=$(retained_clusters "$1")
+  local stack=$1 created=$2 id at clusters
+  clusters=$(retained_clusters "$stack")
   [ -n "$clusters" ] || return 0
-  say "A failed create left its Aurora DSQL cluster (retained and deletion-protected; it holds no orders)."
-  say "The next create makes a new one; delete the old one, or it stays in the account:"
-  for id in $clusters; do
-    say "  aws dsql update-cluster --identifier $id --no-deletion-protection-enabled && aws dsql delete-cluster --identifier $id"
-  done
+  say "Aurora DSQL clusters tagged Name=$stack (retained and deletion-protected; the next create makes a new one):"
+  while read -r id at; do
+    case "$(created_relative "${at:-?}" "${created:-?}")" in
+      after) say "  $id, created $at, after the failed stack ($created): made by that failed create." ;;
+      before) say "  $id, created $at, before the failed stack ($created): an earlier stack's; it may hold that stack's orders." ;;
+      *) say "  $id, created ${at:-at an unknown time}: which stack made it is unknown; it may hold orders." ;;
+    esac
+  done <<<"$clusters"
+  say "Delete only a cluster you know holds nothing you need; keep it if unsure (aws dsql get-cluster --identifier <id>"
+  say "shows its creationTime). To delete one: aws dsql update-cluster --identifier <id> --no-deletion-protection-enabled"
+  say "&& aws dsql delete-cluster --identifier <id>   (docs/deploy.md, \"When a deploy fails\")"
 }
 
 # Reads one setting of samconfig.toml's section for $config_env (deploy first, then global).
@@ -150,7 +199,7 @@ use_samconfig_region() {
 front_door_verdict() {
   case "$1" in
     200) echo ok ;;
-    403) echo "403 from the function URL: its resource policy lacks lambda:InvokeFunction (needed since October 2025); update the SAM CLI (its translator adds it) and deploy again" ;;
+    403) echo "403 from the function URL: its resource policy may lack lambda:InvokeFunction (needed since October 2025; CloudFormation's SAM transform adds it): aws lambda get-policy --function-name <stack>-checkout-api" ;;
     000) echo "no answer: the distribution's name may not resolve yet (a new distribution takes minutes); try again later" ;;
     5*) echo "$1 from checkout-api: read its log (docs/operations.md, Api5xx)" ;;
     *) echo "$1: unexpected; read checkout-api's log" ;;
@@ -205,7 +254,7 @@ main() {
         break
         ;;
       -h | --help)
-        sed -n '2,31p' "$0"
+        awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"
         exit 0
         ;;
       *) die "unknown argument $1 (see --help; SAM's own arguments go after --)" ;;
@@ -232,29 +281,43 @@ main() {
 $dirty"
   fi
 
-  local guided=()
-  if [ ! -f samconfig.toml ]; then
-    say "no samconfig.toml yet: this first deploy is guided and writes one"
+  # Whether the stack exists decides whether the database is brought up to date before the new
+  # code goes live; samconfig.toml (not in version control) may be missing for a deployed stack.
+  local guided=() stack status action created
+  if [ -f samconfig.toml ]; then
+    use_samconfig_region
+    stack=$(samconfig stack_name)
+    [ -n "$stack" ] || die "samconfig.toml names no stack_name for [$config_env] (infra/samconfig.toml.example shows the sections)"
+  else
+    say "no samconfig.toml: this deploy is guided (sam deploy --guided asks for every setting and writes one)"
     say "(infra/samconfig.toml.example explains every setting; you may copy it to samconfig.toml instead)"
-    guided=(--guided)
+    read -r -p "deploy: the stack's name [backroom]: " stack || true
+    stack=${stack:-backroom}
+    guided=(--guided --stack-name "$stack")
   fi
-  use_samconfig_region
   aws sts get-caller-identity --query Account --output text >/dev/null ||
     die "the AWS CLI has no working credentials: run 'aws configure sso' or 'aws configure' first (docs/deploy.md, step 1)"
 
-  local stack status action
-  stack=$(samconfig stack_name)
-  status=
-  if [ -n "$stack" ]; then status=$(stack_status "$stack"); fi
+  status=$(stack_status "$stack")
   [ "$status" != None ] || status=
   action=$(stack_action "$status")
+  if [ "$status" = REVIEW_IN_PROGRESS ]; then
+    say "stack $stack is REVIEW_IN_PROGRESS: a first create whose change set was not executed; it has no resources, and this deploy creates it"
+  fi
+  if [ ! -f samconfig.toml ] && [ "$action" = update ]; then
+    say "stack $stack exists ($status): the guided deploy proposes the template's defaults, not the stack's values."
+    say "Answer each parameter as the stack has it (StripeMode above all):"
+    say "  aws cloudformation describe-stacks --stack-name $stack --query 'Stacks[0].Parameters' --output table"
+    say "or stop now (Ctrl-C) and write samconfig.toml from infra/samconfig.toml.example."
+  fi
   case "$action" in
     failed-create)
       if [ "$delete_failed" = 1 ]; then
+        created=$(stack_created "$stack")
         say "deleting the failed stack $stack (the retained cluster stays: see below)"
         aws cloudformation delete-stack --stack-name "$stack"
         aws cloudformation wait stack-delete-complete --stack-name "$stack"
-        advise_retained_clusters "$stack"
+        advise_retained_clusters "$stack" "$created"
         action=create
       else
         explain_failed_create "$stack"
@@ -308,6 +371,10 @@ $dirty"
   use_samconfig_region
   stack=$(samconfig stack_name)
   [ -n "$stack" ] || die "samconfig.toml names no stack_name for [$config_env]"
+  # A change set declined at sam deploy's prompt is not a failure to SAM.
+  if [ "$(stack_status "$stack")" = REVIEW_IN_PROGRESS ]; then
+    die "the change set was not executed: nothing was created. Run this again to create stack $stack (docs/deploy.md, \"When a deploy fails\")"
+  fi
 
   output() {
     aws cloudformation describe-stacks --stack-name "$stack" \

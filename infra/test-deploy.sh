@@ -72,6 +72,13 @@ expect_action CREATE_IN_PROGRESS busy
 expect_action UPDATE_COMPLETE_CLEANUP_IN_PROGRESS busy
 expect_action UPDATE_ROLLBACK_FAILED stuck
 expect_action DELETE_FAILED stuck
+# A first create whose change set was declined: no resources, sam deploy creates over it.
+expect_action REVIEW_IN_PROGRESS create
+
+# Which stack made a retained cluster: by creation time against the failed stack's.
+[ "$(created_relative 2026-01-01T00:00:00Z 2026-02-01T10:00:00+00:00)" = before ] || fail "an older cluster is not an earlier stack's"
+[ "$(created_relative 1769940000.5 2026-02-01T10:00:00Z)" = after ] || fail "a cluster made after the stack (epoch seconds) is not the failed create's"
+[ "$(created_relative "?" 2026-02-01T10:00:00Z)" = unknown ] || fail "an unreadable time is not unknown"
 
 # The front door's health answers.
 [ "$(front_door_verdict 200)" = ok ] || fail "200 from /health is not ok"
