@@ -1,9 +1,10 @@
 //! Buyer data forgotten: `orders forget` erases an order's email, name and address from every
-//! table and keeps amounts, items and the timeline; the retention sweep forgets exactly the
+//! table, logs none of them then or after, and keeps amounts, items and the timeline; the retention sweep forgets exactly the
 //! orders past their time; the digest counts them.
 
 use backroom_testkit::app as support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backroom_app::catchup::catch_up_printful_within;
@@ -12,6 +13,7 @@ use backroom_core::ports::{NewAlert, OrderStore, Severity};
 use backroom_core::{Cause, OrderId, OrderStatus};
 use serde_json::json;
 use support::TestApp;
+use tracing::instrument::WithSubscriber;
 
 /// Checks out with its own email and pays; returns the order id.
 async fn paid_order(app: &TestApp, email: &str) -> OrderId {
@@ -61,6 +63,45 @@ async fn tables_holding(app: &TestApp, needle: &str) -> Vec<String> {
     found
 }
 
+/// Log lines written while a future is polled, as the functions' JSON at info level.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn dispatch(&self) -> tracing::Dispatch {
+        tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .json()
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(self.clone())
+                .finish(),
+        )
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
 #[test]
 fn forgetting_an_order_leaves_no_email_name_or_address_in_any_table_and_keeps_the_amounts() {
     backroom_testkit::run_story(forget_story());
@@ -106,8 +147,27 @@ async fn forget_story() {
     assert_eq!(app.order(id).await.email, before.email);
 
     ship(&app, id).await;
-    assert!(forget::forget(&app.store, id, &Cause::Cli).await.unwrap());
-    assert!(!forget::forget(&app.store, id, &Cause::Cli).await.unwrap(), "once");
+    // What the forgetting and everything after it log, at the functions' level (info).
+    let logs = Captured::default();
+    let capture = logs.dispatch();
+    assert!(
+        forget::forget(&app.store, id, &Cause::Cli)
+            .with_subscriber(capture.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !forget::forget(&app.store, id, &Cause::Cli)
+            .with_subscriber(capture.clone())
+            .await
+            .unwrap(),
+        "once"
+    );
+    assert!(
+        logs.text().contains("the buyer's data was forgotten"),
+        "the capture sees the forgetting: {}",
+        logs.text()
+    );
 
     for n in &needles {
         assert_eq!(
@@ -149,6 +209,7 @@ async fn forget_story() {
         &Cause::Catchup("stripe".into()),
         None,
     ))
+    .with_subscriber(capture)
     .await
     .unwrap();
     for n in &needles {
@@ -156,6 +217,11 @@ async fn forget_story() {
             tables_holding(&app, n).await,
             Vec::<String>::new(),
             "{n:?} stays forgotten"
+        );
+        let text = logs.text();
+        assert!(
+            !text.contains(n.as_str()),
+            "{n:?} is in a log line after the order was forgotten:\n{text}"
         );
     }
 
