@@ -9,8 +9,6 @@ pub mod sns;
 pub mod sqs;
 pub mod ssm;
 
-use std::sync::OnceLock;
-
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
@@ -20,18 +18,14 @@ pub use sqs::{SqsQueue, message_from_attributes, message_from_lambda};
 /// The SDK crates the adapters are built on, for code that sets AWS resources up (tests, tools).
 pub use {aws_config, aws_sdk_eventbridge, aws_sdk_sns, aws_sdk_sqs};
 
-/// The AWS SDK's HTTP client, one per process (one connection pool for every AWS client):
-/// hyper with rustls on ring, backroom's one crypto provider, trusting the machine's root
-/// certificates as the SDK does by default.
+/// The AWS SDK's HTTP client: hyper with rustls on ring, backroom's one crypto provider,
+/// trusting the machine's root certificates as the SDK does by default. A new one for each
+/// configuration, as the SDK makes its own: a client's pooled connections are tasks of the tokio
+/// runtime that opened them, and a process (the CLI, the tests) may run more than one runtime.
 pub fn http_client() -> SharedHttpClient {
-    static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build_https()
-        })
-        .clone()
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Where every AWS SDK configuration of backroom starts: the ambient configuration

@@ -745,10 +745,10 @@ pub fn cold_vs_node_target(cold: &[ColdStart], functions: &[&str]) -> Target {
 const COLD_WHY: &str = ". The Node.js peer's figure is the webhook's job (verify, one SQS send); the slowest Rust \
                         functions do more in their first invocation: the event-worker opens its database connection, \
                         re-reads the session and the fee from Stripe, writes the order and submits it to Printful \
-                        (create, then confirm): four HTTP round trips to the simulators and about ten statements, in \
-                        sequence; the reconciler lists Stripe's sessions and webhook endpoints, Printful's orders and \
-                        webhook settings and reads the database. Their init (spawn to the first poll) is about 3 ms, \
-                        like checkout-api's. Tried: smaller binaries to load (one crypto provider, dependencies at \
+                        (create, then confirm): four HTTP round trips to the simulators and 18 statements in 5 \
+                        transactions, in sequence; the reconciler lists Stripe's sessions and webhook endpoints, \
+                        Printful's orders and webhook settings and reads the database. Their init (spawn to the first \
+                        poll) is about 3 ms, as for the webhook functions. Tried: smaller binaries to load (one crypto provider, dependencies at \
                         opt-level s, fat LTO); not tried: opening the connection or the provider calls in parallel";
 
 /// "stripe-webhook vs a minimal Rust function of the same job": the cold starts' medians of the
