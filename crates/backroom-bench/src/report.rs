@@ -651,6 +651,23 @@ const ZIP_TRIED: &str = ". Tried: the webhook functions link only ingest (no dat
                          (docs/decisions.md). What is left is mostly async-stripe's generated types and the AWS SDK \
                          clients";
 
+/// A target's verdict from what missed (`over`) and what was not measured: missed, with both and
+/// `tried` said; not measured; or met.
+fn miss_verdict(over: Option<String>, not_measured: Option<String>, tried: &str) -> (Option<bool>, Option<String>) {
+    match (over, not_measured) {
+        (Some(over), not_measured) => {
+            let mut why = over;
+            if let Some(n) = not_measured {
+                why = format!("{why}; {n}");
+            }
+            why.push_str(tried);
+            (Some(false), Some(why))
+        }
+        (None, Some(n)) => (None, Some(n)),
+        (None, None) => (Some(true), None),
+    }
+}
+
 fn unmeasured(name: &str, goal: &str, why: String) -> Target {
     Target {
         name: name.into(),
@@ -715,22 +732,14 @@ pub fn cold_vs_node_target(cold: &[ColdStart], functions: &[&str]) -> Target {
         })
         .collect();
     let not_run = (!missing.is_empty()).then(|| format!("not measured (not built): {}", missing.join(", ")));
-    let (met, why) = if !over.is_empty() {
-        let mut why = format!(
+    let over = (!over.is_empty()).then(|| {
+        format!(
             "over 1/15 of Node's {node_ms:.1} ms (at most {:.1} ms): {}",
             node_ms / COLD_VS_NODE,
             over.join("; ")
-        );
-        if let Some(n) = not_run {
-            why = format!("{why}; {n}");
-        }
-        why.push_str(COLD_WHY);
-        (Some(false), Some(why))
-    } else if not_run.is_some() {
-        (None, not_run)
-    } else {
-        (Some(true), None)
-    };
+        )
+    });
+    let (met, why) = miss_verdict(over, not_run, COLD_WHY);
     Target {
         name: name.into(),
         goal: goal.into(),
@@ -860,18 +869,8 @@ pub fn arm64_zip_target(sizes: &[Size], functions: &[&str], source: Option<&str>
         .map(|(f, b)| format!("{f} {} (limit {})", mb(*b), mb(arm64_zip_limit(f))))
         .collect();
     let not_read = (!missing.is_empty()).then(|| format!("no arm64 size for: {}", missing.join(", ")));
-    let (met, why) = if !over.is_empty() {
-        let mut why = format!("over: {}", over.join(", "));
-        if let Some(n) = not_read {
-            why = format!("{why}; {n}");
-        }
-        why.push_str(ZIP_TRIED);
-        (Some(false), Some(why))
-    } else if not_read.is_some() {
-        (None, not_read)
-    } else {
-        (Some(true), None)
-    };
+    let over = (!over.is_empty()).then(|| format!("over: {}", over.join(", ")));
+    let (met, why) = miss_verdict(over, not_read, ZIP_TRIED);
     Target {
         name: name.into(),
         goal: goal.into(),
